@@ -1,0 +1,5 @@
+"""``python -m nameplate``."""
+
+from .cli import main
+
+main()

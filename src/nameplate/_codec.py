@@ -1,0 +1,169 @@
+"""Dict <-> frozen dataclass conversion driven by type hints, with JSON paths in errors.
+
+Supports the shapes the record uses: ``str``, ``int``, ``float``, ``bool``, ``None``,
+``Literal[...]``, ``tuple[T, ...]``, ``Mapping[str, T]``, unions of those, and nested dataclasses.
+Empty values (``None``, ``()``, ``{}``) are dropped by :func:`to_dict`, so a record's JSON holds only
+what is known, and ``from_dict(to_dict(x)) == x`` for every value whose defaults are empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+from .errors import RecordError
+
+T = TypeVar("T")
+
+_EMPTY: tuple[object, ...] = (None, (), {})
+
+
+def _is_empty(value: object) -> bool:
+    return value is None or value == () or (isinstance(value, Mapping) and not value)
+
+
+def to_jsonable(value: object) -> Any:
+    """A dataclass (or value inside one) as plain JSON data, empty fields dropped."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            v = getattr(value, f.name)
+            if _is_empty(v):
+                continue
+            out[f.metadata.get("json", f.name)] = to_jsonable(v)
+        return out
+    if isinstance(value, tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is typing.Literal:
+        return " or ".join(repr(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
+    if origin is tuple:
+        return "array"
+    if origin is not None and issubclass(origin, Mapping):
+        return "object"
+    names = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    if tp in names:
+        return names[tp]
+    if dataclasses.is_dataclass(tp):
+        return "object"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is typing.Literal:
+        if value in get_args(tp):
+            return value
+        raise RecordError(f"{path}: {value!r} is not one of {_type_name(tp)}")
+    if origin in (Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors: list[RecordError] = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, path)
+            except RecordError as exc:
+                errors.append(exc)
+        raise RecordError(f"{path}: expected {_type_name(tp)}, got {_json_type(value)}")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise RecordError(f"{path}: expected array, got {_json_type(value)}")
+        (item,) = (a for a in get_args(tp) if a is not Ellipsis)
+        return tuple(_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
+        if not isinstance(value, Mapping):
+            raise RecordError(f"{path}: expected object, got {_json_type(value)}")
+        _, item = get_args(tp)
+        return MappingProxyType(
+            {str(k): _convert(item, v, f"{path}.{k}") for k, v in sorted(value.items())}
+        )
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return from_dict(tp, value, path=path)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise RecordError(f"{path}: expected {_type_name(tp)}, got {_json_type(value)}")
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def from_dict(cls: type[T], data: Any, *, path: str = "$") -> T:
+    """Build dataclass ``cls`` from JSON data; errors name the JSON path of the bad field."""
+    if not isinstance(data, Mapping):
+        raise RecordError(f"{path}: expected object, got {_json_type(data)}")
+    hints = _hints(cls)
+    fields = {f.metadata.get("json", f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise RecordError(f"{path}: unknown field {unknown[0]!r}")
+    kwargs: dict[str, Any] = {}
+    for key, f in fields.items():
+        if key not in data or data[key] is None:
+            no_default = (
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            )
+            if no_default:
+                raise RecordError(f"{path}: missing required field {key!r}")
+            continue
+        kwargs[f.name] = _convert(hints[f.name], data[key], f"{path}.{key}")
+    return cls(**kwargs)
+
+
+def frozen_map(items: Mapping[str, T] | None = None) -> Mapping[str, T]:
+    """An immutable, key-sorted mapping (dataclass fields must not share mutable state)."""
+    return MappingProxyType(dict(sorted((items or {}).items())))
+
+
+def empty_map() -> Mapping[str, Any]:
+    """Default factory for mapping fields."""
+    return MappingProxyType({})

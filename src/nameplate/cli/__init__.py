@@ -1,0 +1,103 @@
+"""The ``nameplate`` command: a thin click layer over the library.
+
+Commands are loaded lazily (``nameplate --help`` imports no command module), each command
+module parses options, calls one library function, renders, and picks the exit code. Every
+``NameplateError`` becomes one line on stderr and its documented exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import NameplateError
+
+__all__ = ["COMMANDS", "cli", "main"]
+
+
+def _load(name: str) -> click.Command:
+    # Explicit imports (no dynamic import of names): one branch per command module.
+    if name in ("extract",):
+        from . import extract as m
+    elif name in ("validate", "show"):
+        from . import record as m
+    elif name in ("export", "sparql", "merge"):
+        from . import formats as m
+    elif name in ("attach", "discover", "pull", "push", "copy", "reindex"):
+        from . import oci as m
+    elif name in ("host", "check", "select", "index", "query"):
+        from . import compat as m
+    elif name in ("easybuild-hooks",):
+        from . import easybuild as m
+    else:  # pragma: no cover - COMMANDS and this table are tested together
+        raise KeyError(name)
+    command: click.Command = m.COMMANDS[name]
+    return command
+
+
+#: Command name → one-line summary (shown by ``nameplate --help`` without importing anything).
+COMMANDS: dict[str, str] = {
+    "extract": "Extract build records from Spack, EasyBuild, images or binaries.",
+    "validate": "Validate record files against the record schema.",
+    "show": "Show a record: root, dependency tree with edge types, HPC fields.",
+    "export": "Export a record as CycloneDX, SPDX, JSON-LD, Turtle or in-toto.",
+    "merge": "Add the OS packages of a Syft or Trivy SBOM to a record.",
+    "sparql": "Run a SPARQL query over records.",
+    "attach": "Attach a record to an image or artifact in a registry or layout.",
+    "discover": "List the records and SBOMs attached to a reference.",
+    "pull": "Pull the newest record attached to a reference.",
+    "push": "Push a file or folder as an OCI artifact, so records can attach to it.",
+    "copy": "Copy an image or artifact with everything attached to it.",
+    "reindex": "Rebuild the referrers fallback index of a reference.",
+    "host": "Detect this host: CPU, libc, MPI, GPUs, OS.",
+    "check": "Check whether a record, image or binary runs on a host.",
+    "select": "Pick the tag of a repository that fits a host best.",
+    "index": "Crawl repositories into a catalog of records.",
+    "query": "Query the catalog in Spack spec syntax.",
+    "easybuild-hooks": "Print the path of the EasyBuild hooks file (eb --hooks=...).",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        return _load(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, summary) for name, summary in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NameplateError as exc:
+            message = str(exc).replace("\n", " ")
+            click.echo(f"error: {message}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nameplate")
+def cli() -> None:
+    """Give HPC binaries and containers a machine-readable nameplate.
+
+    Extract build records from Spack, EasyBuild, images and binaries; validate and export
+    them as SBOMs; attach them to OCI registries; check them against a host.
+
+    Exit codes: 0 success, 1 a negative answer (invalid, incompatible), 2 usage error,
+    3 bad input or unknown verdict, 4 registry or network failure.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script and ``python -m nameplate``."""
+    entry: Callable[..., Any] = cli
+    entry(args=argv, prog_name="nameplate")

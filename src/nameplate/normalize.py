@@ -1,0 +1,203 @@
+"""Pure normalisation: CPU targets, MPI ABI families, package URLs, ids, times.
+
+Nothing here does I/O beyond reading nameplate's own data tables (``vocab/*.json``) and
+archspec's database; nothing reads the clock or the environment.
+
+Package URL choices (documented in ``docs/concepts/purl.md``):
+
+- Spack has no registered purl type. We follow the open proposal (package-url/purl-spec
+  issue #895, PR #898) in the form its reviewers converge on:
+  ``pkg:spack/<namespace>/<name>@<version>?sha=<dag hash>``. The hash makes the purl name one
+  concrete build, which is what a record describes. :data:`SPACK_PURL_STYLE` names this choice
+  so that a later change of the proposal is a new style, not a silent change.
+- EasyBuild has none either: ``pkg:generic/<name>@<version>`` with the ``download_url`` and
+  ``checksum`` qualifiers of the generic type, and ``toolchain`` as a qualifier.
+- OS packages use their registered types (``deb``, ``rpm``, ``apk``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from packageurl import PackageURL
+
+from . import _resources
+from .record import CpuTarget, MpiAbi
+
+__all__ = [
+    "SPACK_PURL_STYLE",
+    "cpu_target",
+    "deb_purl",
+    "generic_level",
+    "generic_purl",
+    "iso_time",
+    "mpi_abi_family",
+    "mpi_abi_from_soname",
+    "serial_for",
+    "spack_purl",
+    "version_key",
+]
+
+SPACK_PURL_STYLE = "purl-spec-pr898"
+
+#: Namespace of the UUIDv5 serials of records (uuid5(NAMESPACE_URL, "https://w3id.org/nameplate")).
+_SERIAL_NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://w3id.org/nameplate")
+
+
+@functools.cache
+def _targets() -> Mapping[str, Any]:
+    import archspec.cpu
+
+    targets: Mapping[str, Any] = archspec.cpu.TARGETS
+    return targets
+
+
+def generic_level(name: str) -> str | None:
+    """The generic ISA level archspec implies for ``name`` (``zen3`` → ``x86_64_v3``)."""
+    target = _targets().get(name)
+    if target is None:
+        return None
+    return str(target.generic.name)
+
+
+def cpu_target(raw: str | Mapping[str, Any], *, flags: str | None = None) -> CpuTarget:
+    """A :class:`CpuTarget` from a Spack target (a name or archspec's dict).
+
+    Known names are completed from archspec (family, vendor, features, generic level); an
+    unknown name keeps whatever the input says, so a record from a newer archspec survives.
+    """
+    vendor: str | None = None
+    features: tuple[str, ...] = ()
+    generation: int | None = None
+    if isinstance(raw, str):
+        name = raw
+    else:
+        name = str(raw.get("name", ""))
+        raw_vendor = raw.get("vendor")
+        vendor = raw_vendor if isinstance(raw_vendor, str) else None
+        feats = raw.get("features", ())
+        features = tuple(sorted({str(f) for f in feats})) if isinstance(feats, list) else ()
+        gen = raw.get("generation")
+        generation = gen if isinstance(gen, int) and not isinstance(gen, bool) and gen else None
+    known = _targets().get(name)
+    if known is None:
+        return CpuTarget(
+            name=name, vendor=vendor, features=features, generation=generation, flags=flags
+        )
+    return CpuTarget(
+        name=name,
+        family=str(known.family.name),
+        vendor=vendor or str(known.vendor),
+        features=features or tuple(sorted(known.features)),
+        generic=str(known.generic.name),
+        generation=generation,
+        flags=flags,
+    )
+
+
+@functools.cache
+def _mpi_table() -> tuple[dict[str, str], dict[str, str]]:
+    table = _resources.load_json("vocab", "mpi-abi.json")
+    by_impl: dict[str, str] = {}
+    by_soname: dict[str, str] = {}
+    for family, entry in table["families"].items():
+        for impl in entry["implementations"]:
+            by_impl[impl] = family
+        for soname in entry["sonames"]:
+            by_soname[soname] = family
+    return by_impl, by_soname
+
+
+def mpi_abi_family(implementation: str) -> MpiAbi:
+    """The ABI family of an MPI implementation name (``mvapich2`` → ``mpich``), per vocab/mpi-abi.json."""
+    by_impl, _ = _mpi_table()
+    family = by_impl.get(implementation.lower())
+    if family == "mpich":
+        return "mpich"
+    if family == "openmpi":
+        return "openmpi"
+    return "unknown"
+
+
+def mpi_abi_from_soname(soname: str) -> MpiAbi:
+    """The ABI family an MPI soname belongs to (``libmpi.so.40`` → ``openmpi``)."""
+    _, by_soname = _mpi_table()
+    family = by_soname.get(soname)
+    if family == "mpich":
+        return "mpich"
+    if family == "openmpi":
+        return "openmpi"
+    if family == "mpi-abi":
+        return "mpi-abi"
+    return "unknown"
+
+
+def spack_purl(name: str, version: str, *, namespace: str | None, dag_hash: str | None) -> str:
+    """``pkg:spack/<namespace>/<name>@<version>?sha=<hash>`` (see the module docstring)."""
+    qualifiers = {"sha": dag_hash} if dag_hash else None
+    return PackageURL(
+        type="spack",
+        namespace=namespace or "builtin",
+        name=name,
+        version=version or None,
+        qualifiers=qualifiers,
+    ).to_string()
+
+
+def generic_purl(name: str, version: str | None, **qualifiers: str | None) -> str:
+    """``pkg:generic/<name>@<version>`` with the non-empty qualifiers given."""
+    quals = {k: v for k, v in qualifiers.items() if v}
+    return PackageURL(
+        type="generic", name=name, version=version or None, qualifiers=quals or None
+    ).to_string()
+
+
+def deb_purl(
+    name: str, version: str, *, distro: str = "debian", arch: str | None = None
+) -> str:
+    """``pkg:deb/<distro>/<name>@<version>?arch=<arch>``."""
+    return PackageURL(
+        type="deb",
+        namespace=distro,
+        name=name,
+        version=version,
+        qualifiers={"arch": arch} if arch else None,
+    ).to_string()
+
+
+def serial_for(*identity: str) -> str:
+    """A stable record serial: a UUIDv5 URN of the identifying strings."""
+    return "urn:uuid:" + str(uuid.uuid5(_SERIAL_NS, "\x1f".join(identity)))
+
+
+def iso_time(value: float | _dt.datetime) -> str:
+    """RFC 3339 UTC time with seconds precision (``2026-11-26T10:33:35Z``)."""
+    if isinstance(value, _dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
+    else:
+        moment = _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)
+    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_VERSION_PART = re.compile(r"(\d+|[A-Za-z]+)")
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key for dotted versions: numbers compare as numbers, and sort after words."""
+    return tuple(
+        (1, int(p)) if p.isdigit() else (0, p) for p in _VERSION_PART.findall(version)
+    )
+
+
+def max_version(versions: Iterable[str]) -> str | None:
+    """The highest of ``versions`` by :func:`version_key`, or None when there are none."""
+    best: str | None = None
+    for v in versions:
+        if best is None or version_key(v) > version_key(best):
+            best = v
+    return best

@@ -1,0 +1,195 @@
+"""A read-only file tree: the only way sources see files.
+
+Extractors take a :class:`FileTree`, never a :class:`pathlib.Path`, so the same Spack and
+EasyBuild readers run on a directory on disk and inside image layers. Paths are POSIX paths
+relative to the tree's root (``PurePosixPath("opt/spack/.spack-db/index.json")``).
+
+:class:`DirectoryTree` refuses any path, or symlink, that leads out of its root, and every read
+is bounded: a file larger than ``limit`` raises :class:`~nameplate.errors.InputTooLarge` before
+it is read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Protocol, runtime_checkable
+
+from ..errors import InputTooLarge, SourceError, UnsafeInput
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "DirectoryTree",
+    "FileTree",
+    "TreePath",
+    "as_tree_path",
+    "read_gzip_bounded",
+]
+
+#: Largest file a source reads whole, in bytes (metadata files are small; 2 GB is an attack).
+DEFAULT_LIMIT = 256 * 1024 * 1024
+
+TreePath = PurePosixPath
+
+
+def as_tree_path(path: str | PurePosixPath) -> PurePosixPath:
+    """Normalise ``path`` to a relative POSIX path; refuse ``..`` that leaves the root."""
+    parts: list[str] = []
+    for part in PurePosixPath(path).parts:
+        if part in ("", ".", "/"):
+            continue
+        if part == "..":
+            if not parts:
+                raise UnsafeInput(f"{path}: path leaves the tree")
+            parts.pop()
+            continue
+        parts.append(part)
+    return PurePosixPath(*parts) if parts else PurePosixPath(".")
+
+
+@runtime_checkable
+class FileTree(Protocol):
+    """What a source may do with files: read-only, bounded, rooted."""
+
+    @property
+    def name(self) -> str:
+        """How the tree is named in messages (a directory path, an image reference)."""
+        ...
+
+    def describe(self, path: PurePosixPath) -> str:
+        """How to name ``path`` in a one-line message (``/abs/dir/x`` or ``image:/x``)."""
+        ...
+
+    def is_file(self, path: PurePosixPath) -> bool:
+        """True if ``path`` is a regular file (after links that stay in the tree)."""
+        ...
+
+    def is_dir(self, path: PurePosixPath) -> bool:
+        """True if ``path`` is a directory (after links that stay in the tree)."""
+        ...
+
+    def listdir(self, path: PurePosixPath) -> list[str]:
+        """Sorted entry names of directory ``path``."""
+        ...
+
+    def size(self, path: PurePosixPath) -> int:
+        """Size in bytes of regular file ``path``."""
+        ...
+
+    def read_bytes(self, path: PurePosixPath, *, limit: int = DEFAULT_LIMIT) -> bytes:
+        """The content of ``path``; ``InputTooLarge`` beyond ``limit`` bytes."""
+        ...
+
+    def walk(self, top: PurePosixPath = ...) -> Iterator[tuple[PurePosixPath, list[str], list[str]]]:
+        """Like ``os.walk`` (top-down, sorted, links not followed); prune by editing ``dirs``."""
+        ...
+
+
+def read_gzip_bounded(data: bytes, *, where: str, limit: int = DEFAULT_LIMIT) -> bytes:
+    """Decompress gzip ``data`` but stop with ``InputTooLarge`` past ``limit`` bytes."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            out = f.read(limit + 1)
+    except (OSError, EOFError) as exc:
+        raise SourceError(f"{where}: not a readable gzip file: {exc}") from exc
+    if len(out) > limit:
+        raise InputTooLarge(f"{where}: decompresses to more than {limit} bytes")
+    return out
+
+
+class DirectoryTree:
+    """A directory on disk as a :class:`FileTree`. Links that leave ``root`` are refused."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        root_path = Path(root)
+        if not root_path.is_dir():
+            raise SourceError(f"{root}: not a directory")
+        self.root = root_path.resolve()
+
+    @property
+    def name(self) -> str:
+        return str(self.root)
+
+    def __repr__(self) -> str:
+        return f"DirectoryTree({str(self.root)!r})"
+
+    def describe(self, path: PurePosixPath) -> str:
+        rel = as_tree_path(path)
+        return str(self.root) if str(rel) == "." else str(self.root / rel)
+
+    def _real(self, path: PurePosixPath) -> Path:
+        rel = as_tree_path(path)
+        candidate = self.root / rel
+        try:
+            real = candidate.resolve(strict=False)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on old Pythons
+            raise UnsafeInput(f"{candidate}: cannot resolve: {exc}") from exc
+        if real != self.root and self.root not in real.parents:
+            raise UnsafeInput(f"{candidate}: a link leads out of {self.root}")
+        return real
+
+    def _stat(self, path: PurePosixPath) -> os.stat_result | None:
+        try:
+            return os.stat(self._real(path))
+        except UnsafeInput:
+            return None
+        except OSError:
+            return None
+
+    def is_file(self, path: PurePosixPath) -> bool:
+        st = self._stat(path)
+        return st is not None and stat.S_ISREG(st.st_mode)
+
+    def is_dir(self, path: PurePosixPath) -> bool:
+        st = self._stat(path)
+        return st is not None and stat.S_ISDIR(st.st_mode)
+
+    def listdir(self, path: PurePosixPath) -> list[str]:
+        real = self._real(path)
+        try:
+            return sorted(os.listdir(real))
+        except OSError as exc:
+            raise SourceError(f"{real}: cannot list: {exc.strerror}") from exc
+
+    def size(self, path: PurePosixPath) -> int:
+        real = self._real(path)
+        try:
+            return os.stat(real).st_size
+        except OSError as exc:
+            raise SourceError(f"{real}: cannot stat: {exc.strerror}") from exc
+
+    def read_bytes(self, path: PurePosixPath, *, limit: int = DEFAULT_LIMIT) -> bytes:
+        real = self._real(path)
+        try:
+            with open(real, "rb") as f:
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise SourceError(f"{real}: not a regular file")
+                if st.st_size > limit:
+                    raise InputTooLarge(
+                        f"{real}: {st.st_size} bytes is over the {limit}-byte limit for this file"
+                    )
+                data = f.read(limit + 1)
+        except OSError as exc:
+            raise SourceError(f"{real}: cannot read: {exc.strerror}") from exc
+        if len(data) > limit:
+            raise InputTooLarge(f"{real}: over the {limit}-byte limit for this file")
+        return data
+
+    def walk(
+        self, top: PurePosixPath = PurePosixPath(".")
+    ) -> Iterator[tuple[PurePosixPath, list[str], list[str]]]:
+        start = self._real(top)
+        for dirpath, dirs, files in os.walk(start, followlinks=False):
+            dirs.sort()
+            rel = Path(dirpath).relative_to(self.root)
+            # Links to directories appear in ``dirs`` but are not entered; report them as files
+            # only if they resolve to a file inside the tree.
+            link_dirs = [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]
+            for d in link_dirs:
+                dirs.remove(d)
+            yield PurePosixPath(rel.as_posix()), dirs, sorted(files)
