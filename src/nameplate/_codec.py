@@ -2,8 +2,8 @@
 
 Supports the shapes the record uses: ``str``, ``int``, ``float``, ``bool``, ``None``,
 ``Literal[...]``, ``tuple[T, ...]``, ``Mapping[str, T]``, unions of those, and nested dataclasses.
-Empty values (``None``, ``()``, ``{}``) are dropped by :func:`to_dict`, so a record's JSON holds only
-what is known, and ``from_dict(to_dict(x)) == x`` for every value whose defaults are empty.
+Empty values (``None``, ``()``, ``{}``) are dropped by :func:`to_jsonable`, so a record's JSON
+holds only what is known, and ``from_dict(to_dict(x)) == x`` for every value whose defaults are empty.
 """
 
 from __future__ import annotations
@@ -106,18 +106,14 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         )
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return from_dict(tp, value, path=path)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and isinstance(value, str):
+        return value
     raise RecordError(f"{path}: expected {_type_name(tp)}, got {_json_type(value)}")
 
 

@@ -114,7 +114,7 @@ def _mpi_table() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def mpi_abi_family(implementation: str) -> MpiAbi:
-    """The ABI family of an MPI implementation name (``mvapich2`` → ``mpich``), per vocab/mpi-abi.json."""
+    """The ABI family of an MPI implementation (``mvapich2`` → ``mpich``), per vocab/mpi-abi.json."""
     by_impl, _ = _mpi_table()
     family = by_impl.get(implementation.lower())
     if family == "mpich":
@@ -157,9 +157,7 @@ def generic_purl(name: str, version: str | None, **qualifiers: str | None) -> st
     ).to_string()
 
 
-def deb_purl(
-    name: str, version: str, *, distro: str = "debian", arch: str | None = None
-) -> str:
+def deb_purl(name: str, version: str, *, distro: str = "debian", arch: str | None = None) -> str:
     """``pkg:deb/<distro>/<name>@<version>?arch=<arch>``."""
     return PackageURL(
         type="deb",
@@ -189,9 +187,7 @@ _VERSION_PART = re.compile(r"(\d+|[A-Za-z]+)")
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     """A sort key for dotted versions: numbers compare as numbers, and sort after words."""
-    return tuple(
-        (1, int(p)) if p.isdigit() else (0, p) for p in _VERSION_PART.findall(version)
-    )
+    return tuple((1, int(p)) if p.isdigit() else (0, p) for p in _VERSION_PART.findall(version))
 
 
 def max_version(versions: Iterable[str]) -> str | None:

@@ -1,4 +1,4 @@
-"""The build record: typed, frozen dataclasses that mirror ``schemas/record/record-1.0.0.schema.json``.
+"""The build record: frozen dataclasses mirroring ``schemas/record/record-1.0.0.schema.json``.
 
 A :class:`Record` describes one *subject* (an install prefix, a Spack store or environment, a
 build-cache entry, an EasyBuild install, an image, a binary). It holds an SBOM (components and
@@ -21,12 +21,12 @@ from . import _codec
 
 __all__ = [
     "SCHEMA_VERSION",
-    "Component",
     "Compiler",
+    "Component",
     "CpuTarget",
     "CxxRuntime",
-    "Dependency",
     "DepType",
+    "Dependency",
     "Evidence",
     "FileDigest",
     "Gpu",
@@ -103,7 +103,7 @@ class Patch:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FileDigest:
-    """One installed file and its digests (from Spack's install_manifest.json, an image layer...)."""
+    """One installed file and its digests (Spack's install_manifest.json, an image layer...)."""
 
     path: str
     digests: tuple[Hash, ...] = ()
@@ -180,7 +180,7 @@ class Component:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Dependency:
     """A typed edge: ``dependent`` needs ``dependency`` (component ids) at ``types``.
-    ``virtuals`` are the virtual packages the dependency provides here (``mpi``, ``blas``, ``c``)."""
+    ``virtuals`` are the virtual packages the dependency provides (``mpi``, ``blas``, ``c``)."""
 
     dependent: str
     dependency: str
@@ -219,7 +219,7 @@ class Gpu:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Libc:
-    """The C library: ``family`` (``glibc``, ``musl``), the version built against, the floor needed."""
+    """The C library: ``family`` (``glibc``, ``musl``), version built against, floor needed."""
 
     family: str
     version: str | None = None

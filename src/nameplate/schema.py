@@ -40,9 +40,7 @@ def load_schema(version: str = SCHEMA_VERSION, *, table: Mapping[str, str] = REL
 def _fast(name: str) -> Any:
     import jsonschema_rs
 
-    return jsonschema_rs.validator_for(
-        _resources.load_json("schemas", name), validate_formats=True
-    )
+    return jsonschema_rs.validator_for(_resources.load_json("schemas", name), validate_formats=True)
 
 
 @functools.cache

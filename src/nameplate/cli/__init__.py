@@ -18,24 +18,37 @@ from ..errors import NameplateError
 __all__ = ["COMMANDS", "cli", "main"]
 
 
+def _table(name: str) -> dict[str, click.Command]:
+    # Explicit imports (no dynamic import by name): one branch per command module.
+    if name == "extract":
+        from . import extract
+
+        return extract.COMMANDS
+    if name in ("validate", "show"):
+        from . import record
+
+        return record.COMMANDS
+    if name in ("export", "sparql", "merge"):
+        from . import formats
+
+        return formats.COMMANDS
+    if name in ("attach", "discover", "pull", "push", "copy", "reindex"):
+        from . import oci
+
+        return oci.COMMANDS
+    if name in ("host", "check", "select", "index", "query"):
+        from . import compat
+
+        return compat.COMMANDS
+    if name == "easybuild-hooks":
+        from . import easybuild
+
+        return easybuild.COMMANDS
+    raise KeyError(name)  # pragma: no cover - COMMANDS and this table are tested together
+
+
 def _load(name: str) -> click.Command:
-    # Explicit imports (no dynamic import of names): one branch per command module.
-    if name in ("extract",):
-        from . import extract as m
-    elif name in ("validate", "show"):
-        from . import record as m
-    elif name in ("export", "sparql", "merge"):
-        from . import formats as m
-    elif name in ("attach", "discover", "pull", "push", "copy", "reindex"):
-        from . import oci as m
-    elif name in ("host", "check", "select", "index", "query"):
-        from . import compat as m
-    elif name in ("easybuild-hooks",):
-        from . import easybuild as m
-    else:  # pragma: no cover - COMMANDS and this table are tested together
-        raise KeyError(name)
-    command: click.Command = m.COMMANDS[name]
-    return command
+    return _table(name)[name]
 
 
 #: Command name → one-line summary (shown by ``nameplate --help`` without importing anything).

@@ -34,6 +34,7 @@ __all__ = [
 DEFAULT_LIMIT = 256 * 1024 * 1024
 
 TreePath = PurePosixPath
+_ROOT = PurePosixPath(".")
 
 
 def as_tree_path(path: str | PurePosixPath) -> PurePosixPath:
@@ -84,7 +85,9 @@ class FileTree(Protocol):
         """The content of ``path``; ``InputTooLarge`` beyond ``limit`` bytes."""
         ...
 
-    def walk(self, top: PurePosixPath = ...) -> Iterator[tuple[PurePosixPath, list[str], list[str]]]:
+    def walk(
+        self, top: PurePosixPath = ...
+    ) -> Iterator[tuple[PurePosixPath, list[str], list[str]]]:
         """Like ``os.walk`` (top-down, sorted, links not followed); prune by editing ``dirs``."""
         ...
 
@@ -181,7 +184,7 @@ class DirectoryTree:
         return data
 
     def walk(
-        self, top: PurePosixPath = PurePosixPath(".")
+        self, top: PurePosixPath = _ROOT
     ) -> Iterator[tuple[PurePosixPath, list[str], list[str]]]:
         start = self._real(top)
         for dirpath, dirs, files in os.walk(start, followlinks=False):

@@ -1,0 +1,255 @@
+"""The Spack source on real Spack data: every format, against Spack's own `spack find --json`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nameplate import schema, sources
+from nameplate.record import Record
+from nameplate.sources import ExtractOptions, spack
+from nameplate.sources._spack_spec import specfile_version
+from tests.conftest import DATA, FIXED_TIME
+
+SPACK = DATA / "spack"
+STORES = {
+    "spack1.3-fake-store": 68,
+    "spack0.23-fake-store": 40,
+    "spack1.3-cuda-store": 55,
+}
+TEST_DATA = SPACK / "spack-test-data"
+
+
+def opts(**kw: Any) -> ExtractOptions:
+    return ExtractOptions(clock=FIXED_TIME, **kw)
+
+
+def extract_all(path: Path, **kw: Any) -> list[Record]:
+    records = sources.extract_all(path, kind="spack", options=opts(**kw))
+    for r in records:
+        schema.validate(r.to_dict())
+        assert Record.from_dict(r.to_dict()) == r
+    return records
+
+
+def combined(path: Path, **kw: Any) -> Record:
+    (record,) = extract_all(path, combined=True, **kw)
+    return record
+
+
+# ------------------------------------------------------------------ every fixture extracts
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *(f"{s}/opt/spack" for s in STORES),
+        *(f"{s}/env" for s in STORES),
+        "lockfile-v7-groups",
+        *(
+            f"spack-test-data/specfiles/hdf5.{v}.json"
+            for v in ("v013", "v016", "v017", "v019", "v020")
+        ),
+        *(f"spack-test-data/legacy_env/{v}.lock" for v in ("v1", "v2", "v3", "v4", "spack")),
+        "spack-test-data/mirrors/legacy_yaml",
+        "spack-test-data/mirrors/legacy_layout",
+        "spack-test-data/mirrors/v1_layout",
+        "spack-test-data/mirrors/v2_layout/unsigned",
+        "spack-test-data/mirrors/v2_layout/signed",
+        "spack-test-data/mirrors/signed_json",
+        "spack-test-data/mirrors/legacy_yaml/build_cache/index.json",
+        "spack-test-data/mirrors/v2_layout/unsigned/build_cache/index.json",
+        "spack-test-data/database/index.json.v7_v8.json",
+        "spack1.3-fake-store/buildcache/file-v3-unsigned",
+        "spack1.3-fake-store/buildcache/file-v3-signed",
+        "spack1.3-fake-store/opt/spack/linux-icelake/zlib-ng-2.3.3-g32vemqewbcc2j2pcffahyu2y4kfw4t6",
+    ],
+)
+def test_every_fixture_extracts_into_valid_records(path: str) -> None:
+    records = extract_all(SPACK / path)
+    assert records
+    for r in records:
+        assert r.components and r.roots
+        assert all(c.ecosystem == "spack" for c in r.components)
+
+
+def test_specfile_versions_are_detected() -> None:
+    expected = {"v013": 1, "v016": 1, "v017": 2, "v019": 3, "v020": 4}
+    for name, version in expected.items():
+        data = json.loads((TEST_DATA / "specfiles" / f"hdf5.{name}.json").read_text())
+        assert specfile_version(data, "x") == version
+    prefix = next((SPACK / "spack1.3-fake-store/opt/spack/linux-icelake").glob("hdf5-*"))
+    data = json.loads((prefix / ".spack/spec.json").read_text())
+    assert specfile_version(data, "x") == 5
+
+
+# ------------------------------------------------------------------ ground truth: spack find --json
+
+
+def _compilers_of(node: dict[str, Any], by_hash: dict[str, dict[str, Any]]) -> set[str]:
+    if "compiler" in node:
+        return {f"{node['compiler']['name']}@{node['compiler']['version']}"}
+    out = set()
+    for dep in node.get("dependencies", []):
+        if set(dep["parameters"].get("virtuals", [])) & {"c", "cxx", "fortran"}:
+            target = by_hash[dep["hash"]]
+            out.add(f"{target['name']}@{target['version']}")
+    return out
+
+
+def _target_name(node: dict[str, Any]) -> str:
+    t = node["arch"]["target"]
+    return t if isinstance(t, str) else t["name"]
+
+
+@pytest.mark.parametrize("store", sorted(STORES))
+def test_store_equals_spack_find_json(store: str) -> None:
+    truth = json.loads((SPACK / store / "spack-find.json").read_text())
+    assert len(truth) == STORES[store]
+    by_hash = {n["hash"]: n for n in truth}
+    record = combined(SPACK / store / "opt/spack")
+    comps = {c.id.removeprefix("spack:"): c for c in record.components if c.id.startswith("spack:")}
+    # Spack lists every installed record; ours holds every node reachable from the roots.
+    assert set(comps) <= set(by_hash)
+    explicit_closure = set(comps)
+    assert len(explicit_closure) >= len(truth) - 3  # at most unreachable externals differ
+    edges: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    for e in record.dependencies:
+        if e.dependency.startswith("spack:"):
+            edges.setdefault(e.dependent.removeprefix("spack:"), {})[
+                e.dependency.removeprefix("spack:")
+            ] = (e.types, e.virtuals)
+    by_id = {c.id: c for c in record.components}
+    for h, comp in comps.items():
+        node = by_hash[h]
+        assert (comp.name, comp.version) == (node["name"], node["version"])
+        assert comp.target is not None and comp.target.name == _target_name(node)
+        want_edges = {
+            d["hash"]: (
+                tuple(d["parameters"]["deptypes"]),
+                tuple(sorted(d["parameters"].get("virtuals", []))),
+            )
+            for d in node.get("dependencies", [])
+        }
+        got_edges = {k: (tuple(v[0]), v[1]) for k, v in edges.get(h, {}).items()}
+        assert got_edges == {
+            k: (tuple(sorted(t, key=_DEP_ORDER.index)), v) for k, (t, v) in want_edges.items()
+        }
+        # compilers: 1.x edges to compiler nodes, pre-1.0 the node's compiler attribute
+        got_compilers = {
+            f"{by_id[e.dependency].name}@{by_id[e.dependency].version}"
+            for e in record.dependencies
+            if e.dependent == comp.id
+            and (
+                set(e.virtuals) & {"c", "cxx", "fortran"}
+                or e.dependency.startswith("spack-compiler:")
+            )
+        }
+        if not comp.external:
+            assert got_compilers == _compilers_of(node, by_hash), comp.name
+        assert comp.explicit is not None
+
+
+_DEP_ORDER = ["build", "link", "run", "test"]
+
+
+def test_pre_1_0_and_1_x_compilers_fill_the_same_fields() -> None:
+    new = extract_all(SPACK / "spack1.3-fake-store/opt/spack", roots=("hdf5",))[0]
+    old = extract_all(SPACK / "spack0.23-fake-store/opt/spack", roots=("hdf5",))[0]
+    for record in (new, old):
+        (compiler,) = record.hpc.compilers
+        assert (compiler.name, compiler.version) == ("gcc", "12.2.0")
+        assert compiler.component and record.component(compiler.component).kind == "compiler"  # type: ignore[union-attr]
+        assert record.hpc.mpi is not None and record.hpc.mpi.abi == "openmpi"
+        assert record.hpc.target is not None and record.hpc.target.name == "icelake"
+        assert record.hpc.target.generic == "x86_64_v4"
+    assert new.hpc.compilers[0].languages == ("c",)  # hdf5~cxx~fortran: only a c edge
+    assert old.hpc.compilers[0].languages == ()  # not recorded before Spack 1.0
+
+
+def test_cuda_store_gpu_and_mpi_fields() -> None:
+    hypre, kokkos = (
+        extract_all(SPACK / "spack1.3-cuda-store/opt/spack", roots=(name,))[0]
+        for name in ("hypre", "kokkos")
+    )
+    (gpu,) = hypre.hpc.gpu
+    assert (gpu.vendor, gpu.runtime, gpu.version, gpu.architectures) == (
+        "nvidia",
+        "cuda",
+        "12.9.1",
+        ("sm_80",),
+    )
+    assert hypre.hpc.mpi is not None
+    assert (hypre.hpc.mpi.implementation, hypre.hpc.mpi.abi, hypre.hpc.mpi.cuda_aware) == (
+        "openmpi",
+        "openmpi",
+        True,
+    )
+    assert kokkos.hpc.mpi is None
+    assert kokkos.hpc.gpu[0].architectures == ("sm_80",)  # cuda_arch given as a string there
+    assert hypre.hpc.target is not None and hypre.hpc.target.name == "x86_64_v3"
+    assert {m.role for m in hypre.hpc.math_libraries} >= {"blas", "lapack"}
+
+
+def test_prefix_files_sources_and_sbom_evidence() -> None:
+    prefix = next((SPACK / "spack1.3-fake-store/opt/spack/linux-icelake").glob("zlib-ng-*"))
+    (record,) = extract_all(prefix)
+    root = record.component(record.roots[0])
+    assert root is not None and root.files
+    assert all(f.digests[0].algorithm == "spack-sha1-b32" for f in root.files)
+    assert not any(f.path.startswith(".spack/") for f in root.files)
+    assert root.sources and root.sources[0].url and root.sources[0].checksums
+    assert any(e.kind == "spack-spdx-2.3" for e in record.evidence)
+    assert root.purl == f"pkg:spack/builtin/zlib-ng@2.3.3?sha={root.id.removeprefix('spack:')}"
+
+
+def test_environment_equals_union_of_its_roots() -> None:
+    env = SPACK / "spack1.3-fake-store/env"
+    whole = combined(env)
+    parts = extract_all(env)
+    assert len(parts) == len(whole.roots) == 3
+    assert {c.id for c in whole.components} == {c.id for p in parts for c in p.components}
+    assert set(whole.dependencies) == {e for p in parts for e in p.dependencies}
+    assert whole.provenance.builder is not None and whole.provenance.builder.version == "1.3.0.dev0"
+
+
+def test_lockfile_v7_groups_are_kept() -> None:
+    record = combined(SPACK / "lockfile-v7-groups")
+    groups = {
+        c.name: c.properties.get("spack.group") for c in record.components if c.id in record.roots
+    }
+    assert groups == {"zlib-ng": "base", "hdf5": "io"}
+
+
+def test_root_selection() -> None:
+    store = SPACK / "spack1.3-fake-store/opt/spack"
+    (by_name,) = extract_all(store, roots=("zlib-ng",))
+    (by_hash,) = extract_all(store, roots=("/g32vem",))
+    assert by_name.roots == by_hash.roots
+    assert extract_all(store, roots=("zlib-ng@2.3",))[0].roots == by_name.roots
+
+
+def test_the_same_data_gives_the_same_record() -> None:
+    store = SPACK / "spack1.3-fake-store/opt/spack"
+    assert combined(store).to_json() == combined(store).to_json()
+
+
+def test_oci_buildcache_config_reads_the_embedded_spec() -> None:
+    config = SPACK / "oci-config/zlib-ng.config.json"
+    (record,) = extract_all(config)
+    assert record.subject.kind == "spack-buildcache"
+    assert record.subject.status == "cached"
+    assert record.component(record.roots[0]).name == "zlib-ng"  # type: ignore[union-attr]
+
+
+def test_find_in_a_tree_reports_store_and_environment(tmp_path: Path) -> None:
+    from nameplate.sources._tree import DirectoryTree
+
+    tree = DirectoryTree(SPACK / "spack1.3-fake-store")
+    kinds = sorted(kind for kind, _ in spack.find(tree))
+    assert kinds == ["environment", "store"]
+    record = spack.extract_tree(tree, opts())
+    assert record is not None and len(record.roots) == 3
