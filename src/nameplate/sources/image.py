@@ -1,0 +1,561 @@
+"""Source ``image``: a container image → one record of the HPC stack inside it.
+
+Targets (``nameplate extract image REF``):
+
+- ``oci:PATH[:NAME]`` or ``oci:PATH@DIGEST``, or a folder holding ``oci-layout``: an OCI layout;
+- ``oci-archive:PATH[:NAME]``, ``docker-archive:PATH[:TAG]``, or a ``.tar`` file: a tarball from
+  ``docker save``, ``podman save`` or ``skopeo copy`` (OCI layout inside, or Docker's
+  ``manifest.json`` format);
+- ``docker://HOST/REPO:TAG``, ``HOST/REPO@DIGEST``: a registry, through :mod:`nameplate.oci`.
+
+An index resolves to the manifest of ``options.platform`` (default: this host). The image is
+never run and never extracted: layers are streamed into a merged read-only file tree
+(:mod:`._layers`) on which the Spack and EasyBuild finders run unchanged, next to the OS package
+databases (:mod:`._ospkgs`) and an ELF reader for the binaries of every component found.
+A Spack OCI build-cache image is read from its config alone (the spec sits under ``spec``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform as _platform
+import re
+import sys
+import tarfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO, Protocol, cast
+
+from ..errors import SourceError, UnsafeInput
+from ..record import Record
+from ._common import ExtractOptions
+from ._layers import LayerRef, Limits, scan_layers
+
+__all__ = [
+    "CAPABILITIES",
+    "KIND",
+    "ArchiveStore",
+    "BlobStore",
+    "ImageManifest",
+    "OciLayoutStore",
+    "detect",
+    "extract_all",
+    "open_image",
+]
+
+KIND = "image"
+
+CAPABILITIES: dict[str, str] = {
+    "spack": "Spack stores, prefixes and environments inside the image (DAG, targets, MPI)",
+    "spack-buildcache": "Spack OCI build-cache images, from the config's spec (no layers read)",
+    "easybuild": "EasyBuild installs and module trees inside the image",
+    "os-packages": "dpkg status (and status.d), apk installed, rpmdb.sqlite; os-release",
+    "elf": "glibc/libstdc++ floors, MPI ABI, CUDA runtime and GPU code of component binaries",
+    "labels": "image labels and manifest annotations (incl. org.supercontainers.*)",
+}
+
+INDEX_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+_DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
+_DOC_LIMIT = 4 * 1024 * 1024
+_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+class BlobStore(Protocol):
+    """Where an OCI image lives: manifests by reference, blobs by digest (read-only)."""
+
+    @property
+    def name(self) -> str:
+        """How the store is named in messages."""
+        ...
+
+    def manifest(self, reference: str | None) -> tuple[bytes, str, str]:
+        """(bytes, media type, digest) of the manifest or index ``reference`` names (a tag, a
+        digest, or None for the store's only or top-level entry)."""
+        ...
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """A binary stream of the blob ``digest``."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ImageManifest:
+    """One platform image, resolved: what the record needs before any layer is read."""
+
+    ref: str
+    digest: str
+    config: dict[str, Any]
+    config_digest: str
+    layers: tuple[LayerRef, ...]
+    annotations: dict[str, str] = field(default_factory=dict)
+    platform: str | None = None
+    tag: str | None = None
+
+
+def _check_digest(digest: Any, where: str) -> str:
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise UnsafeInput(f"{where}: {digest!r} is not a sha256/sha512 digest")
+    return digest
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _json(data: bytes, where: str) -> Any:
+    if len(data) > _DOC_LIMIT:
+        raise SourceError(f"{where}: {len(data)} bytes is too large for a manifest or config")
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise SourceError(f"{where}: not valid JSON: {exc}") from exc
+
+
+def _media_type(doc: Any, where: str) -> str:
+    if not isinstance(doc, dict):
+        raise SourceError(f"{where}: a manifest is a JSON object")
+    mt = doc.get("mediaType")
+    if isinstance(mt, str) and mt:
+        return mt
+    if "manifests" in doc:
+        return "application/vnd.oci.image.index.v1+json"
+    return "application/vnd.oci.image.manifest.v1+json"
+
+
+def _pick_entry(index: dict[str, Any], reference: str | None, where: str) -> str | None:
+    """The digest an ``index.json`` entry names for ``reference`` (a ref.name), or None."""
+    entries = [d for d in index.get("manifests") or [] if isinstance(d, dict)]
+    if reference is None:
+        named = [d for d in entries if (d.get("annotations") or {}).get(_REF_NAME)]
+        pool = named or entries
+        if len(pool) == 1:
+            return str(pool[0].get("digest"))
+        return None
+    for d in entries:
+        name = (d.get("annotations") or {}).get(_REF_NAME)
+        if name == reference or (isinstance(name, str) and name.endswith(f":{reference}")):
+            return str(d.get("digest"))
+    raise SourceError(f"{where}: no image named {reference!r} in index.json")
+
+
+_REF_NAME = "org.opencontainers.image.ref.name"
+
+
+class OciLayoutStore:
+    """An OCI image layout folder (``oci-layout``, ``index.json``, ``blobs/``), read-only."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        if not (self.root / "oci-layout").is_file() or not (self.root / "index.json").is_file():
+            raise SourceError(f"{self.root}: not an OCI image layout (no oci-layout/index.json)")
+
+    @property
+    def name(self) -> str:
+        return str(self.root)
+
+    def _read(self, rel: str) -> bytes:
+        path = (self.root / rel).resolve()
+        if self.root not in path.parents:
+            raise UnsafeInput(f"{self.root}: {rel} leads out of the layout")
+        try:
+            with open(path, "rb") as f:
+                data = f.read(_DOC_LIMIT + 1)
+        except OSError as exc:
+            raise SourceError(f"{self.root}/{rel}: cannot read: {exc.strerror}") from exc
+        return data
+
+    def manifest(self, reference: str | None) -> tuple[bytes, str, str]:
+        if reference is None or not _DIGEST.match(reference):
+            index_bytes = self._read("index.json")
+            index = _json(index_bytes, f"{self.root}/index.json")
+            picked = _pick_entry(index, reference, f"{self.root}/index.json")
+            if picked is None:
+                return index_bytes, _media_type(index, self.name), _sha256(index_bytes)
+            reference = picked
+        digest = _check_digest(reference, self.name)
+        alg, _, hexpart = digest.partition(":")
+        data = self._read(f"blobs/{alg}/{hexpart}")
+        if alg == "sha256" and _sha256(data) != digest:
+            raise SourceError(f"{self.name}: blob {digest} does not match its digest")
+        return data, _media_type(_json(data, f"{self.name}@{digest}"), digest), digest
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        alg, _, hexpart = _check_digest(digest, self.name).partition(":")
+        path = (self.root / "blobs" / alg / hexpart).resolve()
+        if self.root not in path.parents:
+            raise UnsafeInput(f"{self.root}: blob {digest} leads out of the layout")
+        try:
+            return open(path, "rb")
+        except OSError as exc:
+            raise SourceError(f"{self.name}: blob {digest}: {exc.strerror}") from exc
+
+
+class ArchiveStore:
+    """A tarball of an image (OCI layout inside, or ``docker save``'s ``manifest.json``)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            with tarfile.open(self.path, "r:*") as tf:  # headers only; members read on demand
+                self._compressed = not isinstance(tf.fileobj, io.BufferedReader)
+                self._members = {
+                    m.name.lstrip("./"): (m.offset_data, m.size, m.name)
+                    for m in tf.getmembers()
+                    if m.isfile()
+                }
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise SourceError(f"{self.path}: not a readable image archive: {exc}") from exc
+        self.is_oci = "index.json" in self._members
+        if not self.is_oci and "manifest.json" not in self._members:
+            raise SourceError(f"{self.path}: no index.json or manifest.json: not an image archive")
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def _open(self, name: str) -> BinaryIO:
+        found = self._members.get(name.lstrip("./"))
+        if found is None:
+            raise SourceError(f"{self.path}: no file {name!r} in the archive")
+        offset, size, member = found
+        if self._compressed:  # no random access: re-read the archive up to the member
+            tf = tarfile.open(self.path, "r:*")  # noqa: SIM115 - closed with the member stream
+            f = tf.extractfile(member)
+            if f is None:
+                tf.close()
+                raise SourceError(f"{self.path}: {name!r} is not a regular file")
+            return cast(BinaryIO, _Slice(f, 0, size, also_close=tf))
+        return cast(BinaryIO, _Slice(open(self.path, "rb"), offset, size))
+
+    def _opener(self, name: str) -> Callable[[], BinaryIO]:
+        return lambda: self._open(name)
+
+    def _read(self, name: str) -> bytes:
+        with self._open(name) as f:
+            return f.read(_DOC_LIMIT + 1)
+
+    def manifest(self, reference: str | None) -> tuple[bytes, str, str]:
+        if reference is None or not _DIGEST.match(reference):
+            index_bytes = self._read("index.json")
+            index = _json(index_bytes, f"{self.path}:index.json")
+            picked = _pick_entry(index, reference, f"{self.path}:index.json")
+            if picked is None:
+                return index_bytes, _media_type(index, self.name), _sha256(index_bytes)
+            reference = picked
+        digest = _check_digest(reference, self.name)
+        data = self._read("blobs/" + digest.replace(":", "/"))
+        return data, _media_type(_json(data, f"{self.path}@{digest}"), digest), digest
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        return self._open("blobs/" + _check_digest(digest, self.name).replace(":", "/"))
+
+    def docker_image(self, reference: str | None, ref: str) -> ImageManifest:
+        """The image of a Docker-format archive (``manifest.json``); digest = the image id."""
+        where = f"{self.path}:manifest.json"
+        entries = _json(self._read("manifest.json"), where)
+        if not isinstance(entries, list) or not entries:
+            raise SourceError(f"{where}: expected a non-empty list")
+        chosen = None
+        for e in entries:
+            tags = e.get("RepoTags") or [] if isinstance(e, dict) else []
+            if reference is None or any(
+                t == reference or t.endswith(f":{reference}") for t in tags
+            ):
+                chosen = e
+                break
+        if not isinstance(chosen, dict):
+            raise SourceError(f"{where}: no image tagged {reference!r}")
+        config_name, layer_names = chosen.get("Config"), chosen.get("Layers")
+        if not isinstance(config_name, str) or not isinstance(layer_names, list):
+            raise SourceError(f"{where}: Config and Layers are required")
+        config_bytes = self._read(config_name)
+        config = _json(config_bytes, f"{self.path}:{config_name}")
+        layers = tuple(
+            LayerRef(
+                digest=str(n),
+                media_type="application/vnd.docker.image.rootfs.diff.tar",
+                open=self._opener(str(n)),
+            )
+            for n in layer_names
+        )
+        digest = _sha256(config_bytes)
+        return ImageManifest(
+            ref=ref,
+            digest=digest,
+            config=config,
+            config_digest=digest,
+            layers=layers,
+            platform=_config_platform(config),
+            tag=reference,
+        )
+
+
+class _Slice(io.RawIOBase):
+    """A window of ``size`` bytes at ``offset`` of a file: one member of an archive."""
+
+    def __init__(
+        self, f: IO[bytes], offset: int, size: int, *, also_close: tarfile.TarFile | None = None
+    ) -> None:
+        self._f, self._left, self._also = f, size, also_close
+        if offset:
+            f.seek(offset)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self._left)
+        if n <= 0:
+            return 0
+        data = self._f.read(n)
+        buffer[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.close()
+            if self._also is not None:
+                self._also.close()
+        super().close()
+
+
+class _RegistryStore:
+    """A registry repository through :mod:`nameplate.oci` (the OCI engineer's client)."""
+
+    def __init__(self, ref: str) -> None:
+        from ..oci import artifacts
+
+        self._store, self._ref = artifacts.open_store(ref)
+
+    @property
+    def name(self) -> str:
+        return str(self._store)
+
+    def manifest(self, reference: str | None) -> tuple[bytes, str, str]:
+        resolved = self._store.resolve(reference or self._ref.digest or self._ref.name or "latest")
+        return resolved.data, resolved.media_type, resolved.digest
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        return self._store.open_blob(_check_digest(digest, self.name))
+
+
+def host_platform() -> str:
+    """This host as an OCI platform (``linux/amd64``)."""
+    machine = _platform.machine().lower()
+    return f"linux/{_GOARCH.get(machine, machine)}"
+
+
+def _config_platform(config: Any) -> str | None:
+    if not isinstance(config, dict) or not config.get("architecture"):
+        return None
+    parts = [str(config.get("os") or "linux"), str(config["architecture"])]
+    if config.get("variant"):
+        parts.append(str(config["variant"]))
+    return "/".join(parts)
+
+
+def _platform_of(desc: dict[str, Any]) -> str | None:
+    p = desc.get("platform")
+    if not isinstance(p, dict) or not p.get("architecture"):
+        return None
+    parts = [str(p.get("os") or ""), str(p["architecture"])]
+    if p.get("variant"):
+        parts.append(str(p["variant"]))
+    return "/".join(parts)
+
+
+def _matches(have: str, wanted: str) -> bool:
+    h, w = have.split("/"), wanted.split("/")
+    if h[:2] != w[:2]:
+        return False
+    if len(w) > 2:
+        hv = h[2] if len(h) > 2 else ("v8" if h[1] == "arm64" else "")
+        return hv == w[2]
+    return True
+
+
+def _select(index: dict[str, Any], wanted: str, where: str) -> dict[str, Any]:
+    entries = [d for d in index.get("manifests") or [] if isinstance(d, dict)]
+    images = [d for d in entries if _platform_of(d) is not None]
+    for d in images:
+        if _matches(str(_platform_of(d)), wanted):
+            return d
+    if not images and len(entries) == 1:
+        return entries[0]
+    have = ", ".join(sorted({str(_platform_of(d)) for d in images})) or "none"
+    raise SourceError(f"{where}: no manifest for platform {wanted} (the index has: {have})")
+
+
+def resolve_image(
+    store: BlobStore, reference: str | None, *, ref: str, platform: str | None
+) -> ImageManifest:
+    """Resolve ``reference`` in ``store`` to one platform's manifest, config and layers."""
+    wanted = platform or host_platform()
+    data, media_type, digest = store.manifest(reference)
+    annotations: dict[str, str] = {}
+    for _ in range(4):  # nested indexes, bounded
+        doc = _json(data, f"{store.name}@{digest}")
+        if media_type not in INDEX_TYPES and "manifests" not in doc:
+            break
+        chosen = _select(doc, wanted, f"{store.name}@{digest}")
+        annotations.update(_str_map(chosen.get("annotations")))
+        data, media_type, digest = store.manifest(_check_digest(chosen.get("digest", ""), ref))
+    else:
+        raise SourceError(f"{ref}: image indexes nest too deeply")
+    doc = _json(data, f"{store.name}@{digest}")
+    config_desc = doc.get("config")
+    if not isinstance(config_desc, dict) or not isinstance(doc.get("layers", []), list):
+        raise SourceError(f"{ref}@{digest}: not an image manifest (no config)")
+    config_digest = _check_digest(config_desc.get("digest", ""), ref)
+    with store.open_blob(config_digest) as f:
+        config_bytes = f.read(_DOC_LIMIT + 1)
+    if config_digest.startswith("sha256:") and _sha256(config_bytes) != config_digest:
+        raise SourceError(f"{ref}: config blob {config_digest} does not match its digest")
+    config = _json(config_bytes, f"{ref}: config {config_digest}")
+    layers = []
+    for i, layer in enumerate(doc.get("layers") or []):
+        if not isinstance(layer, dict):
+            raise SourceError(f"{ref}@{digest}: layers[{i}] is not a descriptor")
+        ld = _check_digest(layer.get("digest", ""), f"{ref}@{digest}: layers[{i}]")
+        layers.append(
+            LayerRef(
+                digest=ld,
+                media_type=str(layer.get("mediaType", "")),
+                open=_blob_opener(store, ld),
+                size=int(layer.get("size") or 0),
+            )
+        )
+    annotations.update(_str_map(doc.get("annotations")))
+    return ImageManifest(
+        ref=ref,
+        digest=digest,
+        config=config if isinstance(config, dict) else {},
+        config_digest=config_digest,
+        layers=tuple(layers),
+        annotations=annotations,
+        platform=_config_platform(config) or wanted,
+        tag=reference if reference and not _DIGEST.match(reference) else None,
+    )
+
+
+def _blob_opener(store: BlobStore, digest: str) -> Callable[[], BinaryIO]:
+    return lambda: store.open_blob(digest)
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str | int | float)}
+
+
+def _split(rest: str) -> tuple[str, str | None]:
+    if "@" in rest:
+        path, _, digest = rest.rpartition("@")
+        return path, digest
+    path, sep, name = rest.partition(":")
+    return path, (name or None) if sep else None
+
+
+def _looks_registry(target: str) -> bool:
+    if target.startswith("docker://"):
+        return True
+    first = target.split("/", 1)[0]
+    return "/" in target and ("." in first or ":" in first or first == "localhost")
+
+
+def open_image(target: str, options: ExtractOptions) -> ImageManifest:
+    """Resolve an image reference (see the module docstring) to one platform manifest."""
+    platform = options.platform
+    for scheme in ("oci:", "oci-archive:", "docker-archive:"):
+        if target.startswith(scheme):
+            path, reference = _split(target[len(scheme) :])
+            if scheme == "oci:":
+                return resolve_image(OciLayoutStore(path), reference, ref=target, platform=platform)
+            return _from_archive(ArchiveStore(path), reference, target, platform)
+    local = Path(target)
+    if local.is_dir():
+        return resolve_image(OciLayoutStore(local), None, ref=target, platform=platform)
+    if local.is_file():
+        return _from_archive(ArchiveStore(local), None, target, platform)
+    if _looks_registry(target):
+        return resolve_image(_RegistryStore(target), None, ref=target, platform=platform)
+    raise SourceError(f"{target}: not an image layout, archive or registry reference")
+
+
+def _from_archive(
+    store: ArchiveStore, reference: str | None, ref: str, platform: str | None
+) -> ImageManifest:
+    if store.is_oci:
+        return resolve_image(store, reference, ref=ref, platform=platform)
+    return store.docker_image(reference, ref)
+
+
+def detect(target: str | os.PathLike[str]) -> bool:
+    """True for an image reference: a layout folder, an image tarball or a registry ref."""
+    text = os.fspath(target)
+    if text.startswith(("oci:", "oci-archive:", "docker-archive:", "docker://")):
+        return True
+    path = Path(text)
+    if path.is_dir():
+        return (path / "oci-layout").is_file()
+    if path.is_file():
+        try:
+            with tarfile.open(path, "r:*") as tf:
+                for _, member in zip(range(10_000), tf, strict=False):
+                    if member.name.lstrip("./") in ("index.json", "manifest.json"):
+                        return True
+        except (tarfile.TarError, OSError, EOFError):
+            return False
+        return False
+    return _looks_registry(text)
+
+
+@contextmanager
+def _progress(
+    options: ExtractOptions, total: int, label: str
+) -> Iterator[Callable[[int], None] | None]:
+    if not options.progress or not sys.stderr.isatty():
+        yield None
+        return
+    import click
+
+    bar: Any
+    with click.progressbar(length=total or None, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list[Record]:
+    """One record for the image ``target`` (for the platform ``options.platform``)."""
+    from ._image_record import build_image_record, metadata_keep
+
+    text = os.fspath(target)
+    image = open_image(text, options)
+    spec = image.config.get("spec")
+    if isinstance(spec, dict):
+        return [build_image_record(image, None, options)]
+    limits = Limits(**_limit_overrides(options))
+    total = sum(layer.size for layer in image.layers)
+    with _progress(options, total, f"scanning {len(image.layers)} layers") as bar:
+        tree = scan_layers(text, image.layers, keep=metadata_keep, limits=limits, progress=bar)
+    return [build_image_record(image, tree, options)]
+
+
+def _limit_overrides(options: ExtractOptions) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key in ("max_bytes", "max_ratio", "max_entries", "keep_total"):
+        value = options.extra.get(f"image.{key}")
+        if value is not None and value.isdigit():
+            out[key] = int(value)
+    return out
