@@ -1,0 +1,233 @@
+"""``attach``, ``discover``, ``pull``, ``push``, ``copy``, ``reindex``: thin commands over
+:mod:`nameplate.oci`."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .. import oci
+from .._io import atomic_write, load_record
+
+__all__ = ["COMMANDS"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_REFS = (
+    "REF is oci:PATH[:NAME] (an OCI layout folder), HOST[:PORT]/REPO[:TAG|@DIGEST] (a "
+    "registry), or NAME[:TAG] (the default store, $NAMEPLATE_STORE or "
+    "~/.local/share/nameplate/store)."
+)
+
+
+def _transport_options(func: F) -> F:
+    func = click.option(
+        "--ca-file",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Extra CA bundle (PEM) to trust for registry TLS.",
+    )(func)
+    func = click.option(
+        "--plain-http", is_flag=True, help="Talk plain HTTP to the registry (never the default)."
+    )(func)
+    return func
+
+
+def _transport(plain_http: bool, ca_file: str | None) -> oci.Transport:
+    base = oci.Transport()
+    return oci.Transport(
+        plain_http=True if plain_http else base.plain_http,
+        ca_file=ca_file or base.ca_file,
+    )
+
+
+_platform = click.option(
+    "--platform",
+    metavar="OS/ARCH[/VARIANT]",
+    help="Manifest of an index to use (default: this host).",
+)
+
+
+@click.command("attach")
+@click.argument("record_file", metavar="RECORD", type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "ref", required=True, metavar="REF", help="Image or artifact to attach to.")
+@click.option(
+    "--export",
+    "exports",
+    multiple=True,
+    metavar="FORMAT",
+    help="Also attach this export (cyclonedx-json, spdx-2.3, ...); repeatable.",
+)
+@click.option("--compat", is_flag=True, help="OCI 1.0 form: the type in the config media type.")
+@_platform
+@_transport_options
+def attach(
+    *,
+    record_file: str,
+    ref: str,
+    exports: tuple[str, ...],
+    compat: bool,
+    platform: str | None,
+    plain_http: bool,
+    ca_file: str | None,
+) -> None:
+    """Attach a RECORD file to the image or artifact REF as an OCI 1.1 referrer.
+
+    An image index resolves to its manifest for --platform. Prints the artifact's digest.
+    """
+    record = load_record(record_file)
+    desc = oci.attach(
+        record,
+        ref,
+        exports=exports,
+        compat=compat,
+        platform=platform,
+        transport=_transport(plain_http, ca_file),
+    )
+    click.echo(desc.digest)
+
+
+attach.help = inspect.cleandoc(attach.help or "") + "\n\n" + _REFS
+
+
+@click.command("discover")
+@click.argument("ref", metavar="REF")
+@click.option("--type", "artifact_type", metavar="MEDIA_TYPE", help="Only this artifact type.")
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@_platform
+@_transport_options
+def discover(
+    *,
+    ref: str,
+    artifact_type: str | None,
+    fmt: str,
+    platform: str | None,
+    plain_http: bool,
+    ca_file: str | None,
+) -> None:
+    """List the records, SBOMs and other artifacts attached to REF, oldest first."""
+    found = oci.discover(
+        ref,
+        artifact_type=artifact_type,
+        platform=platform,
+        transport=_transport(plain_http, ca_file),
+    )
+    if fmt == "json":
+        click.echo(json.dumps([d.to_dict() for d in found], indent=2, sort_keys=True))
+        return
+    rows = [("DIGEST", "ARTIFACT TYPE", "CREATED", "CPU TARGET")]
+    for d in found:
+        rows.append(
+            (
+                d.digest,
+                d.artifact_type or "-",
+                d.created or "-",
+                d.annotations.get("dev.nameplate.cpu.target", "-"),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, [*widths, 0], strict=True)).rstrip())
+
+
+discover.help = inspect.cleandoc(discover.help or "") + "\n\n" + _REFS
+
+
+@click.command("pull")
+@click.argument("ref", metavar="REF")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the record here (default: standard output).",
+)
+@click.option("--digest", metavar="DIGEST", help="This record artifact, not the newest.")
+@_platform
+@_transport_options
+def pull(
+    *,
+    ref: str,
+    output: Path | None,
+    digest: str | None,
+    platform: str | None,
+    plain_http: bool,
+    ca_file: str | None,
+) -> None:
+    """Pull the newest record attached to REF (by its created time), byte for byte."""
+    from ..oci.artifacts import record_from_bytes
+
+    _, data = oci.pull_bytes(
+        ref, digest=digest, platform=platform, transport=_transport(plain_http, ca_file)
+    )
+    record_from_bytes(data, where=f"{ref}: record")
+    if output is None:
+        click.echo(data.decode(), nl=False)
+    else:
+        atomic_write(output, data)
+
+
+pull.help = inspect.cleandoc(pull.help or "") + "\n\n" + _REFS
+
+
+@click.command("push")
+@click.argument("path", metavar="PATH", type=click.Path(exists=True))
+@click.option("--to", "ref", required=True, metavar="REF", help="Tag to push to.")
+@_transport_options
+def push(*, path: str, ref: str, plain_http: bool, ca_file: str | None) -> None:
+    """Push a file or folder (a Spack prefix, an EasyBuild install, a binary) as an OCI
+    artifact, so records can attach to it. Streams; prints the manifest digest."""
+    desc = oci.push(path, ref, transport=_transport(plain_http, ca_file))
+    click.echo(desc.digest)
+
+
+push.help = inspect.cleandoc(push.help or "") + "\n\n" + _REFS
+
+
+@click.command("copy")
+@click.argument("src", metavar="SRC")
+@click.argument("dst", metavar="DST")
+@_transport_options
+def copy(*, src: str, dst: str, plain_http: bool, ca_file: str | None) -> None:
+    """Copy the image or artifact SRC to DST with everything attached to it (the referrers of
+    the image and of each platform manifest), keeping every digest."""
+    count = oci.copy(src, dst, transport=_transport(plain_http, ca_file))
+    click.echo(f"copied {count} manifests")
+
+
+copy.help = inspect.cleandoc(copy.help or "") + "\n\n" + _REFS
+
+
+@click.command("reindex")
+@click.argument("ref", metavar="REF")
+@_platform
+@_transport_options
+def reindex(*, ref: str, platform: str | None, plain_http: bool, ca_file: str | None) -> None:
+    """Rebuild the referrers fallback index of REF (a registry without the referrers API),
+    or the referrer entries of a layout's index.json. Prints how many referrers it lists."""
+    count = oci.reindex(ref, platform=platform, transport=_transport(plain_http, ca_file))
+    click.echo(f"{count} referrers")
+
+
+reindex.help = inspect.cleandoc(reindex.help or "") + "\n\n" + _REFS
+
+COMMANDS: dict[str, click.Command] = {
+    "attach": attach,
+    "discover": discover,
+    "pull": pull,
+    "push": push,
+    "copy": copy,
+    "reindex": reindex,
+}
