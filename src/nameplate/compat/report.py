@@ -1,0 +1,144 @@
+"""Findings, verdicts and reports of a compatibility check.
+
+A :class:`Finding` has a stable ``code`` (``cpu.features``, ``libc.too-old``...), a severity and
+a one-line reason. The verdict is all-of over the findings: any ``fail`` fails; otherwise any
+``unknown`` makes it unknown (a fact the record needs could not be learnt about the host: never a
+silent pass); otherwise it passes. ``warn`` and ``info`` never change the verdict.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import EXIT_FAIL, EXIT_OK, EXIT_UNKNOWN
+
+if TYPE_CHECKING:
+    from ..record import Record
+    from .profile import Host
+    from .rules import CheckOptions
+
+__all__ = ["Finding", "Report", "Severity", "Verdict", "check", "verdict_of"]
+
+Severity = Literal["pass", "info", "warn", "fail", "unknown"]
+
+
+class Verdict(str, enum.Enum):
+    """The answer to "will it run here?"."""
+
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+    @property
+    def exit_code(self) -> int:
+        """0 pass, 1 fail, 3 unknown (the CLI contract)."""
+        return {"pass": EXIT_OK, "fail": EXIT_FAIL, "unknown": EXIT_UNKNOWN}[self.value]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Finding:
+    """One outcome of one rule: a stable code, a severity, the reason, what it is about."""
+
+    code: str
+    severity: Severity
+    reason: str
+    subject: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        """The finding as JSON data."""
+        out = {"code": self.code, "severity": self.severity, "reason": self.reason}
+        if self.subject:
+            out["subject"] = self.subject
+        return out
+
+
+def verdict_of(findings: Iterable[Finding]) -> Verdict:
+    """All-of: fail beats unknown beats pass."""
+    severities = {f.severity for f in findings}
+    if "fail" in severities:
+        return Verdict.FAIL
+    if "unknown" in severities:
+        return Verdict.UNKNOWN
+    return Verdict.PASS
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Report:
+    """Every finding of every rule for one record on one host, and the verdict."""
+
+    subject: str
+    host: str | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict over all findings."""
+        return verdict_of(self.findings)
+
+    @property
+    def why_not(self) -> tuple[str, ...]:
+        """The reasons it fails or is unknown, ``code: reason`` each."""
+        return tuple(
+            f"{f.code}: {f.reason}" for f in self.findings if f.severity in ("fail", "unknown")
+        )
+
+    def codes(self, severity: Severity | None = None) -> tuple[str, ...]:
+        """The finding codes, optionally of one severity."""
+        return tuple(f.code for f in self.findings if severity in (None, f.severity))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data (``nameplate check -o json``)."""
+        out: dict[str, Any] = {
+            "subject": self.subject,
+            "verdict": self.verdict.value,
+            "why_not": list(self.why_not),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        if self.host:
+            out["host"] = self.host
+        return out
+
+    def to_json(self) -> str:
+        """Canonical JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_text(self) -> str:
+        """A human summary: the verdict, then one line per finding."""
+        mark = {"pass": "ok  ", "info": "info", "warn": "warn", "fail": "FAIL", "unknown": "??  "}
+        lines = [
+            f"{self.subject}: {self.verdict.value}" + (f" on {self.host}" if self.host else "")
+        ]
+        for f in self.findings:
+            about = f" [{f.subject}]" if f.subject else ""
+            lines.append(f"  {mark[f.severity]} {f.code}{about}: {f.reason}")
+        return "\n".join(lines) + "\n"
+
+
+def check(
+    record: Record,
+    host: Host | None = None,
+    *,
+    options: CheckOptions | None = None,
+    only: Iterable[str] | None = None,
+) -> Report:
+    """Run every rule (or those named in ``only``) for ``record`` on ``host``.
+
+    ``host`` defaults to this machine (:func:`nameplate.compat.host.detect`).
+    """
+    from .rules import RULES, CheckOptions
+
+    if host is None:
+        from .host import detect
+
+        host = detect()
+    opts = options or CheckOptions()
+    names = list(RULES) if only is None else [n for n in RULES if n in set(only)]
+    findings: list[Finding] = []
+    for name in names:
+        findings.extend(RULES[name](record, host, opts))
+    label = record.subject.name + (f"@{record.subject.version}" if record.subject.version else "")
+    return Report(subject=label, host=host.name or host.cpu.target, findings=tuple(findings))

@@ -1,0 +1,215 @@
+"""Which tag of a repository fits a host best, and why the others lost.
+
+:func:`crawl` lists a repository's tags and the platform manifests of each (an image index is
+opened, one manifest per platform), and pulls the newest record attached to each manifest
+through :mod:`nameplate.oci`. :func:`rank` is pure: it checks every candidate against the host
+and orders those that run by
+
+1. verdict (``pass`` before ``unknown``);
+2. the most specific CPU target (the deepest in archspec's tree);
+3. an MPI of the host's ABI family;
+4. a GPU build on a GPU host, then the newest CUDA toolkit the driver runs natively;
+5. fewer warnings;
+6. the newest record (``built_at``/``extracted_at``), then the reference for a stable order.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import NameplateError
+from ..normalize import version_key
+from ..record import Record
+from .profile import Host
+from .report import Report, Verdict, check
+from .rules import CheckOptions
+
+__all__ = ["Candidate", "Found", "Selection", "crawl", "rank", "select"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Found:
+    """A manifest found in a repository, and its record (None when none is attached)."""
+
+    ref: str
+    tag: str
+    digest: str
+    platform: str | None = None
+    record: Record | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Candidate:
+    """A ranked manifest: its check report, its sort key and why it won or lost."""
+
+    found: Found
+    report: Report | None
+    key: tuple[Any, ...]
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Selection:
+    """The ranked candidates; ``best`` is the first that runs, or None."""
+
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def best(self) -> Candidate | None:
+        """The winner, if any candidate runs (or may run: unknown) on the host."""
+        first = self.candidates[0] if self.candidates else None
+        if first is None or first.report is None or first.report.verdict is Verdict.FAIL:
+            return None
+        return first
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data for ``nameplate select -o json``."""
+        best = self.best
+        return {
+            "best": best.found.ref if best else None,
+            "best_tag": best.found.tag if best else None,
+            "candidates": [
+                {
+                    "ref": c.found.ref,
+                    "tag": c.found.tag,
+                    "platform": c.found.platform,
+                    "verdict": c.report.verdict.value if c.report else "unknown",
+                    "why": c.why,
+                }
+                for c in self.candidates
+            ],
+        }
+
+
+def _platform(desc_platform: Mapping[str, Any] | None) -> str | None:
+    if not desc_platform:
+        return None
+    parts = [desc_platform.get(k) for k in ("os", "architecture", "variant")]
+    return "/".join(str(p) for p in parts if isinstance(p, str) and p)
+
+
+def crawl(repo: str, *, tags: Sequence[str] | None = None, store: Any = None) -> Iterator[Found]:
+    """Every platform manifest of every tag of ``repo`` (or of the tag or digest it names), each
+    with its newest record."""
+    from .. import oci
+    from ..oci import manifest as m
+
+    parsed = oci.parse(repo, store=store)
+    base = parsed.repo
+    if parsed.digest:
+        named: list[tuple[str, str]] = [(parsed.name or "", f"{base}@{parsed.digest}")]
+    else:
+        names = [parsed.name] if parsed.name else list(tags or oci.list_tags(base, store=store))
+        named = [(t, f"{base}:{t}") for t in sorted(names)]
+    for tag, tag_ref in named:
+        st, r = oci.open_store(tag_ref, store=store)
+        man = st.resolve(r.reference or tag)
+        if man.is_index:
+            children = [
+                d
+                for d in m.index_descriptors(man.json, where=tag_ref)
+                if d.media_type in m.MANIFEST_TYPES and d.platform
+            ]
+            targets = [(d.digest, _platform(d.platform)) for d in children] or [(man.digest, None)]
+        else:
+            targets = [(man.digest, None)]
+        for digest, platform in targets:
+            ref = f"{base}@{digest}"
+            try:
+                record = oci.pull(ref, store=store)
+                yield Found(ref=ref, tag=tag, digest=digest, platform=platform, record=record)
+            except NameplateError as exc:
+                yield Found(ref=ref, tag=tag, digest=digest, platform=platform, problem=str(exc))
+
+
+@functools.cache
+def _depth(name: str) -> int:
+    import archspec.cpu
+
+    t = archspec.cpu.TARGETS.get(name)
+    return len(t.ancestors) if t is not None else 0
+
+
+def _key(record: Record, report: Report, host: Host) -> tuple[Any, ...]:
+    verdict_rank = {Verdict.PASS: 2, Verdict.UNKNOWN: 1, Verdict.FAIL: 0}[report.verdict]
+    target = record.hpc.target.name if record.hpc.target else None
+    depth = _depth(target) if target else -1
+    host_abis = {m.abi for m in host.mpi}
+    mpi_match = 1 if record.hpc.mpi is not None and record.hpc.mpi.abi in host_abis else 0
+    has_gpu_host = any(g.vendor == "nvidia" for g in host.gpus) or host.nvidia is not None
+    cuda = [g for g in record.hpc.gpu if g.vendor == "nvidia"]
+    gpu_fit = 1 if (cuda and has_gpu_host) else 0
+    toolkit = max((version_key(g.version or "0") for g in cuda), default=())
+    warns = -len(report.codes("warn"))
+    created = record.provenance.built_at or record.provenance.extracted_at
+    return (verdict_rank, depth, mpi_match, gpu_fit, toolkit, warns, created)
+
+
+_CRITERIA = (
+    "verdict",
+    "a less specific CPU target",
+    "no MPI of the host's ABI family",
+    "no GPU build for this GPU host",
+    "an older CUDA toolkit",
+    "more warnings",
+    "an older record",
+)
+
+
+def _describe(record: Record) -> str:
+    bits = [record.hpc.target.name if record.hpc.target else "no CPU target"]
+    if record.hpc.mpi:
+        bits.append(f"{record.hpc.mpi.implementation} ({record.hpc.mpi.abi})")
+    bits.extend(f"{g.runtime} {g.version}" for g in record.hpc.gpu if g.version)
+    return ", ".join(bits)
+
+
+def rank(found: Sequence[Found], host: Host, *, options: CheckOptions | None = None) -> Selection:
+    """Check and order the candidates; pure given the records and the host."""
+    scored: list[tuple[tuple[Any, ...], Found, Report | None]] = []
+    for f in found:
+        if f.record is None:
+            scored.append(((-1,), f, None))
+            continue
+        checked = check(f.record, host, options=options)
+        scored.append((_key(f.record, checked, host), f, checked))
+    scored.sort(key=lambda s: (s[0], s[1].ref), reverse=True)
+    out: list[Candidate] = []
+    best_key = scored[0][0] if scored else ()
+    for i, (key, f, report) in enumerate(scored):
+        if report is None or f.record is None:
+            why = f"no record: {f.problem or 'none attached'}"
+        elif report.verdict is Verdict.FAIL:
+            why = "does not run: " + "; ".join(report.why_not)
+        elif i == 0:
+            why = f"best: {_describe(f.record)}"
+        else:
+            lost = next(
+                (
+                    _CRITERIA[j]
+                    for j, (a, b) in enumerate(zip(key, best_key, strict=False))
+                    if a != b
+                ),
+                "the same rank; the reference breaks the tie",
+            )
+            why = f"runs, but lost on {lost} ({_describe(f.record)})"
+            if report.verdict is Verdict.UNKNOWN:
+                why += "; unknown: " + "; ".join(report.why_not)
+        out.append(Candidate(found=f, report=report, key=key, why=why))
+    return Selection(candidates=tuple(out))
+
+
+def select(
+    repo: str,
+    host: Host,
+    *,
+    options: CheckOptions | None = None,
+    tags: Sequence[str] | None = None,
+    store: Any = None,
+) -> Selection:
+    """Crawl ``repo`` and rank its manifests for ``host``."""
+    return rank(list(crawl(repo, tags=tags, store=store)), host, options=options)
