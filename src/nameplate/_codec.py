@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
@@ -19,28 +19,78 @@ from .errors import RecordError
 
 T = TypeVar("T")
 
-_EMPTY: tuple[object, ...] = (None, (), {})
 
 
-def _is_empty(value: object) -> bool:
-    return value is None or value == () or (isinstance(value, Mapping) and not value)
+_SCALARS = (str, bool, int, float)
+_Convert = Callable[[Any], Any]
+_CONVERTERS: dict[type, _Convert] = {}
+
+
+def _value_converter(tp: Any) -> _Convert | None:
+    """How to turn a non-empty value of type ``tp`` into JSON data; None means "as is"."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(tp) if a is not type(None)]
+        convs = [_value_converter(a) for a in options]
+        if all(c is None for c in convs):
+            return None
+        return _generic
+    if origin is tuple:
+        (item,) = (a for a in get_args(tp) if a is not Ellipsis)
+        inner = _value_converter(item)
+        if inner is None:
+            return list
+        return lambda v: [inner(x) for x in v]
+    if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
+        _, item = get_args(tp)
+        inner = _value_converter(item)
+        if inner is None:
+            return dict
+        return lambda v: {k: inner(x) for k, x in v.items()}
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return lambda v: _converter(type(v))(v)
+    return None
+
+
+def _generic(value: Any) -> Any:
+    if type(value) is tuple:
+        return [_generic(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _generic(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _converter(type(value))(value)
+    return value
+
+
+def _converter(cls: type) -> _Convert:
+    conv = _CONVERTERS.get(cls)
+    if conv is not None:
+        return conv
+    hints = _hints(cls)
+    plan = tuple(
+        (f.name, f.metadata.get("json", f.name), _value_converter(hints[f.name]))
+        for f in dataclasses.fields(cls)
+    )
+
+    def convert(value: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, key, inner in plan:
+            v = getattr(value, name)
+            if v is None:
+                continue
+            if inner is None:
+                out[key] = v
+            elif v or not isinstance(v, tuple | Mapping):
+                out[key] = inner(v)
+        return out
+
+    _CONVERTERS[cls] = convert
+    return convert
 
 
 def to_jsonable(value: object) -> Any:
     """A dataclass (or value inside one) as plain JSON data, empty fields dropped."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            v = getattr(value, f.name)
-            if _is_empty(v):
-                continue
-            out[f.metadata.get("json", f.name)] = to_jsonable(v)
-        return out
-    if isinstance(value, tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    return value
+    return _generic(value)
 
 
 _HINTS: dict[type, dict[str, Any]] = {}

@@ -66,24 +66,33 @@ def generic_level(name: str) -> str | None:
 
 
 def cpu_target(raw: str | Mapping[str, Any], *, flags: str | None = None) -> CpuTarget:
-    """A :class:`CpuTarget` from a Spack target (a name or archspec's dict).
+    """A :class:`CpuTarget` from a Spack target (a name or archspec's dict); cached.
 
     Known names are completed from archspec (family, vendor, features, generic level); an
     unknown name keeps whatever the input says, so a record from a newer archspec survives.
     """
-    vendor: str | None = None
-    features: tuple[str, ...] = ()
-    generation: int | None = None
     if isinstance(raw, str):
-        name = raw
-    else:
-        name = str(raw.get("name", ""))
-        raw_vendor = raw.get("vendor")
-        vendor = raw_vendor if isinstance(raw_vendor, str) else None
-        feats = raw.get("features", ())
-        features = tuple(sorted({str(f) for f in feats})) if isinstance(feats, list) else ()
-        gen = raw.get("generation")
-        generation = gen if isinstance(gen, int) and not isinstance(gen, bool) and gen else None
+        return _cpu_target_cached(raw, None, (), None, flags)
+    feats = raw.get("features", ())
+    gen = raw.get("generation")
+    vendor = raw.get("vendor")
+    return _cpu_target_cached(
+        str(raw.get("name", "")),
+        vendor if isinstance(vendor, str) else None,
+        tuple(sorted({str(f) for f in feats})) if isinstance(feats, list) else (),
+        gen if isinstance(gen, int) and not isinstance(gen, bool) and gen else None,
+        flags,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _cpu_target_cached(
+    name: str,
+    vendor: str | None,
+    features: tuple[str, ...],
+    generation: int | None,
+    flags: str | None,
+) -> CpuTarget:
     known = _targets().get(name)
     if known is None:
         return CpuTarget(
@@ -137,8 +146,17 @@ def mpi_abi_from_soname(soname: str) -> MpiAbi:
     return "unknown"
 
 
+_PURL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
+
+
 def spack_purl(name: str, version: str, *, namespace: str | None, dag_hash: str | None) -> str:
     """``pkg:spack/<namespace>/<name>@<version>?sha=<hash>`` (see the module docstring)."""
+    ns = namespace or "builtin"
+    if all(_PURL_SAFE.match(p) for p in (ns, name, version)) and (
+        not dag_hash or _PURL_SAFE.match(dag_hash)
+    ):  # fast path: nothing to percent-encode; the same text packageurl would give
+        purl = f"pkg:spack/{ns.lower()}/{name.lower()}@{version}"
+        return f"{purl}?sha={dag_hash}" if dag_hash else purl
     qualifiers = {"sha": dag_hash} if dag_hash else None
     return PackageURL(
         type="spack",

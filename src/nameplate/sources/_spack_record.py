@@ -239,18 +239,24 @@ def _codec_map(d: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _edges(graph: Graph, hashes: Sequence[str]) -> list[Dependency]:
     out = []
+    canonical: dict[tuple[str, ...], tuple[DepType, ...]] = {}
     for h in hashes:
+        dependent = component_id(h)
         for edge in graph.nodes[h].edges:
             target = graph.resolve(edge.hash)
             if target is None:
                 continue
-            types = tuple(t for t in _DEPTYPES if t in edge.types) or ("build",)
+            types = canonical.get(edge.types)
+            if types is None:  # Spack's order, and "build" for an edge with no types
+                types = tuple(t for t in _DEPTYPES if t in edge.types) or ("build",)
+                canonical[edge.types] = types
+            virtuals = edge.virtuals if len(edge.virtuals) < 2 else tuple(sorted(set(edge.virtuals)))
             out.append(
                 Dependency(
-                    dependent=component_id(h),
+                    dependent=dependent,
                     dependency=component_id(target),
                     types=types,
-                    virtuals=tuple(sorted(set(edge.virtuals))),
+                    virtuals=virtuals,
                     direct=edge.direct,
                 )
             )

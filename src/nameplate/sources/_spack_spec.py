@@ -81,6 +81,8 @@ def _str(value: Any, where: str) -> str:
 def _strs(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
+    if type(value) is list and all(type(v) is str for v in value):
+        return tuple(value)
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list):

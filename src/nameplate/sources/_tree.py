@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import posixpath
 import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -112,6 +113,9 @@ class DirectoryTree:
         if not root_path.is_dir():
             raise SourceError(f"{root}: not a directory")
         self.root = root_path.resolve()
+        self._root = str(self.root)
+        self._root_slash = self._root.rstrip("/") + "/"
+        self._dirs: dict[str, str] = {}
 
     @property
     def name(self) -> str:
@@ -121,19 +125,45 @@ class DirectoryTree:
         return f"DirectoryTree({str(self.root)!r})"
 
     def describe(self, path: PurePosixPath) -> str:
-        rel = as_tree_path(path)
-        return str(self.root) if str(rel) == "." else str(self.root / rel)
+        rel = posixpath.normpath(str(path)).lstrip("/")
+        return self._root if rel in (".", "") else posixpath.join(self._root, rel)
 
-    def _real(self, path: PurePosixPath) -> Path:
-        rel = as_tree_path(path)
-        candidate = self.root / rel
-        try:
-            real = candidate.resolve(strict=False)
-        except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on old Pythons
-            raise UnsafeInput(f"{candidate}: cannot resolve: {exc}") from exc
-        if real != self.root and self.root not in real.parents:
-            raise UnsafeInput(f"{candidate}: a link leads out of {self.root}")
+    def _inside(self, real: str, shown: str) -> str:
+        if real != self._root and not real.startswith(self._root_slash):
+            raise UnsafeInput(f"{shown}: a link leads out of {self.root}")
         return real
+
+    def _real_dir(self, rel: str) -> str:
+        """The real path of directory ``rel`` (normalised, relative): one lstat per new level."""
+        if not rel:
+            return self._root
+        real = self._dirs.get(rel)
+        if real is not None:
+            return real
+        parent, name = posixpath.split(rel)
+        full = os.path.join(self._real_dir(parent), name)
+        if os.path.islink(full):
+            full = self._inside(os.path.realpath(full), os.path.join(self._root, rel))
+        if len(self._dirs) < 65536:
+            self._dirs[rel] = full
+        return full
+
+    def _real(self, path: PurePosixPath | str) -> str:
+        """The real path of ``path``, refusing anything that resolves outside the root.
+
+        Directories are resolved once and cached; a final component that is a symlink is
+        resolved and checked again."""
+        rel = posixpath.normpath(str(path)).lstrip("/")
+        if rel == ".." or rel.startswith("../"):
+            raise UnsafeInput(f"{path}: path leaves the tree")
+        if rel in (".", ""):
+            return self._root
+        parent, name = posixpath.split(rel)
+        real_parent = self._real_dir(parent)
+        full = os.path.join(real_parent, name)
+        if os.path.islink(full):
+            return self._inside(os.path.realpath(full), os.path.join(self._root, rel))
+        return full
 
     def _stat(self, path: PurePosixPath) -> os.stat_result | None:
         try:
@@ -189,7 +219,7 @@ class DirectoryTree:
         start = self._real(top)
         for dirpath, dirs, files in os.walk(start, followlinks=False):
             dirs.sort()
-            rel = Path(dirpath).relative_to(self.root)
+            rel = Path(os.path.relpath(dirpath, self._root))
             # Links to directories appear in ``dirs`` but are not entered; report them as files
             # only if they resolve to a file inside the tree.
             link_dirs = [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]

@@ -108,14 +108,17 @@ def _manifest_files(
     tree: FileTree, prefix: PurePosixPath, recorded_prefix: str | None, graph: Graph
 ) -> tuple[FileDigest, ...]:
     path = prefix / ".spack" / "install_manifest.json"
-    if not tree.is_file(path):
+    try:
+        data = load_json(tree, path)
+    except SourceError:
+        if tree.is_file(path):
+            raise
         graph.unknowns.append(
             Unknown(
                 path=tree.describe(path), field="components.files", reason="no install manifest"
             )
         )
         return ()
-    data = load_json(tree, path)
     if not isinstance(data, Mapping):
         raise SourceError(f"{tree.describe(path)}: $: expected an object of paths")
     root = recorded_prefix
@@ -123,10 +126,11 @@ def _manifest_files(
         root = min((k for k in data if isinstance(k, str)), key=len, default="")
     root = root.rstrip("/") + "/"
     out = []
+    cut = len(root)
     for key, entry in data.items():
-        if not isinstance(entry, Mapping) or "hash" not in entry or not key.startswith(root):
+        if type(entry) is not dict or "hash" not in entry or not key.startswith(root):
             continue
-        rel = key[len(root) :]
+        rel = key[cut:]
         if rel.startswith(".spack/"):
             continue
         size = entry.get("size")
@@ -134,7 +138,7 @@ def _manifest_files(
             FileDigest(
                 path=rel,
                 digests=(Hash(algorithm="spack-sha1-b32", value=str(entry["hash"])),),
-                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                size=size if type(size) is int else None,
             )
         )
     out.sort(key=lambda f: f.path)
@@ -252,19 +256,23 @@ def _install_environment(tree: FileTree, path: PurePosixPath, graph: Graph) -> N
 # --------------------------------------------------------------------------- stores
 
 
-def _find_prefixes(tree: FileTree, top: PurePosixPath) -> dict[str, PurePosixPath]:
-    """Prefix directories under a store root, keyed by the DAG hash that ends their name."""
+def _find_prefixes(
+    tree: FileTree, top: PurePosixPath, hashes: frozenset[str]
+) -> dict[str, PurePosixPath]:
+    """Prefix directories under a store root, keyed by the DAG hash that ends their name.
+
+    Spack's projections are configurable, so the path is never parsed: a directory whose name
+    ends with a DB hash is that install's prefix (Spack's own rule), and is not entered."""
     out: dict[str, PurePosixPath] = {}
     for dirpath, dirs, _files in tree.walk(top):
-        depth = len(dirpath.relative_to(top).parts) if dirpath != top else 0
-        if ".spack" in dirs and dirpath != top:
-            name = dirpath.name
-            out[name[-32:]] = dirpath
-            dirs.clear()
-            continue
-        dirs[:] = [d for d in dirs if not d.startswith(".spack")]
-        if depth >= _MAX_PREFIX_DEPTH:
-            dirs.clear()
+        depth = len(dirpath.parts) - len(top.parts) if str(top) != "." else len(dirpath.parts)
+        keep = []
+        for d in dirs:
+            if d[-32:] in hashes:
+                out[d[-32:]] = dirpath / d
+            elif not d.startswith(".spack") and depth < _MAX_PREFIX_DEPTH:
+                keep.append(d)
+        dirs[:] = keep
     return out
 
 
@@ -286,7 +294,8 @@ def _read_db(
             f"(readable: {', '.join(_DB_VERSIONS)})"
         )
     graph.read_from.append(where)
-    on_disk = _find_prefixes(tree, store)
+    installs = db["installs"]
+    on_disk = _find_prefixes(tree, store, frozenset(k[-32:] for k in installs))
     roots: list[str] = []
     for key, rec in db["installs"].items():
         at = f"$.database.installs.{key}"
@@ -324,17 +333,15 @@ def _read_db(
         if installed and rec.get("explicit") and not external:
             roots.append(node.hash)
     graph.check_edges(where)
-    if options.include_files:
-        for h in roots:
-            prefix_dir = on_disk[h]
-            for (name, version), (sources, licenses) in _sbom_facts(
-                tree, prefix_dir, graph
-            ).items():
-                for node in graph.nodes.values():
-                    if node.name == name and node.version == version:
-                        prior = graph.extras.get(node.hash, Extras())
-                        if not prior.sources and not prior.licenses:
-                            graph.extras[node.hash] = _with(prior, sources, licenses)
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for node in graph.nodes.values():
+        by_name.setdefault((node.name, node.version), []).append(node.hash)
+    for h in roots:  # Spack's own SBOM: sources and licenses (a package version's, not a build's)
+        for key, (sources, licenses) in _sbom_facts(tree, on_disk[h], graph).items():
+            for target in by_name.get(key, ()):
+                prior = graph.extras.get(target, Extras())
+                if not prior.sources and not prior.licenses:
+                    graph.extras[target] = _with(prior, sources, licenses)
     return sorted(roots, key=lambda h: (graph.nodes[h].name, h))
 
 
@@ -361,13 +368,13 @@ def read_lockfile(data: Any, *, where: str, graph: Graph) -> list[str]:
     if not isinstance(meta, Mapping) or meta.get("file-type") != "spack-lockfile":
         raise SourceError(f"{where}: $._meta.file-type: not a Spack lockfile")
     raw_version = meta.get("lockfile-version")
-    if raw_version not in _LOCK_VERSIONS:
+    if type(raw_version) is not int or raw_version not in _LOCK_VERSIONS:
         raise UnsupportedFormat(
             f"{where}: $._meta.lockfile-version: {raw_version!r} is not readable "
             f"(readable: {', '.join(map(str, _LOCK_VERSIONS))})"
         )
     spec_version = meta.get("specfile-version", _LOCK_VERSIONS[raw_version])
-    if spec_version not in (1, 2, 3, 4, 5):
+    if type(spec_version) is not int or spec_version not in (1, 2, 3, 4, 5):
         raise UnsupportedFormat(
             f"{where}: $._meta.specfile-version: {spec_version!r} is not readable"
         )
@@ -409,7 +416,10 @@ def read_lockfile(data: Any, *, where: str, graph: Graph) -> list[str]:
                     name=name,
                 )
             )
-        for i, root in enumerate(section.get("roots") or []):
+        section_roots = section.get("roots") or []
+        if not isinstance(section_roots, list):
+            raise SourceError(f"{where}: {at}.roots: expected a list")
+        for i, root in enumerate(section_roots):
             h = root.get("hash") if isinstance(root, Mapping) else None
             target = graph.resolve(h) if isinstance(h, str) else None
             if target is None:
