@@ -133,8 +133,12 @@ def main() -> None:
         o_time = min(s for s, _, _ in ours)
         f_rss = min(r for _, r, _ in floors) / 1024
         o_rss = min(r for _, r, _ in ours) / 1024
-        print(f"floor: json.load of the DB and every install_manifest.json: {f_time:.2f} s, peak {f_rss:.0f} MB")
-        print(f"nameplate extract + validate (one combined record):      {o_time:.2f} s, peak {o_rss:.0f} MB")
+        print(
+            f"floor: json.load of the DB and every install_manifest.json: {f_time:.2f} s, peak {f_rss:.0f} MB"
+        )
+        print(
+            f"nameplate extract + validate (one combined record):      {o_time:.2f} s, peak {o_rss:.0f} MB"
+        )
         print(f"ratio time {o_time / f_time:.2f}x, ratio peak memory {o_rss / f_rss:.2f}x")
         import nameplate
         from nameplate.sources import ExtractOptions

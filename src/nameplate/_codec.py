@@ -3,7 +3,7 @@
 Supports the shapes the record uses: ``str``, ``int``, ``float``, ``bool``, ``None``,
 ``Literal[...]``, ``tuple[T, ...]``, ``Mapping[str, T]``, unions of those, and nested dataclasses.
 Empty values (``None``, ``()``, ``{}``) are dropped by :func:`to_jsonable`, so a record's JSON
-holds only what is known, and ``from_dict(to_dict(x)) == x`` for every value whose defaults are empty.
+holds only what is known, and ``from_dict(to_dict(x)) == x`` whenever the defaults are empty.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from .errors import RecordError
 
 T = TypeVar("T")
-
 
 
 _SCALARS = (str, bool, int, float)
@@ -37,10 +36,10 @@ def _value_converter(tp: Any) -> _Convert | None:
         return _generic
     if origin is tuple:
         (item,) = (a for a in get_args(tp) if a is not Ellipsis)
-        inner = _value_converter(item)
-        if inner is None:
+        item_conv = _value_converter(item)
+        if item_conv is None:
             return list
-        return lambda v: [inner(x) for x in v]
+        return lambda v: [item_conv(x) for x in v]
     if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
         _, item = get_args(tp)
         inner = _value_converter(item)

@@ -123,7 +123,7 @@ def _mpi_table() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def mpi_abi_family(implementation: str) -> MpiAbi:
-    """The ABI family of an MPI implementation (``mvapich2`` → ``mpich``), per vocab/mpi-abi.json."""
+    """The ABI family of an MPI implementation (``mvapich2`` → ``mpich``): vocab/mpi-abi.json."""
     by_impl, _ = _mpi_table()
     family = by_impl.get(implementation.lower())
     if family == "mpich":

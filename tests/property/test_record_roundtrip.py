@@ -36,8 +36,12 @@ components = st.builds(
     id=names.map(lambda n: f"spack:{n}"),
     name=names,
     version=names,
-    hashes=st.lists(st.builds(Hash, algorithm=st.just("sha256"), value=names), max_size=2).map(tuple),
-    options=st.dictionaries(names, st.booleans() | names | st.lists(names, max_size=2).map(tuple), max_size=3).map(frozen_map),
+    hashes=st.lists(st.builds(Hash, algorithm=st.just("sha256"), value=names), max_size=2).map(
+        tuple
+    ),
+    options=st.dictionaries(
+        names, st.booleans() | names | st.lists(names, max_size=2).map(tuple), max_size=3
+    ).map(frozen_map),
     target=st.none() | targets,
     external=st.booleans(),
 )
@@ -51,7 +55,12 @@ records = st.builds(
             Dependency,
             dependent=names,
             dependency=names,
-            types=st.lists(st.sampled_from(["build", "link", "run", "test"]), min_size=1, max_size=4, unique=True).map(tuple),
+            types=st.lists(
+                st.sampled_from(["build", "link", "run", "test"]),
+                min_size=1,
+                max_size=4,
+                unique=True,
+            ).map(tuple),
             virtuals=st.lists(names, max_size=2).map(tuple),
         ),
         max_size=4,
@@ -59,8 +68,21 @@ records = st.builds(
     hpc=st.builds(
         Hpc,
         target=st.none() | targets,
-        mpi=st.none() | st.builds(Mpi, implementation=names, abi=st.sampled_from(["mpich", "openmpi", "mpi-abi", "unknown"])),
-        gpu=st.lists(st.builds(Gpu, vendor=st.just("nvidia"), runtime=st.just("cuda"), architectures=st.just(("sm_80",))), max_size=1).map(tuple),
+        mpi=st.none()
+        | st.builds(
+            Mpi,
+            implementation=names,
+            abi=st.sampled_from(["mpich", "openmpi", "mpi-abi", "unknown"]),
+        ),
+        gpu=st.lists(
+            st.builds(
+                Gpu,
+                vendor=st.just("nvidia"),
+                runtime=st.just("cuda"),
+                architectures=st.just(("sm_80",)),
+            ),
+            max_size=1,
+        ).map(tuple),
     ),
     provenance=st.builds(
         Provenance,

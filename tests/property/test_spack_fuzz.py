@@ -21,16 +21,23 @@ pytestmark = pytest.mark.property
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=30,
 )
 
 SPEC = json.loads(
-    next((DATA / "spack/spack1.3-fake-store/opt/spack/linux-icelake").glob("zlib-ng-*/.spack/spec.json"))
-    .read_text()
+    next(
+        (DATA / "spack/spack1.3-fake-store/opt/spack/linux-icelake").glob(
+            "zlib-ng-*/.spack/spec.json"
+        )
+    ).read_text()
 )
 LOCK = json.loads((DATA / "spack/spack1.3-fake-store/env/spack.lock").read_text())
-INDEX = json.loads((DATA / "spack/spack-test-data/mirrors/v2_layout/unsigned/build_cache/index.json").read_text())
+INDEX = json.loads(
+    (DATA / "spack/spack-test-data/mirrors/v2_layout/unsigned/build_cache/index.json").read_text()
+)
 
 
 def mutate(doc: Any, path: list[Any], value: Any) -> Any:
@@ -96,7 +103,9 @@ def test_clearsign_arbitrary_bytes(data: bytes) -> None:
 
 
 @given(st.binary(max_size=2000))
-def test_spec_file_on_disk_arbitrary_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+def test_spec_file_on_disk_arbitrary_bytes(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
     from nameplate import sources
 
     prefix = tmp_path_factory.mktemp("p")

@@ -253,3 +253,11 @@ def test_find_in_a_tree_reports_store_and_environment(tmp_path: Path) -> None:
     assert kinds == ["environment", "store"]
     record = spack.extract_tree(tree, opts())
     assert record is not None and len(record.roots) == 3
+
+
+def test_docs_page_lists_every_capability() -> None:
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs/sources/spack.md").read_text()
+    for key in spack.CAPABILITIES:
+        assert f"| `{key}` |" in page

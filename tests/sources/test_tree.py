@@ -33,7 +33,8 @@ def test_reads_inside_and_through_inside_links(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["a/escape", "a/abs-escape", "../secret.txt", "a/b/up/secret.txt", "a/b/up/../secret.txt"]
+    "path",
+    ["a/escape", "a/abs-escape", "../secret.txt", "a/b/up/secret.txt", "a/b/up/../secret.txt"],
 )
 def test_escapes_are_refused(tmp_path: Path, path: str) -> None:
     tree = make(tmp_path)

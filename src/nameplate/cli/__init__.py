@@ -21,29 +21,29 @@ __all__ = ["COMMANDS", "cli", "main"]
 def _table(name: str) -> dict[str, click.Command]:
     # Explicit imports (no dynamic import by name): one branch per command module.
     if name == "extract":
-        from . import extract
+        from .extract import COMMANDS as extract_commands
 
-        return extract.COMMANDS
+        return extract_commands
     if name in ("validate", "show"):
-        from . import record
+        from .record import COMMANDS as record_commands
 
-        return record.COMMANDS
+        return record_commands
     if name in ("export", "sparql", "merge"):
-        from . import formats
+        from .formats import COMMANDS as formats_commands
 
-        return formats.COMMANDS
+        return formats_commands
     if name in ("attach", "discover", "pull", "push", "copy", "reindex"):
-        from . import oci
+        from .oci import COMMANDS as oci_commands
 
-        return oci.COMMANDS
+        return oci_commands
     if name in ("host", "check", "select", "index", "query"):
-        from . import compat
+        from .compat import COMMANDS as compat_commands
 
-        return compat.COMMANDS
+        return compat_commands
     if name == "easybuild-hooks":
-        from . import easybuild
+        from .easybuild import COMMANDS as easybuild_commands
 
-        return easybuild.COMMANDS
+        return easybuild_commands
     raise KeyError(name)  # pragma: no cover - COMMANDS and this table are tested together
 
 

@@ -250,7 +250,9 @@ def _edges(graph: Graph, hashes: Sequence[str]) -> list[Dependency]:
             if types is None:  # Spack's order, and "build" for an edge with no types
                 types = tuple(t for t in _DEPTYPES if t in edge.types) or ("build",)
                 canonical[edge.types] = types
-            virtuals = edge.virtuals if len(edge.virtuals) < 2 else tuple(sorted(set(edge.virtuals)))
+            virtuals = (
+                edge.virtuals if len(edge.virtuals) < 2 else tuple(sorted(set(edge.virtuals)))
+            )
             out.append(
                 Dependency(
                     dependent=dependent,

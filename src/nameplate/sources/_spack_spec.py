@@ -81,11 +81,11 @@ def _str(value: Any, where: str) -> str:
 def _strs(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    if type(value) is list and all(type(v) is str for v in value):
+    if type(value) in (list, tuple) and all(type(v) is str for v in value):
         return tuple(value)
     if isinstance(value, str):
         return (value,)
-    if not isinstance(value, list):
+    if not isinstance(value, list | tuple):
         raise SourceError(f"{where}: expected a list of strings")
     return tuple(_str(v, f"{where}[{i}]") for i, v in enumerate(value))
 
@@ -137,7 +137,7 @@ def _edges_v1(deps: Any, where: str) -> tuple[Edge, ...]:
 def _edges_list(deps: Any, where: str) -> tuple[Edge, ...]:
     if deps is None:
         return ()
-    if not isinstance(deps, list):
+    if not isinstance(deps, list | tuple):
         raise SourceError(f"{where}: expected a list of dependencies")
     out = []
     for i, dep in enumerate(deps):

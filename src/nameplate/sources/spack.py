@@ -27,7 +27,7 @@ import yaml
 from .. import normalize
 from ..errors import SourceError, UnsupportedFormat
 from ..record import Evidence, FileDigest, Hash, Record, Source, Tool, Unknown
-from . import _spack_cache
+from . import _spack_api, _spack_cache
 from ._common import ExtractOptions
 from ._spack_record import Extras, Graph, build_records
 from ._spack_spec import node_from_dict, parse_specfile
@@ -185,11 +185,11 @@ def _sbom_facts(
             if isinstance(c, Mapping) and c.get("checksumValue")
         )
         sources: tuple[Source, ...] = ()
-        if (isinstance(url, str) and url not in ("NOASSERTION", "NONE")) or checksums:
+        if (isinstance(url, str) and url not in ("NOASSERTION", "NONE", "None", "")) or checksums:
             sources = (
                 Source(
                     url=url
-                    if isinstance(url, str) and url not in ("NOASSERTION", "NONE")
+                    if isinstance(url, str) and url not in ("NOASSERTION", "NONE", "None", "")
                     else None,
                     checksums=checksums,
                 ),
@@ -493,6 +493,13 @@ def detect(target: str | os.PathLike[str]) -> bool:
     return False
 
 
+def _classify_dir(path: Path) -> str | None:
+    try:
+        return _classify(DirectoryTree(path), PurePosixPath("."))
+    except SourceError:
+        return None
+
+
 def _read_into(
     tree: FileTree, kind: str, top: PurePosixPath, graph: Graph, options: ExtractOptions
 ) -> list[str]:
@@ -517,6 +524,8 @@ _SUBJECTS: Mapping[str, tuple[Any, Any, Any]] = {
 def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list[Record]:
     """One record per root at ``target`` (or one combined record with ``options.combined``)."""
     path = Path(target)
+    if path.is_dir() and _spack_api.available() and _classify_dir(path) in ("store", "environment"):
+        return _spack_api.extract_all(path, options)
     graph = Graph()
     if path.is_file():
         kind, roots = _spack_cache.read_file(path, graph, options)
