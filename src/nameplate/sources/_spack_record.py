@@ -460,7 +460,7 @@ def build_record(
     for h in hashes:
         evidence += graph.extras.get(h, Extras()).evidence
     return Record(
-        serial=normalize.serial_for("spack", subject_kind, identity, *roots),
+        serial=normalize.serial_for("spack", subject_kind, *roots),
         subject=subject,
         roots=tuple(component_id(h) for h in roots),
         components=tuple(sorted(components, key=lambda c: (c.name, c.version, c.id))),

@@ -13,6 +13,7 @@ source calls :func:`extract_tree` on image layers.
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -338,6 +339,10 @@ def _read_buildstats(data: bytes, where: str) -> dict[str, Any]:
     return {}
 
 
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 def _read(tree: FileTree, path: PurePosixPath, limit: int = 8 * 1024 * 1024) -> bytes | None:
     try:
         if not tree.is_file(path):
@@ -422,7 +427,7 @@ def read_install(
     if data is None:
         raise SourceError(f"{where}: easyconfig copy is not readable")
     read_from = [str(ec_path)]
-    evidence = [Evidence(kind="easyconfig", path=str(ec_path))]
+    evidence = [Evidence(kind="easyconfig", path=str(ec_path), digest=_sha256(data))]
     unknowns: list[Unknown] = []
     installpath = (
         installdir.parent.parent.parent if installdir.parent.parent.name == "software" else None
@@ -436,7 +441,9 @@ def read_install(
         if repo_data is not None:
             buildstats = _read_buildstats(repo_data, tree.describe(repo))
             read_from.append(str(repo))
-            evidence.append(Evidence(kind="easybuild-buildstats", path=str(repo)))
+            evidence.append(
+                Evidence(kind="easybuild-buildstats", path=str(repo), digest=_sha256(repo_data))
+            )
     arch = str(buildstats.get("cpu_arch") or "x86_64")
     facts = facts_from_easyconfig(
         parse_easyconfig(data, where=where, arch=arch), where=where, status="installed", arch=arch
@@ -449,9 +456,12 @@ def read_install(
     if logs:
         log_path = eb_dir / logs[-1]
         try:
-            log = _read_log(tree.read_bytes(log_path, limit=MAX_LOG))
+            log_bytes = tree.read_bytes(log_path, limit=MAX_LOG)
+            log = _read_log(log_bytes)
             read_from.append(str(log_path))
-            evidence.append(Evidence(kind="easybuild-log", path=str(log_path)))
+            evidence.append(
+                Evidence(kind="easybuild-log", path=str(log_path), digest=_sha256(log_bytes))
+            )
         except InputTooLarge:
             unknowns.append(
                 Unknown(path=str(log_path), field="log", reason="build log over the size limit")

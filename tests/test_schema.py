@@ -1,0 +1,104 @@
+"""The record schema: released files are frozen, the fast and the slow validator agree."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from nameplate import schema, sources
+from nameplate.errors import RecordValidationError
+from nameplate.record import Record
+from tests.conftest import DATA, ROOT
+
+#: sha256 of every released schema file. A released file is never edited: a change is a new
+#: SchemaVer version (MODEL.REVISION.ADDITION) in a new file.
+RELEASED = {
+    "record/record-1.0.0.schema.json": "0ec5a5468249026181dcd05014556a5446cfd93dafb3c435345b0f1a4f599601",
+}
+
+
+def fixture_records() -> list[Record]:
+    out = []
+    for path in (
+        "spack/spack1.3-fake-store/opt/spack",
+        "spack/spack0.23-fake-store/opt/spack",
+        "spack/spack1.3-cuda-store/opt/spack",
+        "spack/spack1.3-fake-store/env",
+        "easybuild/install",
+    ):
+        out.append(sources.extract(DATA / path))
+    return out
+
+
+def test_released_schema_files_are_unchanged() -> None:
+    for name, digest in RELEASED.items():
+        actual = hashlib.sha256((ROOT / "schemas" / name).read_bytes()).hexdigest()
+        assert actual == digest, f"schemas/{name} was edited after release; add a new version instead"
+
+
+def test_every_released_version_is_registered() -> None:
+    files = {str(p.relative_to(ROOT / "schemas")) for p in (ROOT / "schemas/record").glob("*.json")}
+    assert files == set(schema.RELEASED.values())
+
+
+@pytest.mark.parametrize("record", fixture_records(), ids=lambda r: r.subject.kind)
+def test_fast_and_slow_validators_agree_on_fixtures(record: Record) -> None:
+    data = record.to_dict()
+    name = schema.RELEASED[data["schema_version"]]
+    assert schema._fast(name).is_valid(data)
+    assert list(schema._slow(name).iter_errors(data)) == []
+
+
+BROKEN = [
+    ({"components": [{"id": "x", "name": "x"}]}, "'version' is a required property"),
+    ({"hpc": {"mpi": {"implementation": "x", "abi": "intel"}}}, "is not one of"),
+    ({"serial": "not-a-urn"}, "does not match"),
+    ({"provenance": {"generator": {"name": "n"}, "extracted_at": "yesterday"}}, "date-time"),
+    ({"dependencies": [{"dependent": "a", "dependency": "b", "types": []}]}, "should be non-empty"),
+    ({"unexpected": 1}, "Additional properties"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BROKEN)
+def test_both_validators_reject_broken_records(change: dict, message: str) -> None:  # type: ignore[type-arg]
+    data = {**json.loads((ROOT / "examples/records/spack-hdf5-openmpi-icelake.json").read_text()), **change}
+    name = schema.RELEASED["1.0.0"]
+    assert not schema._fast(name).is_valid(data)
+    with pytest.raises(RecordValidationError) as info:
+        schema.validate(data)
+    assert message in str(info.value)
+    assert all(path.startswith("$") for path, _ in info.value.errors)
+
+
+def test_every_error_is_reported_with_its_path() -> None:
+    data = json.loads((ROOT / "examples/records/spack-hdf5-openmpi-icelake.json").read_text())
+    data["components"][0]["version"] = 3
+    data["components"][1]["kind"] = "wrong"
+    with pytest.raises(RecordValidationError) as info:
+        schema.validate(data)
+    paths = [p for p, _ in info.value.errors]
+    assert "$.components[0].version" in paths and "$.components[1].kind" in paths
+
+
+def test_unknown_schema_version() -> None:
+    with pytest.raises(RecordValidationError, match="unknown schema version"):
+        schema.validate({"schema_version": "9.9.9"})
+
+
+def test_wheel_carries_schemas_and_vocab(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "nameplate/_data/schemas/record/record-1.0.0.schema.json" in names
+    assert "nameplate/_data/vocab/context.jsonld" in names
+    assert any(n.startswith("nameplate/spack_extension/spack-nameplate/nameplate/cmd/") for n in names)
