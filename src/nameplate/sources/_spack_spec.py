@@ -32,7 +32,7 @@ FLAG_KEYS = ("cflags", "cppflags", "cxxflags", "fflags", "ldflags", "ldlibs")
 SPECFILE_VERSIONS = (1, 2, 3, 4, 5)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # internal, built per node: plain init is ~4x faster
 class Edge:
     """A dependency edge as written in the spec: target hash, deptypes, virtuals."""
 
@@ -43,7 +43,7 @@ class Edge:
     direct: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # internal, never mutated after parsing
 class Node:
     """One concrete spec node, independent of the specfile format it came from."""
 
