@@ -38,7 +38,8 @@ def main(out: Path) -> int:
     for record in records:
         path = out / "records" / f"{record.subject.name}.nameplate.json"
         atomic_write(path, record.to_json().encode())
-        print(f"  {record.subject.name}@{record.subject.version}: {len(record.components)} components -> {path}")
+        name = f"{record.subject.name}@{record.subject.version}"
+        print(f"  {name}: {len(record.components)} components -> {path}")
     hdf5 = next(r for r in records if r.subject.name == "hdf5")
 
     step("validate against schemas/record/record-1.0.0.schema.json")
@@ -47,7 +48,11 @@ def main(out: Path) -> int:
     print(f"  {len(records)} records valid")
 
     step("export hdf5 as CycloneDX, SPDX 2.3 and JSON-LD")
-    for fmt, ext in (("cyclonedx-json", "cdx.json"), ("spdx-2.3", "spdx.json"), ("jsonld", "jsonld")):
+    for fmt, ext in (
+        ("cyclonedx-json", "cdx.json"),
+        ("spdx-2.3", "spdx.json"),
+        ("jsonld", "jsonld"),
+    ):
         path = out / "exports" / f"hdf5.{ext}"
         atomic_write(path, formats.encode(hdf5, fmt))
         print(f"  {fmt:<15} -> {path} ({path.stat().st_size} bytes)")

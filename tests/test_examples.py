@@ -21,12 +21,19 @@ def test_example_script_runs(script: Path, tmp_path: Path) -> None:
     env = dict(os.environ, NAMEPLATE_STORE=str(tmp_path / "store"), HOME=str(tmp_path))
     result = subprocess.run(
         [sys.executable, str(script)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("record", sorted((ROOT / "examples/records").glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "record", sorted((ROOT / "examples/records").glob("*.json")), ids=lambda p: p.name
+)
 def test_example_record_is_valid(record: Path) -> None:
     schema.validate(json.loads(record.read_text()))
 

@@ -36,7 +36,9 @@ def fixture_records() -> list[Record]:
 def test_released_schema_files_are_unchanged() -> None:
     for name, digest in RELEASED.items():
         actual = hashlib.sha256((ROOT / "schemas" / name).read_bytes()).hexdigest()
-        assert actual == digest, f"schemas/{name} was edited after release; add a new version instead"
+        assert actual == digest, (
+            f"schemas/{name} was edited after release; add a new version instead"
+        )
 
 
 def test_every_released_version_is_registered() -> None:
@@ -64,7 +66,10 @@ BROKEN = [
 
 @pytest.mark.parametrize(("change", "message"), BROKEN)
 def test_both_validators_reject_broken_records(change: dict, message: str) -> None:  # type: ignore[type-arg]
-    data = {**json.loads((ROOT / "examples/records/spack-hdf5-openmpi-icelake.json").read_text()), **change}
+    data = {
+        **json.loads((ROOT / "examples/records/spack-hdf5-openmpi-icelake.json").read_text()),
+        **change,
+    }
     name = schema.RELEASED["1.0.0"]
     assert not schema._fast(name).is_valid(data)
     with pytest.raises(RecordValidationError) as info:
@@ -94,11 +99,24 @@ def test_wheel_carries_schemas_and_vocab(tmp_path: Path) -> None:
     import zipfile
 
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "nameplate/_data/schemas/record/record-1.0.0.schema.json" in names
     assert "nameplate/_data/vocab/context.jsonld" in names
-    assert any(n.startswith("nameplate/spack_extension/spack-nameplate/nameplate/cmd/") for n in names)
+    assert any(
+        n.startswith("nameplate/spack_extension/spack-nameplate/nameplate/cmd/") for n in names
+    )

@@ -1,6 +1,6 @@
 """Attach a record to an artifact in an OCI layout, then discover and pull it back.
 
-    python examples/python/attach_to_store.py [LAYOUT_DIR]
+python examples/python/attach_to_store.py [LAYOUT_DIR]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Will this record run here, or on a host described by a profile file?
 
-    python examples/python/check_host.py [RECORD] [HOST.json]
+python examples/python/check_host.py [RECORD] [HOST.json]
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from nameplate import compat
 from nameplate._io import load_record
 
 ROOT = Path(__file__).resolve().parents[2]
-record = load_record(sys.argv[1] if len(sys.argv) > 1 else ROOT / "examples/records/spack-hdf5-openmpi-icelake.json")
+record = load_record(
+    sys.argv[1] if len(sys.argv) > 1 else ROOT / "examples/records/spack-hdf5-openmpi-icelake.json"
+)
 if len(sys.argv) > 2:
     host = compat.host_from_json(Path(sys.argv[2]).read_text())
 else:

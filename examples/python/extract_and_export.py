@@ -1,6 +1,6 @@
 """Extract a record from a Spack environment and export it as CycloneDX and SPDX.
 
-    python examples/python/extract_and_export.py [OUTPUT_DIR]
+python examples/python/extract_and_export.py [OUTPUT_DIR]
 """
 
 from __future__ import annotations
