@@ -98,7 +98,7 @@ def test_wheel_carries_schemas_and_vocab(tmp_path: Path) -> None:
     import sys
     import zipfile
 
-    subprocess.run(
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -109,10 +109,12 @@ def test_wheel_carries_schemas_and_vocab(tmp_path: Path) -> None:
             str(tmp_path),
             str(ROOT),
         ],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=300,
+        check=False,
     )
+    assert built.returncode == 0, built.stdout[-1500:] + built.stderr[-1500:]
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "nameplate/_data/schemas/record/record-1.0.0.schema.json" in names

@@ -7,9 +7,12 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ..oci import Transport
 
 __all__ = ["COMMANDS"]
 
@@ -61,6 +64,32 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _transport_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--plain-http`` and ``--ca-file``, as for the oci commands (image and auto only)."""
+    func = click.option(
+        "--ca-file",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Extra CA bundle (PEM) to trust for registry TLS.",
+    )(func)
+    return click.option(
+        "--plain-http", is_flag=True, help="Talk plain HTTP to the registry (never the default)."
+    )(func)
+
+
+def _transport(kw: dict[str, Any]) -> Transport | None:
+    """The registry transport of ``--plain-http``/``--ca-file``; None: ``Transport()``'s
+    defaults (``NAMEPLATE_PLAIN_HTTP``, ``NAMEPLATE_CA_FILE``)."""
+    if not kw.get("plain_http") and not kw.get("ca_file"):
+        return None
+    from ..oci import Transport
+
+    base = Transport()
+    return Transport(
+        plain_http=True if kw.get("plain_http") else base.plain_http,
+        ca_file=kw.get("ca_file") or base.ca_file,
+    )
+
+
 def _file_name(data: dict[str, Any]) -> str:
     subject = data.get("subject", {})
     stem = "-".join(str(p) for p in (subject.get("name"), subject.get("version")) if p)
@@ -82,6 +111,7 @@ def _run(kind: str, target: str, output: Path | None, **kw: Any) -> None:
         platform=kw["platform"],
         include_files=not kw["no_files"],
         progress=sys.stderr.isatty(),
+        transport=_transport(kw),
     )
     records = sources.extract_all(target, kind=None if kind == "auto" else kind, options=options)
     docs = [r.to_dict() for r in records]
@@ -119,6 +149,8 @@ def _make(kind: str) -> click.Command:
         _run(kind, target, output, **kw)
 
     command.__doc__ = f"Extract records from {_KINDS[kind]}."
+    if kind in ("image", "auto"):
+        return extract.command(name=kind)(_options(_transport_options(command)))
     return extract.command(name=kind)(_options(command))
 
 

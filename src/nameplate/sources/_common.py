@@ -6,10 +6,14 @@ import datetime as _dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..normalize import iso_time
 from ..record import Tool
+
+if TYPE_CHECKING:
+    from ..oci import Transport
 
 __all__ = ["ExtractOptions", "extracted_at", "generator"]
 
@@ -19,7 +23,8 @@ class ExtractOptions:
     """Options every source accepts; a source ignores those that do not apply to it.
 
     ``clock`` fixes ``provenance.extracted_at`` (tests, reproducible builds); without it,
-    ``SOURCE_DATE_EPOCH`` is honoured, then the current time.
+    ``SOURCE_DATE_EPOCH`` is honoured, then the current time. ``transport``: how registry
+    images are reached (plain HTTP, CA file, credentials); default ``nameplate.oci.Transport()``.
     """
 
     clock: _dt.datetime | None = None
@@ -31,6 +36,7 @@ class ExtractOptions:
     include_files: bool = True
     progress: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    transport: Transport | None = None
 
 
 def generator() -> Tool:

@@ -22,18 +22,22 @@ import json
 import os
 import platform as _platform
 import re
+import ssl
 import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Protocol, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
-from ..errors import SourceError, UnsafeInput
+from ..errors import RegistryError, SourceError, UnsafeInput
 from ..record import Record
 from ._common import ExtractOptions
 from ._layers import LayerRef, Limits, scan_layers
+
+if TYPE_CHECKING:
+    from ..oci import Transport
 
 __all__ = [
     "CAPABILITIES",
@@ -332,19 +336,37 @@ class _Slice(io.RawIOBase):
 
 
 class _RegistryStore:
-    """A registry repository through :mod:`nameplate.oci` (the OCI engineer's client)."""
+    """A registry repository through :mod:`nameplate.oci`; ``transport`` says how to reach it
+    (plain HTTP, CA file, credentials). Blobs are streamed, never read whole."""
 
-    def __init__(self, ref: str) -> None:
+    def __init__(self, ref: str, transport: Transport | None) -> None:
         from ..oci import artifacts
+        from ..oci.reference import BadReference
 
-        self._store, self._ref = artifacts.open_store(ref)
+        try:
+            self._store, parsed = artifacts.open_store(ref, transport=transport)
+        except BadReference as exc:
+            raise SourceError(str(exc)) from exc
+        if parsed.kind != "registry":
+            raise SourceError(f"{ref}: not a registry reference")
+        #: the tag or digest the reference names (a tag defaults to ``latest``)
+        self.reference: str = parsed.reference or "latest"
 
     @property
     def name(self) -> str:
         return str(self._store)
 
     def manifest(self, reference: str | None) -> tuple[bytes, str, str]:
-        resolved = self._store.resolve(reference or self._ref.digest or self._ref.name or "latest")
+        try:
+            resolved = self._store.resolve(reference or self.reference)
+        except RegistryError as exc:
+            cause = exc.__cause__  # a TLS handshake refused for another reason than trust
+            if isinstance(cause, ssl.SSLError) and not isinstance(
+                cause, ssl.SSLCertVerificationError
+            ):
+                hint = "a plain-HTTP registry? use --plain-http / NAMEPLATE_PLAIN_HTTP"
+                raise type(exc)(f"{exc} ({hint})") from exc
+            raise
         return resolved.data, resolved.media_type, resolved.digest
 
     def open_blob(self, digest: str) -> BinaryIO:
@@ -490,7 +512,8 @@ def open_image(target: str, options: ExtractOptions) -> ImageManifest:
     if local.is_file():
         return _from_archive(ArchiveStore(local), None, target, platform)
     if _looks_registry(target):
-        return resolve_image(_RegistryStore(target), None, ref=target, platform=platform)
+        store = _RegistryStore(target, options.transport)
+        return resolve_image(store, store.reference, ref=target, platform=platform)
     raise SourceError(f"{target}: not an image layout, archive or registry reference")
 
 
