@@ -212,24 +212,82 @@ def parse_rpm_header(blob: bytes, *, where: str) -> dict[str, str]:
         raise SourceError(f"{where}: malformed rpm header: {exc}") from exc
 
 
-def read_rpmdb_sqlite(data: bytes, *, where: str, distro: str = "") -> list[Component]:
-    """Packages of an ``rpmdb.sqlite`` (rpm ≥ 4.16), opened read-only in memory."""
+#: Namespaces (package-url's registered "vendor" of an rpm) of common rpm ``Vendor`` tags.
+_RPM_VENDORS = (
+    ("red hat", "redhat"),
+    ("fedora", "fedora"),
+    ("centos", "centos"),
+    ("rocky", "rocky"),
+    ("almalinux", "almalinux"),
+    ("opensuse", "opensuse"),
+    ("suse", "suse"),
+    ("amazon", "amazon"),
+    ("oracle", "oracle"),
+)
+#: SQLite virtual-machine steps one database may cost before it is refused (a crafted schema
+#: could otherwise make a query run for ever).
+_SQLITE_STEPS = 50_000_000
+
+
+def _rpm_namespace(namespace: str, vendor: str) -> str | None:
+    if namespace:
+        return namespace
+    low = vendor.lower()
+    known = next((ns for key, ns in _RPM_VENDORS if key in low), None)
+    if known is not None:
+        return known
+    word = re.sub(r"[^a-z0-9._-]", "", low.split()[0]) if low.split() else ""
+    return word or None
+
+
+def _sqlite_rows(data: bytes, *, where: str) -> list[tuple[object, object]]:
+    """``(hnum, blob)`` of the ``Packages`` table, read from a private in-memory copy."""
+    if len(data) >= 20 and data[18:20] == b"\x02\x02":
+        # rpm keeps its database in WAL mode, which an in-memory database cannot open; bytes
+        # 18-19 of the header ("file format write/read version") = 1 is the same file in
+        # rollback-journal mode. Only this copy changes; a -wal file beside it is not read.
+        data = data[:18] + b"\x01\x01" + data[20:]
     try:
         conn = sqlite3.connect(":memory:")
     except sqlite3.Error as exc:  # pragma: no cover - sqlite always opens :memory:
         raise SourceError(f"{where}: cannot open sqlite: {exc}") from exc
+    steps = [0]
+
+    def _budget() -> int:
+        steps[0] += 1
+        return 1 if steps[0] * 100 > _SQLITE_STEPS else 0
+
     try:
         if not hasattr(conn, "deserialize"):
             raise SourceError(f"{where}: reading rpmdb.sqlite needs Python 3.11 or newer")
+        conn.set_progress_handler(_budget, 100)
+        conn.text_factory = bytes  # a crafted schema's text need not be UTF-8
         try:
             conn.deserialize(data)
-            conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA trusted_schema = OFF")
-            rows = conn.execute("SELECT hnum, blob FROM Packages ORDER BY hnum").fetchall()
-        except (sqlite3.Error, OverflowError, MemoryError) as exc:
+            conn.execute("PRAGMA query_only = ON")
+            kind = conn.execute("SELECT type FROM sqlite_master WHERE name = 'Packages'").fetchone()
+            if kind is None or kind[0] != b"table":
+                raise SourceError(f"{where}: rpm sqlite database has no Packages table")
+            return [
+                (r[0], r[1])
+                for r in conn.execute("SELECT hnum, blob FROM Packages ORDER BY hnum").fetchall()
+            ]
+        except (sqlite3.Error, ValueError, OverflowError, MemoryError) as exc:
             raise SourceError(f"{where}: not a readable rpm sqlite database: {exc}") from exc
     finally:
         conn.close()
+
+
+def read_rpmdb_sqlite(
+    data: bytes, *, where: str, distro: str = "", namespace: str = ""
+) -> list[Component]:
+    """Packages of an ``rpmdb.sqlite`` (rpm ≥ 4.16), read from a private in-memory copy.
+
+    ``namespace`` is the purl namespace (the os-release ``ID``); without it, the one of a
+    known ``Vendor`` tag (``Red Hat, Inc.`` → ``redhat``) or the vendor's first word.
+    """
+    rows = _sqlite_rows(data, where=where)
     out: list[Component] = []
     for hnum, blob in rows:
         if not isinstance(blob, bytes):
@@ -252,7 +310,7 @@ def read_rpmdb_sqlite(data: bytes, *, where: str, distro: str = "") -> list[Comp
                 ecosystem="rpm",
                 purl=PackageURL(
                     type="rpm",
-                    namespace=(h.get("vendor") or "").split()[0].lower() or None,
+                    namespace=_rpm_namespace(namespace, h.get("vendor") or ""),
                     name=name,
                     version=full,
                     qualifiers=quals or None,
@@ -304,7 +362,21 @@ def find_os_packages(tree: FileTree) -> OsFindings:
     rpm = _first_file(tree, _RPM_SQLITE)
     rpm_distro = f"{distro}-{version_id}" if distro and version_id else distro
     if rpm is not None:
-        attempt(rpm, "rpm", lambda d: read_rpmdb_sqlite(d, where=str(rpm), distro=rpm_distro))
+        attempt(
+            rpm,
+            "rpm",
+            lambda d: read_rpmdb_sqlite(d, where=str(rpm), distro=rpm_distro, namespace=distro),
+        )
+        wal = rpm.with_name(rpm.name + "-wal")
+        if tree.is_file(wal) and tree.size(wal) > 0:
+            unknowns.append(
+                Unknown(
+                    path=tree.describe(wal),
+                    field="rpm",
+                    reason="rpm's write-ahead log is not empty; changes not yet written "
+                    "back to rpmdb.sqlite are not read",
+                )
+            )
     else:
         old = _first_file(tree, _RPM_OLD)
         if old is not None:
