@@ -17,6 +17,7 @@ from tests.conftest import DATA, ROOT
 #: SchemaVer version (MODEL.REVISION.ADDITION) in a new file.
 RELEASED = {
     "record/record-1.0.0.schema.json": "0ec5a5468249026181dcd05014556a5446cfd93dafb3c435345b0f1a4f599601",
+    "record/record-1.1.0.schema.json": "15c8a82544b7931cffcf3ad7dfd7735e9b5f6df3c21402661c3bcbe4f9ec73ed",
 }
 
 
@@ -70,7 +71,7 @@ def test_both_validators_reject_broken_records(change: dict, message: str) -> No
         **json.loads((ROOT / "examples/records/spack-hdf5-openmpi-icelake.json").read_text()),
         **change,
     }
-    name = schema.RELEASED["1.0.0"]
+    name = schema.RELEASED[schema.SCHEMA_VERSION]
     assert not schema._fast(name).is_valid(data)
     with pytest.raises(RecordValidationError) as info:
         schema.validate(data)

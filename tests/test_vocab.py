@@ -18,7 +18,9 @@ NP = "https://w3id.org/nameplate/vocab#"
 
 
 def _schema_properties() -> set[str]:
-    schema = json.loads((SCHEMAS / "record" / "record-1.0.0.schema.json").read_text())
+    from nameplate import schema as _schema
+
+    schema = json.loads((SCHEMAS / _schema.RELEASED[_schema.SCHEMA_VERSION]).read_text())
     names: set[str] = set(schema["properties"])
     for definition in schema["$defs"].values():
         names |= set(definition.get("properties", {}))

@@ -1,4 +1,4 @@
-"""The build record: frozen dataclasses mirroring ``schemas/record/record-1.0.0.schema.json``.
+"""The build record: frozen dataclasses mirroring ``schemas/record/record-<version>.schema.json``.
 
 A :class:`Record` describes one *subject* (an install prefix, a Spack store or environment, a
 build-cache entry, an EasyBuild install, an image, a binary). It holds an SBOM (components and
@@ -46,7 +46,9 @@ __all__ = [
     "Unknown",
 ]
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
+"""1.1.0 (ADDITION): ``Component.versionsuffix``, ``module_name``, ``moduleclass``;
+``Subject.platform``; ``Mpi.portability_mode``; ``Provenance.started_at``."""
 
 DepType = Literal["build", "link", "run", "test"]
 SubjectKind = Literal[
@@ -68,6 +70,8 @@ ComponentKind = Literal[
     "package", "compiler", "toolchain", "os-package", "library", "application", "image"
 ]
 MpiAbi = Literal["mpich", "openmpi", "mpi-abi", "unknown"]
+#: HPC Container Conformance MPI portability modes (``org.supercontainers.mpi.portability.mode``).
+PortabilityMode = Literal["contained", "mpi_replace", "mpi_system", "libfabric_inject"]
 OptionValue = bool | str | tuple[str, ...]
 
 
@@ -171,6 +175,9 @@ class Component:
     os: str | None = None
     target: CpuTarget | None = None
     toolchain: Toolchain | None = None
+    versionsuffix: str | None = None
+    module_name: str | None = None
+    moduleclass: str | None = None
     installed_at: str | None = None
     files: tuple[FileDigest, ...] = ()
     found_by: tuple[str, ...] = ()
@@ -200,6 +207,7 @@ class Mpi:
     soname: str | None = None
     component: str | None = None
     cuda_aware: bool | None = None
+    portability_mode: PortabilityMode | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -284,6 +292,7 @@ class Provenance:
     generator: Tool
     extracted_at: str
     builder: Tool | None = None
+    started_at: str | None = None
     built_at: str | None = None
     build_host: Mapping[str, str] = field(default_factory=_codec.empty_map)
     read_from: tuple[str, ...] = ()
@@ -318,6 +327,7 @@ class Subject:
     version: str | None = None
     digest: str | None = None
     ref: str | None = None
+    platform: str | None = None
     status: Status = "installed"
 
 

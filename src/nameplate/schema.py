@@ -19,7 +19,10 @@ from .record import SCHEMA_VERSION
 __all__ = ["RELEASED", "SCHEMA_VERSION", "load_schema", "validate"]
 
 #: Released record schema versions → file under ``schemas/record/``.
-RELEASED: Mapping[str, str] = {"1.0.0": "record/record-1.0.0.schema.json"}
+RELEASED: Mapping[str, str] = {
+    "1.0.0": "record/record-1.0.0.schema.json",
+    "1.1.0": "record/record-1.1.0.schema.json",
+}
 
 #: Host profile schema versions → file under ``schemas/host/``.
 HOST_RELEASED: Mapping[str, str] = {"1.0.0": "host/host-1.0.0.schema.json"}

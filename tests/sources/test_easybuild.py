@@ -60,7 +60,7 @@ def test_fixture_equals_expected(exp: dict[str, Any]) -> None:
     tc = exp["toolchain"]
     suffix = exp["versionsuffix"]
     assert comp.version == exp["version"]
-    assert comp.properties.get("versionsuffix", "") == suffix
+    assert (comp.versionsuffix or "") == suffix
     assert comp.toolchain is not None
     assert (comp.toolchain.name, comp.toolchain.version) == (tc["name"], tc["version"])
     assert comp.id == "easybuild:" + exp["module_name"]
@@ -75,8 +75,8 @@ def test_fixture_equals_expected(exp: dict[str, Any]) -> None:
         "software", "/tmp/eb-offline/fixture/software", 1
     )
     assert comp.homepage == exp["homepage"]
-    assert comp.properties["moduleclass"] == exp["moduleclass"]
-    assert comp.properties["module_name"] == exp["module_name"]
+    assert comp.moduleclass == exp["moduleclass"]
+    assert comp.module_name == exp["module_name"]
     # runtime deps = the module's depends_on, as typed edges
     runtime = sorted(
         d.dependency.removeprefix("easybuild:")

@@ -118,7 +118,7 @@ def test_layout_record_has_every_finder(layout: tuple[Path, str], staging: Path)
     # labels and annotations, HPC3 keys included
     assert record.annotations["org.supercontainers.mpi.provider"] == "openmpi"
     assert record.annotations["org.opencontainers.image.version"] == "1.0"
-    assert record.annotations["nameplate.image.platform"] == "linux/amd64"
+    assert record.subject.platform == "linux/amd64"
     assert record.serial == serial_for("image", digest)
 
 

@@ -336,10 +336,13 @@ def _modes() -> Mapping[str, str]:
 
 
 def mpi_mode_of(record: Record, options: CheckOptions) -> str:
-    """The MPI portability mode: the option, else the record's HPC3 annotation, else
+    """The MPI portability mode: the option, else ``hpc.mpi.portability_mode``, else the
+    record's HPC3 annotation, else
     ``contained`` for images and installs that carry their MPI, ``mpi_system`` otherwise."""
     if options.mpi_mode:
         return options.mpi_mode
+    if record.hpc.mpi is not None and record.hpc.mpi.portability_mode:
+        return record.hpc.mpi.portability_mode
     annotated = record.annotations.get(HPC3_MODE_KEY)
     if annotated:
         return annotated

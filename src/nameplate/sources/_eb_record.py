@@ -253,14 +253,8 @@ def _component(facts: InstallFacts, target: CpuTarget | None) -> Component:
         checksum = f"sha256:{sha[0].value}" if sha else None
     tc = facts.toolchain
     props: dict[str, str] = {}
-    if facts.versionsuffix:
-        props["versionsuffix"] = facts.versionsuffix
     if facts.versionprefix:
         props["versionprefix"] = facts.versionprefix
-    if facts.moduleclass:
-        props["moduleclass"] = facts.moduleclass
-    if facts.module_name:
-        props["module_name"] = facts.module_name
     if facts.filtered_deps:
         props["filtered_dependencies"] = ",".join(facts.filtered_deps)
     role = _role(facts.name).get("role")
@@ -292,6 +286,9 @@ def _component(facts: InstallFacts, target: CpuTarget | None) -> Component:
         prefix=facts.installdir,
         target=target,
         toolchain=Toolchain(name=tc[0], version=tc[1]),
+        versionsuffix=facts.versionsuffix or None,
+        module_name=facts.module_name,
+        moduleclass=facts.moduleclass,
         installed_at=iso_time(facts.built_at) if facts.built_at else None,
         found_by=("easybuild",),
         properties=props,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import SourceError
@@ -232,13 +232,24 @@ def _built_at(config: dict[str, Any]) -> str | None:
     return iso_time(moment)
 
 
+_HPC3_MODE = "org.supercontainers.mpi.portability.mode"
+_MODES = ("contained", "mpi_replace", "mpi_system", "libfabric_inject")
+
+
+def _with_portability(hpc: Hpc, annotations: Mapping[str, str]) -> Hpc:
+    """The HPC3 MPI portability mode label, when the image declares a known one."""
+    mode = annotations.get(_HPC3_MODE)
+    if hpc.mpi is None or mode not in _MODES:
+        return hpc
+    mpi = dataclasses.replace(hpc.mpi, portability_mode=mode)  # type: ignore[arg-type]
+    return dataclasses.replace(hpc, mpi=mpi)
+
+
 def _annotations(image: Any) -> dict[str, str]:
     cfg = image.config.get("config") if isinstance(image.config.get("config"), dict) else {}
     labels = cfg.get("Labels") if isinstance(cfg, dict) else None
     out = {str(k): str(v) for k, v in (labels or {}).items() if isinstance(v, str)}
     out.update(image.annotations)
-    if image.platform:
-        out["nameplate.image.platform"] = image.platform
     out["nameplate.image.config"] = image.config_digest
     out["nameplate.image.layers"] = str(len(image.layers))
     return out
@@ -296,13 +307,20 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
         *os_found.read_from,
         *(x for r in records for x in r.provenance.read_from),
     )
+    labels = _annotations(image)
     return Record(
         serial=serial_for("image", image.digest),
-        subject=Subject(kind="image", name=image.ref, version=image.tag, digest=image.digest),
+        subject=Subject(
+            kind="image",
+            name=image.ref,
+            version=image.tag,
+            digest=image.digest,
+            platform=image.platform or None,
+        ),
         roots=roots,
         components=tuple(components),
         dependencies=tuple(_ordered(deps.values())),
-        hpc=_merge_hpc(records, roll, os_found, components),
+        hpc=_with_portability(_merge_hpc(records, roll, os_found, components), labels),
         provenance=Provenance(
             generator=generator(),
             extracted_at=extracted_at(options),
@@ -310,7 +328,7 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
             built_at=_built_at(image.config),
             read_from=tuple(dict.fromkeys(read_from)),
         ),
-        annotations=_annotations(image),
+        annotations=labels,
         evidence=(*(e for r in records for e in r.evidence), *roll.evidence),
         unknowns=(*(u for r in records for u in r.unknowns), *unknowns),
     )
