@@ -215,3 +215,20 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(SourceError, match=r"empty: no EasyBuild install"):
         extract_all(tmp_path / "empty")
+
+
+def test_root_selection_by_name_version_and_module() -> None:
+    install = DATA / "easybuild" / "install"
+    for query in ("tinyhello", "tinyhello@1.0", "tinyhello/1.0-GCCcore-12.2.0"):
+        (record,) = sources.extract_all(
+            install, kind="easybuild", options=ExtractOptions(roots=(query,))
+        )
+        assert record.roots == ("easybuild:tinyhello/1.0-GCCcore-12.2.0",)
+    (both,) = sources.extract_all(
+        install,
+        kind="easybuild",
+        options=ExtractOptions(roots=("tinyhello", "bzip2"), combined=True),
+    )
+    assert len(both.roots) == 2
+    with pytest.raises(SourceError, match="no install matches nope"):
+        sources.extract_all(install, kind="easybuild", options=ExtractOptions(roots=("nope",)))

@@ -753,6 +753,8 @@ def extract_all(target: str | Path, options: ExtractOptions) -> list[Record]:
     if (path / "software").is_dir():
         installs = _collect(tree, PurePosixPath("software"))
         if installs:
+            if options.roots:
+                return _selected(installs, options, str(path))
             if options.combined:
                 record = extract_tree(tree, options)
                 return [record] if record else []
@@ -763,6 +765,45 @@ def extract_all(target: str | Path, options: ExtractOptions) -> list[Record]:
     if options.combined:
         return [_declared(tree, ebs, options, str(path))]
     return [_declared(tree, [eb], options, str(eb)) for eb in ebs]
+
+
+def _matches(facts: InstallFacts, query: str) -> bool:
+    """``name``, ``name@version`` (a version prefix matches) or the module name."""
+    module = facts.id.removeprefix("easybuild:")
+    if query in (facts.name, module):
+        return True
+    name, _, version = query.partition("@")
+    full = facts.versionprefix + facts.version
+    return (
+        name == facts.name and bool(version) and (full == version or full.startswith(version + "."))
+    )
+
+
+def _selected(installs: list[InstallFacts], options: ExtractOptions, where: str) -> list[Record]:
+    """Records for the installs ``options.roots`` name (one each, or one combined)."""
+    chosen = [f for f in installs if any(_matches(f, q) for q in options.roots)]
+    if not chosen:
+        known = ", ".join(sorted(f.id.removeprefix("easybuild:") for f in installs))
+        raise SourceError(
+            f"{where}: no install matches {', '.join(options.roots)} (installs: {known})"
+        )
+    if not options.combined:
+        return [_single(installs, f, options) for f in chosen]
+    union: dict[str, InstallFacts] = {}
+    for f in chosen:
+        for g in _closure(installs, f):
+            union.setdefault(g.id, g)
+    ordered = chosen + [f for f in union.values() if f not in chosen]
+    return [
+        build_record(
+            ordered,
+            subject_kind="easybuild-installation",
+            subject_name=where,
+            identity="\x1f".join(f.installdir or f.id for f in chosen),
+            options=options,
+            roots=[f.id for f in chosen],
+        )
+    ]
 
 
 def _closure(installs: list[InstallFacts], root: InstallFacts) -> list[InstallFacts]:
