@@ -66,6 +66,27 @@ def test_queries_match_in_memory_semantics(catalog: Catalog) -> None:
     assert any(expected(records, q) for q in QUERIES[1:5])
 
 
+def test_limit_returns_the_newest_matches(catalog: Catalog) -> None:
+    """``limit`` keeps the newest matches (then by key): found among the newest records for a
+    common spec, over every match for a rare one, and the same as cutting the full answer."""
+    records = [record(i) for i in range(N)]
+    catalog.add_many(records, batch=100)
+    by_key = {r.serial: r for r in records}
+    for spec in [*QUERIES, "+mpi"]:
+        full = catalog.query(spec)
+        keys = [e.key for e in full]
+        created = {k: by_key[k].provenance.extracted_at for k in keys}
+        assert keys == sorted(keys, key=lambda k: (_desc(created[k]), k)), spec
+        for limit in (0, 1, 3, 25):
+            assert [e.key for e in catalog.query(spec, limit=limit)] == keys[:limit], spec
+    hit = catalog.query("hdf5", limit=1)[0]
+    assert hit.record() == by_key[hit.key]
+
+
+def _desc(text: str) -> tuple[int, ...]:
+    return tuple(-b for b in text.encode())
+
+
 def test_real_records_round_trip(catalog: Catalog) -> None:
     catalog.add(
         Entry(record=hypre(), ref="oci:/x@sha256:" + "a" * 64, tag="t", platform="linux/amd64")

@@ -8,7 +8,10 @@ timeout); PostgreSQL upserts the row (``ON CONFLICT``) and rewrites its children
 
 Queries are pushed into SQL: the names, the versions (the distinct versions of a name are read
 and filtered with Spack's range semantics, then used as an ``IN`` list), archspec target ranges
-(expanded to names), variants and compilers; each ``^`` clause is an ``INTERSECT``.
+(expanded to names), variants and compilers; each ``^`` clause joins one more component of the
+same record. With a ``limit``, the newest records are probed first, in the order of an index
+on ``created``; a rare spec falls back to every match, sorted without its JSON. Only the rows
+returned have their JSON read (kept apart, in ``documents``).
 """
 
 from __future__ import annotations
@@ -31,26 +34,48 @@ __all__ = ["Catalog", "CatalogEntry", "Entry", "default_catalog", "index"]
 _SCHEMA_SQLITE = """
 CREATE TABLE IF NOT EXISTS records (
   id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, ref TEXT, repository TEXT, tag TEXT,
-  platform TEXT, subject TEXT NOT NULL, version TEXT, created TEXT, record TEXT NOT NULL);
+  platform TEXT, subject TEXT NOT NULL, version TEXT, created TEXT);
+CREATE TABLE IF NOT EXISTS documents (
+  record_id INTEGER NOT NULL PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
+  record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_by_created ON records(created DESC, key);
 CREATE TABLE IF NOT EXISTS components (
   record_id INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE, cid INTEGER NOT NULL,
   name TEXT NOT NULL, version TEXT NOT NULL, target TEXT, os TEXT, platform TEXT,
-  PRIMARY KEY (record_id, cid));
-CREATE INDEX IF NOT EXISTS components_name ON components(name, version);
-CREATE INDEX IF NOT EXISTS components_target ON components(target);
+  PRIMARY KEY (record_id, cid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS components_by_name ON components(name, version, target, record_id, cid);
+CREATE INDEX IF NOT EXISTS components_by_target ON components(target, name, record_id, cid);
 CREATE TABLE IF NOT EXISTS options (
   record_id INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE, cid INTEGER NOT NULL,
-  key TEXT NOT NULL, value TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS options_kv ON options(key, value, record_id, cid);
+  key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (record_id, cid, key, value)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS options_by_value ON options(key, value, record_id, cid);
 CREATE TABLE IF NOT EXISTS compilers (
   record_id INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-  name TEXT NOT NULL, version TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS compilers_name ON compilers(name, version);
+  name TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (record_id, name, version)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS compilers_by_name ON compilers(name, version, record_id);
+DROP INDEX IF EXISTS components_name;
+DROP INDEX IF EXISTS components_target;
+DROP INDEX IF EXISTS options_kv;
+DROP INDEX IF EXISTS compilers_name
 """
+"""Child tables are keyed by ``record_id`` first (a record's rows are read together); the
+secondary indexes cover every column a query filters on; the JSON lives apart in ``documents``
+so that ``records`` stays small: a query sorts its matches on ``records`` and reads the JSON of
+only the (at most ``limit``) records it returns. The ``DROP``s remove the indexes of catalogs
+written by an earlier version (see ``_MIGRATE`` for its ``records.record`` column)."""
 
-_SCHEMA_PG = _SCHEMA_SQLITE.replace(
-    "id INTEGER PRIMARY KEY", "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
-).replace("record_id INTEGER", "record_id BIGINT")
+_MIGRATE = (
+    "INSERT INTO documents (record_id, record) SELECT id, record FROM records",
+    "ALTER TABLE records DROP COLUMN record",
+)
+
+_SCHEMA_PG = (
+    _SCHEMA_SQLITE.replace(
+        "id INTEGER PRIMARY KEY", "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    )
+    .replace("record_id INTEGER", "record_id BIGINT")
+    .replace(" WITHOUT ROWID", "")
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -94,9 +119,11 @@ def _option_values(value: OptionValue) -> list[str]:
     return [str(value)]
 
 
-def _rows(
-    entry: Entry,
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+_Rows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+"""One entry's rows: the ``records`` row (its JSON last), components, options, compilers."""
+
+
+def _rows(entry: Entry) -> _Rows:
     r = entry.record
     head = (
         entry.key,
@@ -107,7 +134,7 @@ def _rows(
         r.subject.name,
         r.subject.version,
         r.provenance.built_at or r.provenance.extracted_at,
-        r.to_json(),
+        _stored_json(r),
     )
     comps: list[tuple[Any, ...]] = []
     opts: list[tuple[Any, ...]] = []
@@ -116,9 +143,15 @@ def _rows(
             (cid, c.name, c.version, c.target.name if c.target else None, c.os, c.platform)
         )
         for key, value in c.options.items():
-            opts.extend((cid, key, v) for v in _option_values(value))
-    compilers = [(c.name, c.version) for c in r.hpc.compilers]
+            opts.extend((cid, key, v) for v in dict.fromkeys(_option_values(value)))
+    compilers = list(dict.fromkeys((c.name, c.version) for c in r.hpc.compilers))
     return head, comps, opts, compilers
+
+
+def _stored_json(record: Record) -> str:
+    """The JSON stored for a record: ``Record.to_json``'s sorted keys, without its indent
+    (written by the C encoder, several times faster, and half the size)."""
+    return json.dumps(record.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 class Catalog:
@@ -166,6 +199,9 @@ class Catalog:
                 conn.execute("SELECT pg_advisory_xact_lock(7400731)")
                 for stmt in filter(str.strip, _SCHEMA_PG.split(";")):
                     conn.execute(stmt)
+                if _old_layout(conn):
+                    for stmt in _MIGRATE:
+                        conn.execute(stmt)
         except psycopg.Error as exc:
             raise CatalogError(f"{_safe(url)}: cannot open the catalog: {exc}") from exc
         return cls(conn, postgres=True, url=_safe(url))
@@ -230,48 +266,49 @@ class Catalog:
                 raise CatalogError(f"{self.url}: write failed: {exc}") from exc
         raise CatalogError(f"{self.url}: the catalog stayed locked")
 
-    def _write_sqlite(self, rows: list[Any]) -> int:
+    def _write_sqlite(self, rows: list[_Rows]) -> int:
         c = self._conn
+        docs: list[tuple[Any, ...]] = []
+        comps: list[tuple[Any, ...]] = []
+        opts: list[tuple[Any, ...]] = []
+        compilers: list[tuple[Any, ...]] = []
         c.execute("BEGIN IMMEDIATE")
         try:
-            for head, comps, opts, compilers in rows:
+            for head, comp, opt, compiler in {r[0][0]: r for r in rows}.values():
                 old = c.execute("SELECT id FROM records WHERE key = ?", (head[0],)).fetchone()
                 if old is not None:
-                    c.execute("DELETE FROM components WHERE record_id = ?", old)
-                    c.execute("DELETE FROM options WHERE record_id = ?", old)
-                    c.execute("DELETE FROM compilers WHERE record_id = ?", old)
+                    for table in ("components", "options", "compilers", "documents"):
+                        c.execute(f"DELETE FROM {table} WHERE record_id = ?", old)  # noqa: S608
                     c.execute("DELETE FROM records WHERE id = ?", old)
-                cur = c.execute(
+                rid = c.execute(
                     "INSERT INTO records (key, ref, repository, tag, platform, subject, version,"
-                    " created, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    head,
-                )
-                rid = cur.lastrowid
-                c.executemany(
-                    "INSERT INTO components VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(rid, *x) for x in comps],
-                )
-                c.executemany("INSERT INTO options VALUES (?, ?, ?, ?)", [(rid, *x) for x in opts])
-                c.executemany(
-                    "INSERT INTO compilers VALUES (?, ?, ?)", [(rid, *x) for x in compilers]
-                )
+                    " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    head[:-1],
+                ).lastrowid
+                docs.append((rid, head[-1]))
+                comps.extend((rid, *x) for x in comp)
+                opts.extend((rid, *x) for x in opt)
+                compilers.extend((rid, *x) for x in compiler)
+            c.executemany("INSERT INTO documents VALUES (?, ?)", docs)
+            c.executemany("INSERT INTO components VALUES (?, ?, ?, ?, ?, ?, ?)", comps)
+            c.executemany("INSERT INTO options VALUES (?, ?, ?, ?)", opts)
+            c.executemany("INSERT INTO compilers VALUES (?, ?, ?)", compilers)
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
         return len(rows)
 
-    def _write_pg(self, rows: list[Any]) -> int:
+    def _write_pg(self, rows: list[_Rows]) -> int:
         import psycopg
 
         upsert = (
             "INSERT INTO records (key, ref, repository, tag, platform, subject,"
-            " version, created, record) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " version, created) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (key) DO UPDATE SET ref=EXCLUDED.ref,"
             " repository=EXCLUDED.repository, tag=EXCLUDED.tag,"
             " platform=EXCLUDED.platform, subject=EXCLUDED.subject,"
-            " version=EXCLUDED.version, created=EXCLUDED.created,"
-            " record=EXCLUDED.record RETURNING id"
+            " version=EXCLUDED.version, created=EXCLUDED.created RETURNING id"
         )
         # one upsert per key, in key order, so concurrent writers lock rows in the same order
         by_key = {r[0][0]: r for r in rows}
@@ -279,26 +316,20 @@ class Catalog:
         for attempt in range(20):
             try:
                 with self._conn.transaction(), self._conn.cursor() as cur:
-                    cur.executemany(upsert, [r[0] for r in ordered], returning=True)
+                    cur.executemany(upsert, [r[0][:-1] for r in ordered], returning=True)
                     ids: list[int] = []
                     while True:
                         row = cur.fetchone()
                         ids.append(int(row[0]))
                         if not cur.nextset():
                             break
-                    for table in ("components", "options", "compilers"):
+                    for table in ("components", "options", "compilers", "documents"):
                         cur.execute(f"DELETE FROM {table} WHERE record_id = ANY(%s)", (ids,))  # noqa: S608
-                    comps = [(rid, *x) for rid, r in zip(ids, ordered, strict=True) for x in r[1]]
-                    opts = [(rid, *x) for rid, r in zip(ids, ordered, strict=True) for x in r[2]]
-                    comp = [(rid, *x) for rid, r in zip(ids, ordered, strict=True) for x in r[3]]
-                    if comps:
-                        cur.executemany(
-                            "INSERT INTO components VALUES (%s,%s,%s,%s,%s,%s,%s)", comps
-                        )
-                    if opts:
-                        cur.executemany("INSERT INTO options VALUES (%s,%s,%s,%s)", opts)
-                    if comp:
-                        cur.executemany("INSERT INTO compilers VALUES (%s,%s,%s)", comp)
+                    pairs = list(zip(ids, ordered, strict=True))
+                    _copy(cur, "documents", [(rid, r[0][-1]) for rid, r in pairs])
+                    _copy(cur, "components", [(rid, *x) for rid, r in pairs for x in r[1]])
+                    _copy(cur, "options", [(rid, *x) for rid, r in pairs for x in r[2]])
+                    _copy(cur, "compilers", [(rid, *x) for rid, r in pairs for x in r[3]])
                 return len(rows)
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 time.sleep(0.05 * (attempt + 1))
@@ -323,11 +354,13 @@ class Catalog:
         """Every key in the catalog."""
         return {str(r[0]) for r in self._all("SELECT key FROM records")}
 
-    def _node_sql(self, node: NodeQuery) -> tuple[str, list[Any]] | None:
+    def _node_parts(self, node: NodeQuery, alias: str) -> _Parts | None:
+        """The conditions on component ``alias`` for one node, and the joins of its option and
+        compiler rows; None when nothing can match."""
         where: list[str] = []
         params: list[Any] = []
         if node.name is not None:
-            where.append("c.name = ?")
+            where.append(f"{alias}.name = ?")
             params.append(node.name)
         if node.versions:
             if node.name is not None:
@@ -339,29 +372,29 @@ class Catalog:
             versions = [str(r[0]) for r in rows if node.version_ok(str(r[0]))]
             if not versions:
                 return None
-            where.append(f"c.version IN ({', '.join('?' * len(versions))})")
+            where.append(f"{alias}.version IN ({_marks(versions)})")
             params.extend(versions)
         if node.targets:
             names = sorted(target_names(node.targets))
             if not names:
                 return None
-            where.append(f"c.target IN ({', '.join('?' * len(names))})")
+            where.append(f"{alias}.target IN ({_marks(names)})")
             params.extend(names)
         for column in ("os", "platform"):
             value = getattr(node, column)
             if value is not None:
-                where.append(f"c.{column} = ?")
+                where.append(f"{alias}.{column} = ?")
                 params.append(value)
-        for key, want in node.variants:
-            for value in _option_values(want):
-                where.append(
-                    "EXISTS (SELECT 1 FROM options o WHERE o.record_id = c.record_id"
-                    " AND o.cid = c.cid AND o.key = ? AND o.value = ?)"
-                )
-                params.extend([key, value])
-        sql = "SELECT c.record_id FROM components c"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        joins: list[str] = []
+        join_params: list[Any] = []
+        values = [(key, v) for key, want in node.variants for v in _option_values(want)]
+        for n, (key, value) in enumerate(values):
+            o = f"{alias}o{n}"
+            joins.append(
+                f" JOIN options {o} ON {o}.record_id = {alias}.record_id"
+                f" AND {o}.cid = {alias}.cid AND {o}.key = ? AND {o}.value = ?"
+            )
+            join_params.extend([key, value])
         if node.compiler is not None:
             rows = self._all(
                 "SELECT DISTINCT version FROM compilers WHERE name = ?", [node.compiler]
@@ -369,63 +402,145 @@ class Catalog:
             versions = [str(r[0]) for r in rows if node.compiler_version_ok(str(r[0]))]
             if not versions:
                 return None
-            marks = ", ".join("?" * len(versions))
-            joiner = " AND" if where else " WHERE"
-            inner = f"SELECT record_id FROM compilers WHERE name = ? AND version IN ({marks})"  # noqa: S608
-            sql += f"{joiner} c.record_id IN ({inner})"
-            params.extend([node.compiler, *versions])
+            k = f"{alias}k"
+            joins.append(
+                f" JOIN compilers {k} ON {k}.record_id = {alias}.record_id"
+                f" AND {k}.name = ? AND {k}.version IN ({_marks(versions)})"
+            )
+            join_params.extend([node.compiler, *versions])
+        return _Parts(where, params, "".join(joins), join_params)
+
+    def _parts(self, q: SpecQuery) -> list[_Parts] | None:
+        """Each node's parts (root first); None when a node cannot match."""
+        parts = []
+        for i, node in enumerate(q.nodes):
+            built = self._node_parts(node, f"d{i - 1}" if i else "c")
+            if built is None:
+                return None
+            parts.append(built)
+        return parts
+
+    @staticmethod
+    def _ids_sql(parts: list[_Parts], *, of: str | None = None) -> tuple[str, list[Any]]:
+        """``SELECT record_id`` of the records matching every node: one join of a component
+        per node (with its option and compiler rows), in the order the planner chooses; only
+        of record ``of`` (an SQL expression) when given."""
+        root = parts[0]
+        sql = "SELECT c.record_id FROM components c" + root.joins  # noqa: S608
+        params = list(root.join_params)
+        for i, dep in enumerate(parts[1:]):
+            on = " AND ".join([f"d{i}.record_id = c.record_id", *dep.where])
+            sql += f" JOIN components d{i} ON {on}{dep.joins}"
+            params.extend([*dep.params, *dep.join_params])
+        where = root.where if of is None else [f"c.record_id = {of}", *root.where]
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+            params.extend(root.params)
         return sql, params
 
     def query(self, spec: str | SpecQuery, *, limit: int | None = None) -> list[CatalogEntry]:
-        """Records with a component matching the root and one matching each ``^`` clause."""
+        """Records with a component matching the root and one matching each ``^`` clause,
+        newest first (then by key)."""
         q = parse(spec) if isinstance(spec, str) else spec
-        parts: list[str] = []
-        params: list[Any] = []
-        for node in q.nodes:
-            built = self._node_sql(node)
-            if built is None:
-                return []
-            parts.append(built[0])
-            params.extend(built[1])
-        columns = "key, ref, subject, version, created, platform, record"
-        ids = " INTERSECT ".join(parts)
-        sql = f"SELECT {columns} FROM records WHERE id IN ({ids}) ORDER BY created DESC, key"  # noqa: S608
+        parts = self._parts(q)
+        if parts is None or (limit is not None and limit <= 0):
+            return []
+        ids, params = self._ids_sql(parts)
         if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [
-            CatalogEntry(
-                key=str(r[0]),
-                ref=r[1],
-                subject=str(r[2]),
-                version=r[3],
-                created=r[4],
-                platform=r[5],
-                record_json=str(r[6]),
+            limit = int(limit)
+            # a common spec matches among the newest records: probe those in order first
+            # (``created`` is never NULL: a record always has ``extracted_at``)
+            probe, probe_params = self._ids_sql(parts, of="r.id")
+            edge = self._all(
+                "SELECT created, key FROM records ORDER BY created DESC, key LIMIT 1 OFFSET ?",
+                [_WINDOW * limit - 1],
             )
-            for r in self._all(sql, params)
-        ]
+            within = "r.created >= ? AND NOT (r.created = ? AND r.key > ?) AND " if edge else ""
+            window = (
+                f"SELECT r.id FROM records r WHERE {within}EXISTS ({probe})"  # noqa: S608
+                f" ORDER BY r.created DESC, r.key LIMIT {limit}"
+            )
+            bounds = [edge[0][0], edge[0][0], edge[0][1]] if edge else []
+            found = [r[0] for r in self._all(window, [*bounds, *probe_params])]
+            if len(found) == limit or not edge:
+                if not found:
+                    return []
+                ids, params = _marks(found), found
+            else:
+                # a rare one: every match, then the newest ``limit``, sorted on ``records`` alone
+                ids = (
+                    f"SELECT r.id FROM records r WHERE r.id IN ({ids})"  # noqa: S608
+                    f" ORDER BY r.created DESC, r.key LIMIT {limit}"
+                )
+        sql = f"{_SELECT} WHERE r.id IN ({ids}) ORDER BY r.created DESC, r.key"
+        return [_entry(r) for r in self._all(sql, params)]
 
     def entries(self) -> Iterator[CatalogEntry]:
         """Every entry, newest first."""
-        for r in self._all(
-            "SELECT key, ref, subject, version, created, platform, record FROM records"
-            " ORDER BY created DESC, key"
-        ):
-            yield CatalogEntry(
-                key=str(r[0]),
-                ref=r[1],
-                subject=str(r[2]),
-                version=r[3],
-                created=r[4],
-                platform=r[5],
-                record_json=str(r[6]),
-            )
+        for r in self._all(f"{_SELECT} ORDER BY r.created DESC, r.key"):
+            yield _entry(r)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    where: list[str]
+    params: list[Any]
+    joins: str
+    join_params: list[Any]
+
+
+_WINDOW = 50
+"""``query(limit=n)`` first looks for its matches among the ``_WINDOW * n`` newest records."""
+
+_SELECT = (
+    "SELECT r.key, r.ref, r.subject, r.version, r.created, r.platform, d.record"
+    " FROM records r JOIN documents d ON d.record_id = r.id"
+)
+
+
+def _copy(cur: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        with cur.copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _entry(r: Sequence[Any]) -> CatalogEntry:
+    return CatalogEntry(
+        key=str(r[0]),
+        ref=r[1],
+        subject=str(r[2]),
+        version=r[3],
+        created=r[4],
+        platform=r[5],
+        record_json=str(r[6]),
+    )
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _old_layout(conn: Any) -> bool:
+    """Whether ``records`` still holds the JSON (a catalog written by an earlier version)."""
+    cur = conn.execute("SELECT * FROM records LIMIT 0")
+    return "record" in [d[0] for d in cur.description]
 
 
 def _create_sqlite(conn: sqlite3.Connection) -> None:
     for attempt in range(40):
         try:
-            conn.executescript(_SCHEMA_SQLITE)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in filter(str.strip, _SCHEMA_SQLITE.split(";")):
+                    conn.execute(stmt)
+                if _old_layout(conn):
+                    for stmt in _MIGRATE:
+                        conn.execute(stmt)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or attempt == 39:
