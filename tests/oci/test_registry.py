@@ -148,7 +148,8 @@ def test_chunked_upload_accepts_any_2xx(
 
 
 def test_exports_as_sibling_referrers(distribution: regs.Registry, repo: str) -> None:
-    formats = pytest.importorskip("nameplate.formats")
+    from nameplate import formats
+
     t = distribution.transport
     ref = distribution.ref(f"{repo}:v1")
     push_image(ref, transport=t)
