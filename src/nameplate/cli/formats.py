@@ -40,7 +40,7 @@ def _emit(data: bytes, output: Path | None) -> None:
     show_default=True,
     help=(
         "cyclonedx-json (1.6), cyclonedx-1.7-json, cyclonedx-xml, cyclonedx-1.7-xml, "
-        "spdx-2.3, spdx-3.0.1, jsonld, turtle, intoto-slsa or intoto-cyclonedx; "
+        "spdx-2.3, spdx-3.0.1, jsonld, turtle, intoto-slsa, intoto-cyclonedx or nfd; "
         "aliases: cyclonedx, cdx, spdx, spdx3, json-ld, ttl, slsa, intoto."
     ),
 )

@@ -22,6 +22,9 @@ name (aliases)            what                                   media type
 ``intoto-slsa``           in-toto Statement, SLSA Provenance v1   ``application/vnd.in-toto+json``
                           (``slsa``, ``intoto``)
 ``intoto-cyclonedx``      in-toto Statement wrapping CycloneDX    ``application/vnd.in-toto+json``
+``nfd``                   node-feature-discovery image-           ``application/vnd.nfd.image-``
+                          compatibility spec, YAML                ``compatibility.v1alpha1``
+                          (``nfd-image-compatibility``)
 ========================  =====================================  ==============================
 """
 
@@ -37,6 +40,7 @@ __all__ = [
     "ALIASES",
     "EXTENSIONS",
     "FORMATS",
+    "LAYER_TYPES",
     "MEDIA_TYPES",
     "PREDICATE_TYPES",
     "encode",
@@ -91,6 +95,12 @@ def _intoto_cdx(record: Record) -> bytes:
     return intoto.encode_cyclonedx(record)
 
 
+def _nfd(record: Record) -> bytes:
+    from . import nfd
+
+    return nfd.encode(record)
+
+
 #: Format name → encoder (record → bytes). Modules are imported on first use.
 FORMATS: Mapping[str, Encoder] = MappingProxyType(
     {
@@ -104,6 +114,7 @@ FORMATS: Mapping[str, Encoder] = MappingProxyType(
         "turtle": _turtle,
         "intoto-slsa": _slsa,
         "intoto-cyclonedx": _intoto_cdx,
+        "nfd": _nfd,
     }
 )
 
@@ -120,7 +131,13 @@ MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
         "turtle": "text/turtle",
         "intoto-slsa": "application/vnd.in-toto+json",
         "intoto-cyclonedx": "application/vnd.in-toto+json",
+        "nfd": "application/vnd.nfd.image-compatibility.v1alpha1",
     }
+)
+
+#: Formats whose OCI layer media type differs from their artifact type (NFD's own convention).
+LAYER_TYPES: Mapping[str, str] = MappingProxyType(
+    {"nfd": "application/vnd.nfd.image-compatibility.spec.v1alpha1+yaml"}
 )
 
 #: Format name → the usual file name extension.
@@ -136,6 +153,7 @@ EXTENSIONS: Mapping[str, str] = MappingProxyType(
         "turtle": ".ttl",
         "intoto-slsa": ".intoto.json",
         "intoto-cyclonedx": ".intoto.json",
+        "nfd": ".nfd.yaml",
     }
 )
 
@@ -150,6 +168,7 @@ PREDICATE_TYPES: Mapping[str, str] = MappingProxyType(
 #: Other accepted names → format name.
 ALIASES: Mapping[str, str] = MappingProxyType(
     {
+        "nfd-image-compatibility": "nfd",
         "cyclonedx": "cyclonedx-json",
         "cdx": "cyclonedx-json",
         "cdx-json": "cyclonedx-json",

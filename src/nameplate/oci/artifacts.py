@@ -244,7 +244,7 @@ def attach(
             _push_artifact(
                 st,
                 artifact_type=media_type,
-                layer_type=media_type,
+                layer_type=formats.LAYER_TYPES.get(name, media_type),
                 payload=formats.encode(record, name),
                 title=f"nameplate-record{ext}",
                 subject=subject,
