@@ -261,3 +261,26 @@ def test_fuzz_layers_only_raise_nameplate_errors(junk: bytes, at: int, patch: by
                         tree.read_bytes(top / f)
         except NameplateError:
             pass
+
+
+def test_a_layer_whose_bytes_do_not_match_its_digest_is_refused(tmp_path: Path) -> None:
+    """A registry or a layout that serves other (valid) bytes under a layer's digest."""
+    from click.testing import CliRunner
+
+    from nameplate.cli import cli
+    from tests import imagetools as it
+
+    good = it.tar_members([it.Member("etc/os-release", data=b"ID=debian\nVERSION_ID=12\n")])
+    evil = it.tar_members([it.Member("etc/os-release", data=b"ID=alpine\nVERSION_ID=3.20\n")])
+    layout = tmp_path / "layout"
+    it.write_layout(layout, [it.Image(layers=[good])], tag="v1")
+    blob = layout / "blobs/sha256" / it.digest(it.compress(good, "gzip")).split(":", 1)[1]
+    blob.write_bytes(it.compress(evil, "gzip"))
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(
+        cli, ["extract", "image", f"oci:{layout}:v1", "-o", str(out)], prog_name="nameplate"
+    )
+    assert result.exit_code == 3, result.output
+    assert "does not match its digest" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()

@@ -22,6 +22,8 @@ budget; any other file is re-read lazily by streaming its layer again.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import struct
 import tarfile
 import zlib
@@ -96,6 +98,9 @@ class _Entry:
         self.content: bytes | None = None
 
 
+_SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
 class _Raw:
     """The compressed bytes of a layer, counted, with the sniffed head put back in front."""
 
@@ -103,11 +108,13 @@ class _Raw:
         self.raw = raw
         self.progress = progress
         self.count = 0
+        self.sha256 = hashlib.sha256()
         self.head = self._take(raw.read(4))
         self._pending = self.head
 
     def _take(self, data: bytes) -> bytes:
         self.count += len(data)
+        self.sha256.update(data)
         if self.progress is not None and data:
             self.progress(len(data))
         return data
@@ -117,6 +124,17 @@ class _Raw:
             data, self._pending = self._pending, b""
             return data
         return self._take(self.raw.read(n if n > 0 else _READ))
+
+    def verify(self, digest: str, where: str) -> None:
+        """Read what is left and check the bytes against a content address (``sha256:<hex>``);
+        other names (a docker-archive path) are not digests and are not checked."""
+        if not _SHA256.match(digest):
+            return
+        while self._take(self.raw.read(_READ)):
+            pass
+        actual = "sha256:" + self.sha256.hexdigest()
+        if actual != digest:
+            raise SourceError(f"{where}: content does not match its digest (got {actual[:19]}…)")
 
 
 class _Stream:
@@ -520,6 +538,7 @@ class LayerTree:
                 else:
                     stream.skip(m.size + (-m.size % _BLOCK))
                     self._put(path, _Entry("o", index, mode=m.mode), where)
+            stream.raw.verify(layer.digest, where)
         self.decompressed = counted[0]
 
     def _file(
