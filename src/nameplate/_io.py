@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,19 +13,46 @@ from typing import Any
 from .errors import NameplateError, RecordError, SourceError
 from .sources._tree import DEFAULT_LIMIT
 
-__all__ = ["atomic_write", "load_json_file", "load_record"]
+__all__ = ["atomic_write", "load_json_file", "load_record", "read_bounded"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: all or nothing."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+    """Write ``data`` to ``path`` all or nothing: through a temporary file and a rename.
+
+    A symlink is written through (its target is replaced, the link stays). A target that is
+    not a regular file (``/dev/null``, a FIFO, a terminal) is written to directly: it cannot be
+    replaced, and must not be. A new file gets ``0666 & ~umask``; an existing one keeps its mode.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise NameplateError(f"{path}: cannot write: {exc.strerror}") from exc
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            raise NameplateError(f"{path}: is a directory")
+        try:
+            with open(target, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise NameplateError(f"{path}: cannot write: {exc.strerror}") from exc
+        return
+    directory = target.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise NameplateError(f"{target}: cannot write: {exc.strerror}") from exc
+        raise NameplateError(f"{path}: cannot write: {exc.strerror}") from exc
     try:
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -33,27 +61,42 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise NameplateError(f"{target}: cannot write: {exc.strerror}") from exc
+        raise NameplateError(f"{path}: cannot write: {exc.strerror}") from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
 
+def read_bounded(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) -> bytes:
+    """The bytes of ``path``, refusing more than ``limit`` (devices report no size: the read
+    itself is bounded)."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise SourceError(f"{p}: is a directory")
+            if st.st_size > limit:
+                raise SourceError(f"{p}: {st.st_size} bytes is over the {limit}-byte limit")
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise SourceError(f"{p}: cannot read: {exc.strerror}") from exc
+    if len(data) > limit:
+        raise SourceError(f"{p}: over the {limit}-byte limit")
+    return data
+
+
 def load_json_file(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) -> Any:
     """Parse a JSON file, bounded in size; errors name the file and the position."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > limit:
-            raise SourceError(f"{p}: {size} bytes is over the {limit}-byte limit")
-        text = p.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"{p}: cannot read: {exc.strerror}") from exc
+    text = read_bounded(p, limit=limit)
     try:
         return json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{p}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise SourceError(f"{p}: JSON nested too deeply") from exc
 
 
 def load_record(path: str | os.PathLike[str]) -> Any:

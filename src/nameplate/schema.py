@@ -81,7 +81,10 @@ def errors_of(
 
 def validate(data: Any, *, where: str = "") -> None:
     """Raise ``RecordValidationError`` listing every error if ``data`` is not a valid record."""
-    errors = errors_of(data)
+    try:
+        errors = errors_of(data)
+    except RecordValidationError as exc:  # an unknown schema_version: say which file
+        raise RecordValidationError(exc.errors, where=where) from exc
     if errors:
         raise RecordValidationError(errors, where=where)
 

@@ -39,26 +39,33 @@ def tree_lines(record: Record, *, depth: int | None = None) -> list[str]:
     shown: set[str] = set()
     lines: list[str] = []
 
-    def walk(cid: str, prefix: str, level: int) -> None:
-        kids = children.get(cid, [])
-        if cid in shown and kids:
-            lines[-1] += " (see above)"
-            return
-        if depth is not None and level >= depth:
-            return
-        shown.add(cid)
-        for i, e in enumerate(kids):
-            last = i == len(kids) - 1
-            lines.append(
-                f"{prefix}{'└── ' if last else '├── '}"
-                f"{_label(by_id.get(e.dependency), e.dependency)}{_edge_note(e)}"
-            )
-            walk(e.dependency, prefix + ("    " if last else "│   "), level + 1)
+    def walk(root: str) -> None:
+        # Iterative depth-first walk, so a dependency chain of any length prints. A stack item
+        # is a line to print, or a node whose children come next (prefix, depth).
+        stack: list[tuple[str, str, int] | str] = [(root, "", 0)]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                lines.append(item)
+                continue
+            cid, prefix, level = item
+            kids = children.get(cid, [])
+            if cid in shown and kids:
+                lines[-1] += " (see above)"
+                continue
+            if depth is not None and level >= depth:
+                continue
+            shown.add(cid)
+            for i, e in reversed(list(enumerate(kids))):
+                last = i == len(kids) - 1
+                label = f"{_label(by_id.get(e.dependency), e.dependency)}{_edge_note(e)}"
+                stack.append((e.dependency, prefix + ("    " if last else "│   "), level + 1))
+                stack.append(f"{prefix}{'└── ' if last else '├── '}{label}")
 
     roots = record.roots or tuple(c.id for c in record.components[:1])
     for root in roots:
         lines.append(_label(by_id.get(root), root))
-        walk(root, "", 0)
+        walk(root)
     return lines
 
 

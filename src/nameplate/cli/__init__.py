@@ -7,6 +7,7 @@ module parses options, calls one library function, renders, and picks the exit c
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -95,6 +96,13 @@ class _LazyGroup(click.Group):
             message = str(exc).replace("\n", " ")
             click.echo(f"error: {message}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:  # `nameplate ... | head`: the reader left; not an error of ours
+            sys.stderr.close()
+            ctx.exit(0)
+        except OSError as exc:  # writing the output failed (a full disk, /dev/full)
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}cannot write the output: {exc.strerror or exc}", err=True)
+            ctx.exit(3)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -101,6 +101,7 @@ def _file_name(data: dict[str, Any]) -> str:
 def _run(kind: str, target: str, output: Path | None, **kw: Any) -> None:
     from .. import schema, sources
     from .._io import atomic_write
+    from ..errors import NameplateError
     from ..sources import ExtractOptions
 
     options = ExtractOptions(
@@ -128,6 +129,11 @@ def _run(kind: str, target: str, output: Path | None, **kw: Any) -> None:
         atomic_write(output, texts[0].encode())
         click.echo(f"wrote {output}", err=True)
         return
+    if (output.exists() and not output.is_dir()) or output.suffix == ".json":
+        raise NameplateError(
+            f"{output}: {len(texts)} records: -o needs a directory here "
+            "(or choose one with --root, or join them with --combined)"
+        )
     output.mkdir(parents=True, exist_ok=True)
     for doc, text in zip(docs, texts, strict=True):
         atomic_write(output / _file_name(doc), text.encode())

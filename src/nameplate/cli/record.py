@@ -22,14 +22,23 @@ def validate(files: tuple[Path, ...], quiet: bool) -> None:
     """
     from .. import schema
     from .._io import load_json_file
+    from ..errors import RecordValidationError
 
     bad = 0
     for path in files:
         data = load_json_file(path)
         docs = data if isinstance(data, list) else [data]
+        if not docs:
+            bad += 1
+            click.echo(f"{path}: $: an empty array holds no record")
         for i, doc in enumerate(docs):
             name = f"{path}[{i}]" if isinstance(data, list) else str(path)
-            errors = schema.errors_of(doc) if isinstance(doc, dict) else [("$", "not an object")]
+            try:
+                errors = (
+                    schema.errors_of(doc) if isinstance(doc, dict) else [("$", "not an object")]
+                )
+            except RecordValidationError as exc:  # an unknown schema_version
+                errors = list(exc.errors)
             if errors:
                 bad += 1
                 for where, message in errors:
