@@ -48,6 +48,11 @@ EXIT_UNKNOWN = 3
 EXIT_REGISTRY = 4
 
 
+def _short(text: str, limit: int = 200) -> str:
+    """One error message, cut so a huge offending value cannot flood the terminal."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class NameplateError(Exception):
     """Base class. ``str(error)`` is one line; the CLI exits with ``exit_code``."""
 
@@ -86,7 +91,7 @@ class RecordValidationError(RecordError):
     def __init__(self, errors: Sequence[tuple[str, str]], *, where: str = "") -> None:
         self.errors = tuple(errors)
         self.where = where
-        shown = "; ".join(f"{p}: {m}" for p, m in self.errors[:3])
+        shown = "; ".join(f"{p}: {_short(m)}" for p, m in self.errors[:3])
         more = f" (+{len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}invalid record: {shown}{more}")
