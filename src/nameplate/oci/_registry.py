@@ -830,9 +830,12 @@ class Repository:
     def _complete(self, desc: Descriptor) -> Descriptor:
         if desc.artifact_type and desc.artifact_type != m.EMPTY_TYPE and desc.annotations:
             return desc
-        found = self.get_manifest(desc.digest)
+        found = self.get_manifest(desc.digest)  # verified against the digest
         if found is None:
-            return desc
+            raise RegistryError(
+                f"{self}: referrer {desc.digest} is listed but its manifest is missing "
+                f"(run 'nameplate reindex' on its subject to drop it)"
+            )
         doc = found.json
         return replace(
             desc,

@@ -456,31 +456,51 @@ def _copy_blob(src: Store, dst: Store, desc: Descriptor) -> None:
             dst.put_blob(stream, desc.digest, desc.size)
 
 
-def _copy_graph(
-    src: Store, dst: Store, man: ResolvedManifest, tag: str | None, seen: set[str]
-) -> int:
+def _plan_copy(
+    src: Store,
+    man: ResolvedManifest,
+    order: list[ResolvedManifest],
+    blobs: dict[str, Descriptor],
+    seen: set[str],
+) -> None:
+    """Read (and so verify against its digest) every manifest to copy: children before the
+    index naming them, each manifest before its referrers; collect the blobs they name."""
     if man.digest in seen:
-        return 0
+        return
     seen.add(man.digest)
     doc = man.json
-    copied = 1
     if man.is_index:
         for child in m.index_descriptors(doc, where=man.digest):
             if child.media_type in m.MANIFEST_TYPES | m.INDEX_TYPES:
-                copied += _copy_graph(src, dst, src.resolve(child.digest), None, seen)
+                _plan_copy(src, src.resolve(child.digest), order, blobs, seen)
     else:
-        blobs: list[Any] = [doc.get("config"), *doc.get("layers", [])]
-        for item in blobs:
+        items: list[Any] = [doc.get("config"), *doc.get("layers", [])]
+        for item in items:
             desc = Descriptor.from_dict(item, where=man.digest)
-            if desc.media_type == m.EMPTY_TYPE and desc.digest == m.EMPTY.digest:
-                dst.put_blob(io.BytesIO(m.EMPTY_JSON), desc.digest, desc.size)
-            else:
-                _copy_blob(src, dst, desc)
-    if tag is not None or not dst.has_manifest(man.digest) or m.subject_of(doc):
-        dst.put_manifest(man.data, man.media_type, tag=tag)
+            blobs.setdefault(desc.digest, desc)
+    order.append(man)
     for referrer in src.referrers(man.digest):
-        copied += _copy_graph(src, dst, src.resolve(referrer.digest), None, seen)
-    return copied
+        _plan_copy(src, src.resolve(referrer.digest), order, blobs, seen)
+
+
+def _copy_graph(src: Store, dst: Store, root: ResolvedManifest, tag: str | None) -> int:
+    """Copy in three steps, so that a failure leaves no new tag in ``dst``: read and verify
+    every manifest; copy every blob (each checked against its digest and size); write the
+    manifests, the tag last."""
+    order: list[ResolvedManifest] = []
+    blobs: dict[str, Descriptor] = {}
+    _plan_copy(src, root, order, blobs, set())
+    for desc in blobs.values():
+        if desc.media_type == m.EMPTY_TYPE and desc.digest == m.EMPTY.digest:
+            dst.put_blob(io.BytesIO(m.EMPTY_JSON), desc.digest, desc.size)
+        else:
+            _copy_blob(src, dst, desc)
+    for man in order:
+        if not dst.has_manifest(man.digest) or m.subject_of(man.json):
+            dst.put_manifest(man.data, man.media_type)
+    if tag is not None:
+        dst.put_manifest(root.data, root.media_type, tag=tag)
+    return len(order)
 
 
 def copy(
@@ -492,7 +512,9 @@ def copy(
 ) -> int:
     """Copy the image or artifact ``src`` names to ``dst`` with everything attached to it
     (referrers, recursively, and those of each platform manifest). Manifest bytes and digests
-    are kept. Returns how many manifests were copied."""
+    are kept. Everything is read and verified, and every blob copied, before the first manifest
+    is written, and the tag last: a failure leaves no new tag in ``dst`` (blobs already copied
+    stay; they are content-addressed). Returns how many manifests were copied."""
     s_store, s_ref = open_store(src, store=store, transport=transport)
     d_store, d_ref = open_store(dst, store=store, transport=transport)
     reference = s_ref.reference
@@ -502,7 +524,7 @@ def copy(
     if d_ref.digest and d_ref.digest != man.digest:
         raise RegistryError(f"{d_ref}: the destination digest differs from the source's")
     tag = d_ref.name if d_ref.name else (None if s_ref.digest else s_ref.name)
-    return _copy_graph(s_store, d_store, man, tag, set())
+    return _copy_graph(s_store, d_store, man, tag)
 
 
 def reindex(

@@ -8,6 +8,9 @@ so ``oras discover --oci-layout`` sees ours and we see theirs.
 Writes are atomic (temporary file and rename) and ``index.json`` updates hold an exclusive
 ``flock`` on the layout folder, so concurrent attachers in several processes never lose one.
 Blob names come only from validated digests: nothing read from the layout can name a path.
+Every path is checked before it is read or written: ``index.json``, ``oci-layout``, ``blobs/``,
+``blobs/sha256/`` or a blob that is a link leading out of the layout is refused
+(:class:`~nameplate.errors.UnsafeInput`), so a write never lands outside the layout folder.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._io import atomic_write
-from ..errors import RegistryError
+from ..errors import RegistryError, UnsafeInput
 from . import manifest as m
 from .manifest import Descriptor, ResolvedManifest
 
@@ -46,11 +49,25 @@ class Layout:
 
     # -- files ---------------------------------------------------------------------------
 
+    def _inside(self, rel: str) -> Path:
+        """``self.path / rel``, refused when it (or a link on the way) leads out of the layout."""
+        path = self.path / rel
+        try:
+            root = self.path.resolve()
+            real = path.resolve()
+        except (OSError, RuntimeError) as exc:  # a link loop
+            raise UnsafeInput(f"{self}: {rel}: cannot resolve: {exc}") from exc
+        if real != root and root not in real.parents:
+            raise UnsafeInput(f"{self}: {rel} leads out of the layout")
+        return path
+
     def _blob_path(self, digest: str) -> Path:
         alg, _, hexpart = m.check_digest(digest).partition(":")
-        return self.path / "blobs" / alg / hexpart
+        return self._inside(f"blobs/{alg}/{hexpart}")
 
     def _ensure(self) -> None:
+        for rel in ("oci-layout", "index.json", "blobs", "blobs/sha256"):
+            self._inside(rel)
         try:
             (self.path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
             marker = self.path / "oci-layout"
@@ -74,8 +91,8 @@ class Layout:
 
     def _read_index(self) -> dict[str, Any]:
         where = f"{self.path / 'index.json'}"
+        p = self._inside("index.json")
         try:
-            p = self.path / "index.json"
             if not p.exists():
                 return {"schemaVersion": 2, "mediaType": m.INDEX, "manifests": []}
             if p.stat().st_size > _INDEX_LIMIT:
@@ -101,7 +118,7 @@ class Layout:
         ]
 
     def _write_index(self, doc: dict[str, Any]) -> None:
-        atomic_write(self.path / "index.json", m.canonical_json(doc))
+        atomic_write(self._inside("index.json"), m.canonical_json(doc))
 
     # -- blobs ---------------------------------------------------------------------------
 
@@ -146,16 +163,22 @@ class Layout:
         except OSError as exc:
             raise RegistryError(f"{self}: blob {digest} not found") from exc
 
-    def _read_manifest(self, digest: str) -> bytes:
+    def _read_manifest(self, digest: str, *, listed: bool = False) -> bytes:
+        """The manifest blob, checked against its digest. ``listed``: ``index.json`` names it
+        (the error then says so)."""
         path = self._blob_path(digest)
+        if not self.path.is_dir():
+            raise RegistryError(f"{self}: the layout folder {self.path} does not exist")
+        what = f"index.json lists manifest {digest}, which" if listed else f"manifest {digest}"
         try:
             if path.stat().st_size > m.MANIFEST_LIMIT:
-                raise RegistryError(f"{self}: manifest {digest} is over the size limit")
+                raise RegistryError(f"{self}: {what} is over the size limit")
             data = path.read_bytes()
         except OSError as exc:
-            raise RegistryError(f"{self}: manifest {digest} not found") from exc
-        if m.digest_of(data) != digest and digest.startswith("sha256:"):
-            raise RegistryError(f"{self}: blob {digest} does not match its digest")
+            raise RegistryError(f"{self}: {what} is not in blobs/ ({exc.strerror})") from exc
+        alg = digest.partition(":")[0]
+        if f"{alg}:{hashlib.new(alg, data).hexdigest()}" != digest:
+            raise RegistryError(f"{self}: {what} does not match its digest")
         return data
 
     # -- manifests and tags ----------------------------------------------------------------
@@ -177,6 +200,13 @@ class Layout:
             or (reference is not None and e.annotations.get(m.ANNOTATION_REF_NAME) == reference)
         ]
         if not entries:
+            if not self.path.is_dir():
+                raise RegistryError(f"{self}: the layout folder {self.path} does not exist")
+            if reference is None:
+                raise RegistryError(
+                    f"{self}: no tagged manifest in index.json; name a ref (oci:PATH:NAME) "
+                    "or a digest (oci:PATH@DIGEST)"
+                )
             raise RegistryError(
                 f"{self}: no manifest named {reference!r} (to attach to a file or folder, "
                 "push it first: nameplate push PATH --to REF)"
@@ -242,12 +272,14 @@ class Layout:
     # -- referrers ---------------------------------------------------------------------------
 
     def _subject(self, digest: str) -> str | None:
+        """The subject of an indexed manifest; a missing or corrupt one is an error (a referrer
+        that cannot be read must not silently vanish from discover, pull or copy)."""
         if digest not in self._subjects:
-            try:
-                doc = m.parse_manifest(self._read_manifest(digest), where=f"{self}@{digest}")
-                self._subjects[digest] = m.subject_of(doc)
-            except RegistryError:
-                self._subjects[digest] = None
+            doc = m.parse_manifest(
+                self._read_manifest(digest, listed=True),
+                where=f"{self}@{digest}",
+            )
+            self._subjects[digest] = m.subject_of(doc)
         return self._subjects[digest]
 
     def referrers(self, subject: str) -> list[Descriptor]:
@@ -281,11 +313,14 @@ class Layout:
 
     def reindex(self, subject: str) -> int:
         """Re-add to ``index.json`` every manifest blob whose subject is ``subject``."""
-        blobs = self.path / "blobs" / "sha256"
+        blobs = self._inside("blobs/sha256")
         found: list[tuple[str, bytes]] = []
         for path in sorted(blobs.iterdir()) if blobs.is_dir() else []:
+            if path.name.startswith("."):
+                continue
+            self._inside(f"blobs/sha256/{path.name}")
             try:
-                if path.name.startswith(".") or path.stat().st_size > m.MANIFEST_LIMIT:
+                if path.stat().st_size > m.MANIFEST_LIMIT:
                     continue
                 data = path.read_bytes()
                 doc = m.parse_manifest(data)

@@ -133,6 +133,9 @@ def parse(text: str, *, store: str | os.PathLike[str] | None = None) -> Referenc
         host, _, path = rest.partition("/")
         if not _HOST.match(host):
             raise BadReference(f"{original}: {host!r} is not a registry host")
+        port = host.rpartition("]")[2].partition(":")[2]
+        if port and not 0 < int(port) < 65536:
+            raise BadReference(f"{original}: port {port} is out of range (1-65535)")
         repo, tag = _split_tag(path)
         if not _REPO.match(repo):
             raise BadReference(f"{original}: {repo!r} is not a valid repository name")
