@@ -45,19 +45,22 @@ _mode_option = click.option(
 
 
 def _host(host_file: str | None) -> Host:
-    from pathlib import Path
-
+    from .._io import read_bounded
     from ..compat.host import detect
     from ..compat.profile import host_from_json
-    from ..errors import CompatError
+    from ..errors import CompatError, SourceError
 
     if host_file is None:
         return detect()
     try:
-        text = Path(host_file).read_bytes()
-    except OSError as exc:
-        raise CompatError(f"{host_file}: cannot read: {exc.strerror}") from exc
+        text = read_bounded(host_file, limit=_HOST_LIMIT)
+    except SourceError as exc:
+        raise CompatError(str(exc)) from exc
     return host_from_json(text, where=str(host_file))
+
+
+_HOST_LIMIT = 16 << 20
+"""A host profile is a few KiB; a larger --host file is refused before it is read."""
 
 
 def _options(mpi_mode: str) -> CheckOptions:
@@ -134,8 +137,9 @@ def _load_target(target: str, platform: str | None) -> Record:
 
         return sources.extract(path)
     from .. import oci
+    from ..compat.select import or_no_such_file
 
-    return oci.pull(target, platform=platform)
+    return or_no_such_file(target, lambda: oci.pull(target, platform=platform))
 
 
 @click.command()
@@ -217,11 +221,12 @@ def index(refs: tuple[str, ...], catalog: str | None) -> None:
     file. Tags, platform manifests and their newest attached records are
     written in one transaction per batch; re-indexing replaces entries.
     """
-    from ..compat.catalog import Catalog
-    from ..compat.catalog import index as run_index
+    from ..compat.catalog import Catalog, collect
 
+    entries, problems = collect(refs)  # every input first: a failure leaves no catalog behind
     with Catalog.open(_catalog_url(catalog)) as cat:
-        written, problems = run_index(cat, refs)
+        written = cat.add_many(entries)
+        cat.analyze()
         total = cat.count()
     for p in problems:
         click.echo(f"skipped {p}", err=True)
@@ -251,10 +256,10 @@ def query(
     """
     from ..compat.catalog import Catalog
 
-    with Catalog.open(_catalog_url(catalog)) as cat:
+    host_profile = _host(host_file) if host_file is not None else None
+    with Catalog.open(_catalog_url(catalog), readonly=True) as cat:
         hits = cat.query(spec, limit=None if host_file else limit)
     rows: list[dict[str, Any]] = []
-    host_profile = _host(host_file) if host_file is not None else None
     for hit in hits:
         verdict = None
         if host_profile is not None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from .. import formats
-from .._io import atomic_write, load_json_file, load_record
-from ..errors import ExportError
+from .._io import atomic_write, load_json_file, load_record, read_bounded
+from ..errors import ExportError, SourceError
 
 __all__ = ["COMMANDS"]
 
@@ -85,12 +85,14 @@ def sparql(query: str, files: tuple[Path, ...], store: str, out_fmt: str) -> Non
     """
     from ..formats import jsonld
 
-    text = query
-    candidate = Path(query)
-    if query.endswith(".rq") and candidate.is_file():
-        text = candidate.read_text(encoding="utf-8")
+    text, source = _query_text(query)
     graph = jsonld.load_graph((load_record(f) for f in files), store=store)
-    names, rows = jsonld.query(graph, text)
+    try:
+        names, rows = jsonld.query(graph, text)
+    except ExportError as exc:
+        if source is None:
+            raise
+        raise ExportError(f"{source}: {exc}") from exc
     if out_fmt == "json":
         click.echo(json.dumps([dict(zip(names, row, strict=True)) for row in rows], indent=2))
     else:
@@ -101,6 +103,25 @@ def sparql(query: str, files: tuple[Path, ...], store: str, out_fmt: str) -> Non
         click.echo(buf.getvalue(), nl=False)
     if not rows or rows == [("false",)]:
         raise SystemExit(1)
+
+
+_QUERY_LIMIT = 1 << 20
+"""A query file larger than this (1 MiB) is refused before it is read."""
+
+
+def _query_text(query: str) -> tuple[str, Path | None]:
+    """The SPARQL text of QUERY, and the file it came from: an argument ending in ``.rq``
+    without white space is a query file, read bounded and decoded as UTF-8."""
+    if not query.endswith(".rq") or any(c.isspace() for c in query):
+        return query, None
+    path = Path(query)
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    data = read_bounded(path, limit=_QUERY_LIMIT)
+    try:
+        return data.decode("utf-8"), path
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
 
 
 @click.command("merge")

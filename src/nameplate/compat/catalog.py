@@ -16,20 +16,27 @@ returned have their JSON read (kept apart, in ``documents``).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
+import re
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CatalogError
 from ..record import OptionValue, Record
 from .specquery import NodeQuery, SpecQuery, parse, target_names
 
-__all__ = ["Catalog", "CatalogEntry", "Entry", "default_catalog", "index"]
+if TYPE_CHECKING:
+    from .select import Found
+
+__all__ = ["Catalog", "CatalogEntry", "Entry", "collect", "default_catalog", "index"]
 
 _SCHEMA_SQLITE = """
 CREATE TABLE IF NOT EXISTS records (
@@ -165,33 +172,87 @@ class Catalog:
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | os.PathLike[str]) -> Catalog:
-        """Open (creating the tables) ``catalog.db``, ``sqlite:///path`` or ``postgresql://...``."""
+    def open(cls, url: str | os.PathLike[str], *, readonly: bool = False) -> Catalog:
+        """Open ``catalog.db``, ``sqlite:///path`` or ``postgresql://...``.
+
+        A writer creates the catalog (and its folder) when missing, and refuses an existing
+        database that is not a nameplate catalog. A ``readonly`` reader creates and changes
+        nothing: a missing catalog, or a database that is not one, is a :class:`CatalogError`.
+        Any other URL scheme (``mysql://``...) is refused.
+        """
         text = str(url)
         if text.startswith(("postgresql://", "postgres://")):
-            return cls._open_pg(text)
-        path = text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text
+            return cls._open_pg(text, readonly=readonly)
+        if text.startswith("sqlite:///"):
+            path = text.removeprefix("sqlite:///")
+            path = path if path.startswith("/") else "/" + path
+        elif _SCHEME.match(text):
+            raise CatalogError(
+                f"{_safe(text)}: not a catalog URL (a SQLite file, sqlite:///PATH or"
+                " postgresql://...)"
+            )
+        else:
+            path = text
+        if not path:
+            raise CatalogError("the catalog path is empty")
+        if readonly:
+            return cls._open_sqlite_ro(path)
+        return cls._open_sqlite_rw(path)
+
+    @classmethod
+    def _open_sqlite_rw(cls, path: str) -> Catalog:
+        memory = path == ":memory:"
+        created = not memory and not os.path.lexists(path)
         try:
-            if path != ":memory:":
+            if not memory:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout = 60000")
-            if path != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            # A site catalog is read far more than written: a 64 MiB page cache, memory-mapped
-            # reads and in-memory temporary sorts keep the joins of spec queries off the disk.
-            conn.execute("PRAGMA cache_size = -65536")
-            conn.execute("PRAGMA mmap_size = 268435456")
-            conn.execute("PRAGMA temp_store = MEMORY")
-            _create_sqlite(conn)
         except (sqlite3.Error, OSError) as exc:
-            raise CatalogError(f"{path}: cannot open the catalog: {exc}") from exc
+            raise CatalogError(f"{path}: cannot open the catalog: {_reason(exc)}") from exc
+        try:
+            _check_sqlite(conn, path, required=False)
+            conn.execute("PRAGMA busy_timeout = 60000")
+            if not memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+            _tune(conn)
+            _create_sqlite(conn)
+        except (sqlite3.Error, OSError, CatalogError) as exc:
+            conn.close()
+            if created:
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(path + suffix)
+            if isinstance(exc, CatalogError):
+                raise
+            raise CatalogError(f"{path}: cannot open the catalog: {_reason(exc)}") from exc
         return cls(conn, postgres=False, url=path)
 
     @classmethod
-    def _open_pg(cls, url: str) -> Catalog:
+    def _open_sqlite_ro(cls, path: str) -> Catalog:
+        if path == ":memory:":
+            raise CatalogError(":memory: is empty: no catalog to read")
+        p = Path(path)
+        if not p.is_file():
+            why = "is not a file" if p.exists() else "no such catalog (run nameplate index first)"
+            raise CatalogError(f"{path}: {why}")
+        uri = "file:" + urllib.parse.quote(str(p.resolve())) + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise CatalogError(f"{path}: cannot open the catalog: {_reason(exc)}") from exc
+        try:
+            conn.execute("PRAGMA busy_timeout = 60000")
+            _check_sqlite(conn, path, required=True)
+            _tune(conn)
+        except (sqlite3.Error, CatalogError) as exc:
+            conn.close()
+            if isinstance(exc, CatalogError):
+                raise
+            raise CatalogError(f"{path}: cannot open the catalog: {_reason(exc)}") from exc
+        return cls(conn, postgres=False, url=path)
+
+    @classmethod
+    def _open_pg(cls, url: str, *, readonly: bool = False) -> Catalog:
         try:
             import psycopg
         except ImportError as exc:  # pragma: no cover - the postgres extra is missing
@@ -200,15 +261,30 @@ class Catalog:
             ) from exc
         try:
             conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(7400731)")
-                for stmt in filter(str.strip, _SCHEMA_PG.split(";")):
-                    conn.execute(stmt)
-                if _old_layout(conn):
-                    for stmt in _MIGRATE:
-                        conn.execute(stmt)
         except psycopg.Error as exc:
             raise CatalogError(f"{_safe(url)}: cannot open the catalog: {exc}") from exc
+        try:
+            if readonly:
+                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                present = conn.execute(
+                    "SELECT " + ", ".join(f"to_regclass('{t}') IS NOT NULL" for t in _TABLES)
+                ).fetchone()
+                if not present or not all(present):
+                    raise CatalogError(f"{_safe(url)}: not a nameplate catalog (no records table)")
+            else:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(7400731)")
+                    for stmt in filter(str.strip, _SCHEMA_PG.split(";")):
+                        conn.execute(stmt)
+                    if _old_layout(conn):
+                        for stmt in _MIGRATE:
+                            conn.execute(stmt)
+        except psycopg.Error as exc:
+            conn.close()
+            raise CatalogError(f"{_safe(url)}: cannot open the catalog: {exc}") from exc
+        except CatalogError:
+            conn.close()
+            raise
         return cls(conn, postgres=True, url=_safe(url))
 
     def close(self) -> None:
@@ -532,6 +608,54 @@ def _old_layout(conn: Any) -> bool:
     return "record" in [d[0] for d in cur.description]
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+"""A URL scheme: anything but ``sqlite:///`` and ``postgresql://`` is refused, never a path."""
+
+_TABLES = ("records", "documents", "components", "options", "compilers")
+"""The tables of a catalog: an existing database without them is not one."""
+
+_APPLICATION_ID = 0x4E504354
+"""``PRAGMA application_id`` of a nameplate SQLite catalog (``NPCT``), set when created."""
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
+
+
+def _tune(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # A site catalog is read far more than written: a 64 MiB page cache, memory-mapped
+    # reads and in-memory temporary sorts keep the joins of spec queries off the disk.
+    conn.execute("PRAGMA cache_size = -65536")
+    conn.execute("PRAGMA mmap_size = 268435456")
+    conn.execute("PRAGMA temp_store = MEMORY")
+
+
+def _check_sqlite(conn: sqlite3.Connection, path: str, *, required: bool) -> None:
+    """Refuse a SQLite database that is not a nameplate catalog. An empty database (a new or
+    empty file) is one to create unless ``required``."""
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = {
+            str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(f"{path}: not a nameplate catalog ({exc})") from exc
+    if not tables and app_id == 0:
+        if required:
+            raise CatalogError(f"{path}: not a nameplate catalog (an empty database)")
+        return
+    if app_id not in (0, _APPLICATION_ID) or not {"records", "components"} <= tables:
+        raise CatalogError(f"{path}: not a nameplate catalog (an unrelated SQLite database)")
+    if required and not set(_TABLES) <= tables:
+        raise CatalogError(
+            f"{path}: a catalog of an older layout: run nameplate index once to upgrade it"
+        )
+
+
 def _create_sqlite(conn: sqlite3.Connection) -> None:
     for attempt in range(40):
         try:
@@ -539,6 +663,7 @@ def _create_sqlite(conn: sqlite3.Connection) -> None:
             try:
                 for stmt in filter(str.strip, _SCHEMA_SQLITE.split(";")):
                     conn.execute(stmt)
+                conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
                 if _old_layout(conn):
                     for stmt in _MIGRATE:
                         conn.execute(stmt)
@@ -563,11 +688,12 @@ def _safe(url: str) -> str:
     return f"{scheme}://{user}@{tail}"
 
 
-def index(catalog: Catalog, refs: Iterable[str], *, store: Any = None) -> tuple[int, list[str]]:
-    """Crawl each reference (a repository, a tag, a digest, or a local record file) into the
-    catalog; returns how many records were written and the manifests that had none."""
+def collect(refs: Iterable[str], *, store: Any = None) -> tuple[list[Entry], list[str]]:
+    """What :func:`index` writes: the entries of each reference (a repository, a tag, a
+    digest, or a local record file), and the manifests that had no record. A missing file or
+    layout, or a registry that cannot be read, is an error (nothing is written)."""
     from .._io import load_record
-    from .select import crawl
+    from .select import or_no_such_file
 
     entries: list[Entry] = []
     problems: list[str] = []
@@ -575,7 +701,7 @@ def index(catalog: Catalog, refs: Iterable[str], *, store: Any = None) -> tuple[
         if Path(ref).is_file():
             entries.append(Entry(record=load_record(ref)))
             continue
-        for found in crawl(ref, store=store):
+        for found in or_no_such_file(ref, functools.partial(_crawled, ref, store)):
             if found.record is None:
                 problems.append(f"{found.ref}: {found.problem}")
                 continue
@@ -588,6 +714,19 @@ def index(catalog: Catalog, refs: Iterable[str], *, store: Any = None) -> tuple[
                     platform=found.platform,
                 )
             )
+    return entries, problems
+
+
+def _crawled(ref: str, store: Any) -> list[Found]:
+    from .select import crawl
+
+    return list(crawl(ref, store=store))
+
+
+def index(catalog: Catalog, refs: Iterable[str], *, store: Any = None) -> tuple[int, list[str]]:
+    """Crawl each reference (see :func:`collect`) into the catalog; returns how many records
+    were written and the manifests that had none."""
+    entries, problems = collect(refs, store=store)
     written = catalog.add_many(entries)
     catalog.analyze()
     return written, problems

@@ -169,11 +169,18 @@ class Host:
 
 def host_from_json(text: str | bytes, *, where: str) -> Host:
     """Parse and validate a host profile (``nameplate host -o json``)."""
+    try:
+        return _host_from_json(text, where=where)
+    except RecursionError as exc:
+        raise CompatError(f"{where}: JSON nested too deeply") from exc
+
+
+def _host_from_json(text: str | bytes, *, where: str) -> Host:
     from .. import schema
 
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise CompatError(f"{where}: not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise CompatError(f"{where}: $: a host profile is a JSON object")

@@ -16,18 +16,21 @@ and orders those that run by
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from ..errors import NameplateError
+from ..errors import CompatError, NameplateError, RegistryError
 from ..normalize import version_key
 from ..record import Record
 from .profile import Host
 from .report import Report, Verdict, check
 from .rules import CheckOptions
 
-__all__ = ["Candidate", "Found", "Selection", "crawl", "rank", "select"]
+__all__ = ["Candidate", "Found", "Selection", "crawl", "or_no_such_file", "rank", "select"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -99,6 +102,10 @@ def crawl(repo: str, *, tags: Sequence[str] | None = None, store: Any = None) ->
     from ..oci import manifest as m
 
     parsed = oci.parse(repo, store=store)
+    if parsed.kind == "layout" and parsed.path is not None:
+        index_json = parsed.path / "index.json"
+        if not index_json.is_file():
+            raise CompatError(f"{repo}: no OCI image layout at {parsed.path} (no index.json)")
     base = parsed.repo
     if parsed.digest:
         named: list[tuple[str, str]] = [(parsed.name or "", f"{base}@{parsed.digest}")]
@@ -124,6 +131,38 @@ def crawl(repo: str, *, tags: Sequence[str] | None = None, store: Any = None) ->
                 yield Found(ref=ref, tag=tag, digest=digest, platform=platform, record=record)
             except NameplateError as exc:
                 yield Found(ref=ref, tag=tag, digest=digest, platform=platform, problem=str(exc))
+
+
+def _path_like(target: str) -> str | None:
+    """``"file"`` when a target can only be a file path (``*.json``, ``/``, ``./``, ``~``),
+    ``"maybe"`` when it has a ``/`` but is no registry or layout reference (a file, or a name
+    of the default store), else None."""
+    if target.startswith(("oci:", "docker://")):
+        return None
+    if target.lower().endswith(".json") or target.startswith(("/", "./", "../", "~")):
+        return "file"
+    if target in (".", ".."):
+        return "file"
+    if "/" in target or os.sep in target:
+        first = target.split("/", 1)[0]
+        registry = "." in first or ":" in first or first == "localhost"  # as oci.parse reads it
+        return None if registry else "maybe"
+    return None
+
+
+def or_no_such_file(target: str, load: Callable[[], _T]) -> _T:
+    """``load()`` the reference ``target`` names when it is missing as a file; a target that
+    looks like a file path is ``TARGET: no such file`` (a :class:`CompatError`) instead of a
+    lookup in the default store."""
+    like = _path_like(target)
+    if like == "file":
+        raise CompatError(f"{target}: no such file")
+    try:
+        return load()
+    except (RegistryError, CompatError) as exc:
+        if like == "maybe":
+            raise CompatError(f"{target}: no such file (nor a name in the default store)") from exc
+        raise
 
 
 @functools.cache

@@ -137,19 +137,54 @@ def _media_type(doc: Any, where: str) -> str:
     return "application/vnd.oci.image.manifest.v1+json"
 
 
-def _pick_entry(index: dict[str, Any], reference: str | None, where: str) -> str | None:
+def _index_entries(index: Any, where: str) -> list[dict[str, Any]]:
+    """The ``manifests`` of an image index, each checked to be a descriptor object with an
+    object ``annotations``, a string ref name and an integer ``size`` when present."""
+    if not isinstance(index, dict):
+        raise SourceError(f"{where}: an image index is a JSON object")
+    manifests = index.get("manifests")
+    if manifests is None:
+        return []
+    if not isinstance(manifests, list):
+        raise SourceError(f"{where}: manifests: not a list")
+    for i, d in enumerate(manifests):
+        at = f"{where}: manifests[{i}]"
+        if not isinstance(d, dict):
+            raise SourceError(f"{at}: not a descriptor object")
+        annotations = d.get("annotations")
+        if annotations is not None and not isinstance(annotations, dict):
+            raise SourceError(f"{at}.annotations: not an object")
+        if annotations is not None and not isinstance(annotations.get(_REF_NAME, ""), str):
+            raise SourceError(f"{at}.annotations: {_REF_NAME} is not a string")
+        if "platform" in d and not isinstance(d["platform"], dict):
+            raise SourceError(f"{at}.platform: not an object")
+        _check_size(d, at)
+    return manifests
+
+
+def _check_size(desc: dict[str, Any], where: str) -> int:
+    """A descriptor's ``size``: a non-negative integer (0 when absent), as the OCI commands
+    require."""
+    size = desc.get("size", 0)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise SourceError(f"{where}.size: not a non-negative integer")
+    return size
+
+
+def _pick_entry(index: Any, reference: str | None, where: str) -> str | None:
     """The digest an ``index.json`` entry names for ``reference`` (a ref.name), or None."""
-    entries = [d for d in index.get("manifests") or [] if isinstance(d, dict)]
+    entries = _index_entries(index, where)
     if reference is None:
         named = [d for d in entries if (d.get("annotations") or {}).get(_REF_NAME)]
         pool = named or entries
         if len(pool) == 1:
-            return str(pool[0].get("digest"))
+            at = f"{where}: manifests[{entries.index(pool[0])}]"
+            return _check_digest(pool[0].get("digest"), at)
         return None
-    for d in entries:
+    for i, d in enumerate(entries):
         name = (d.get("annotations") or {}).get(_REF_NAME)
         if name == reference or (isinstance(name, str) and name.endswith(f":{reference}")):
-            return str(d.get("digest"))
+            return _check_digest(d.get("digest"), f"{where}: manifests[{i}]")
     raise SourceError(f"{where}: no image named {reference!r} in index.json")
 
 
@@ -409,7 +444,7 @@ def _matches(have: str, wanted: str) -> bool:
 
 
 def _select(index: dict[str, Any], wanted: str, where: str) -> dict[str, Any]:
-    entries = [d for d in index.get("manifests") or [] if isinstance(d, dict)]
+    entries = _index_entries(index, where)
     images = [d for d in entries if _platform_of(d) is not None]
     for d in images:
         if _matches(str(_platform_of(d)), wanted):
@@ -456,7 +491,7 @@ def resolve_image(
                 digest=ld,
                 media_type=str(layer.get("mediaType", "")),
                 open=_blob_opener(store, ld),
-                size=int(layer.get("size") or 0),
+                size=_check_size(layer, f"{ref}@{digest}: layers[{i}]"),
             )
         )
     annotations.update(_str_map(doc.get("annotations")))
