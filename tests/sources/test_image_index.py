@@ -122,3 +122,19 @@ def test_pick_entry_accepts_only_source_errors(index: Any, reference: str | None
     except SourceError:
         return
     assert picked is None or picked.startswith(("sha256:", "sha512:"))
+
+
+def test_a_large_file_that_is_not_an_archive_is_refused_at_once(tmp_path: Path) -> None:
+    """``tarfile``'s ``r:*`` would try every decompressor over the whole file: minutes."""
+    import time
+
+    from nameplate import sources
+    from nameplate.errors import SourceError
+
+    zeros = tmp_path / "zeros.tar"
+    with zeros.open("wb") as f:
+        f.truncate(3 * 1024**3)  # sparse
+    start = time.monotonic()
+    with pytest.raises(SourceError, match="not an image archive"):
+        sources.extract_all(zeros, kind="image")
+    assert time.monotonic() - start < 30

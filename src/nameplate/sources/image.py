@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, cast
 
 from ..errors import RegistryError, SourceError, UnsafeInput
 from ..record import Record
@@ -240,13 +240,32 @@ class OciLayoutStore:
             raise SourceError(f"{self.name}: blob {digest}: {exc.strerror}") from exc
 
 
+_TarMode = Literal["r:", "r:gz", "r:bz2", "r:xz"]
+_TAR_MAGIC: tuple[tuple[bytes, _TarMode], ...] = (
+    (b"\x1f\x8b", "r:gz"),
+    (b"BZh", "r:bz2"),
+    (b"\xfd7zXZ\x00", "r:xz"),
+)
+
+
+def _tar_mode(path: Path) -> _TarMode:
+    """The tarfile mode for ``path`` from its first bytes. ``r:*`` would try every decompressor
+    in turn over the whole file: minutes on a large file that is not an archive at all."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
+    return next((mode for magic, mode in _TAR_MAGIC if head.startswith(magic)), "r:")
+
+
 class ArchiveStore:
     """A tarball of an image (OCI layout inside, or ``docker save``'s ``manifest.json``)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         try:
-            with tarfile.open(self.path, "r:*") as tf:  # headers only; members read on demand
+            with tarfile.open(self.path, _tar_mode(self.path)) as tf:  # headers only
                 self._compressed = not isinstance(tf.fileobj, io.BufferedReader)
                 self._members = {
                     m.name.lstrip("./"): (m.offset_data, m.size, m.name)
@@ -269,7 +288,7 @@ class ArchiveStore:
             raise SourceError(f"{self.path}: no file {name!r} in the archive")
         offset, size, member = found
         if self._compressed:  # no random access: re-read the archive up to the member
-            tf = tarfile.open(self.path, "r:*")  # noqa: SIM115 - closed with the member stream
+            tf = tarfile.open(self.path, _tar_mode(self.path))  # noqa: SIM115 - closed with the stream
             f = tf.extractfile(member)
             if f is None:
                 tf.close()
@@ -570,11 +589,11 @@ def detect(target: str | os.PathLike[str]) -> bool:
         return (path / "oci-layout").is_file()
     if path.is_file():
         try:
-            with tarfile.open(path, "r:*") as tf:
+            with tarfile.open(path, _tar_mode(path)) as tf:
                 for _, member in zip(range(10_000), tf, strict=False):
                     if member.name.lstrip("./") in ("index.json", "manifest.json"):
                         return True
-        except (tarfile.TarError, OSError, EOFError):
+        except (tarfile.TarError, OSError, EOFError, SourceError):
             return False
         return False
     return _looks_registry(text)
