@@ -252,7 +252,7 @@ class _Evaluator:
             raise _Budget("evaluation step limit reached")
 
     # expressions -------------------------------------------------------
-    def eval(self, node: ast.expr, scope: Mapping[str, Any] | None = None) -> Any:
+    def evaluate(self, node: ast.expr, scope: Mapping[str, Any] | None = None) -> Any:
         self.tick()
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
@@ -281,37 +281,37 @@ class _Evaluator:
         raise NameError(f"name {name!r} is not defined")
 
     def _List(self, node: ast.List, scope: Mapping[str, Any]) -> Any:
-        return [self.eval(e, scope) for e in node.elts]
+        return [self.evaluate(e, scope) for e in node.elts]
 
     def _Tuple(self, node: ast.Tuple, scope: Mapping[str, Any]) -> Any:
-        return tuple(self.eval(e, scope) for e in node.elts)
+        return tuple(self.evaluate(e, scope) for e in node.elts)
 
     def _Set(self, node: ast.Set, scope: Mapping[str, Any]) -> Any:
         # EasyBuild keeps a set as a set; we keep the written order (sets of tuples in 8 files)
-        return [self.eval(e, scope) for e in node.elts]
+        return [self.evaluate(e, scope) for e in node.elts]
 
     def _Dict(self, node: ast.Dict, scope: Mapping[str, Any]) -> Any:
         out: dict[Any, Any] = {}
         for k, v in zip(node.keys, node.values, strict=False):
             if k is None:
-                extra = self.eval(v, scope)
+                extra = self.evaluate(v, scope)
                 if not isinstance(extra, dict):
                     raise TypeError("** of non-dict")
                 out.update(extra)
             else:
-                key = self.eval(k, scope)
+                key = self.evaluate(k, scope)
                 hash(key)
-                out[key] = self.eval(v, scope)
+                out[key] = self.evaluate(v, scope)
         return out
 
     def _BinOp(self, node: ast.BinOp, scope: Mapping[str, Any]) -> Any:
         op = _BINOPS.get(type(node.op))
         if op is None:
             raise TypeError(f"unsupported operator {type(node.op).__name__}")
-        return op(self.eval(node.left, scope), self.eval(node.right, scope))
+        return op(self.evaluate(node.left, scope), self.evaluate(node.right, scope))
 
     def _UnaryOp(self, node: ast.UnaryOp, scope: Mapping[str, Any]) -> Any:
-        value = self.eval(node.operand, scope)
+        value = self.evaluate(node.operand, scope)
         if isinstance(node.op, ast.Not):
             return not value
         if isinstance(node.op, ast.USub) and isinstance(value, (int, float)):
@@ -323,7 +323,7 @@ class _Evaluator:
     def _BoolOp(self, node: ast.BoolOp, scope: Mapping[str, Any]) -> Any:
         result: Any = None
         for value_node in node.values:
-            result = self.eval(value_node, scope)
+            result = self.evaluate(value_node, scope)
             if isinstance(node.op, ast.And) and not result:
                 return result
             if isinstance(node.op, ast.Or) and result:
@@ -331,18 +331,18 @@ class _Evaluator:
         return result
 
     def _Compare(self, node: ast.Compare, scope: Mapping[str, Any]) -> Any:
-        left = self.eval(node.left, scope)
+        left = self.evaluate(node.left, scope)
         for op, right_node in zip(node.ops, node.comparators, strict=False):
-            right = self.eval(right_node, scope)
+            right = self.evaluate(right_node, scope)
             if not _COMPARE[type(op)](left, right):
                 return False
             left = right
         return True
 
     def _IfExp(self, node: ast.IfExp, scope: Mapping[str, Any]) -> Any:
-        if self.eval(node.test, scope):
-            return self.eval(node.body, scope)
-        return self.eval(node.orelse, scope)
+        if self.evaluate(node.test, scope):
+            return self.evaluate(node.body, scope)
+        return self.evaluate(node.orelse, scope)
 
     def _JoinedStr(self, node: ast.JoinedStr, scope: Mapping[str, Any]) -> Any:
         parts: list[str] = []
@@ -350,12 +350,12 @@ class _Evaluator:
             if isinstance(value, ast.Constant):
                 parts.append(str(value.value))
             elif isinstance(value, ast.FormattedValue):
-                inner = self.eval(value.value, scope)
+                inner = self.evaluate(value.value, scope)
                 if not isinstance(inner, (str, int, float, bool)):
                     raise TypeError("f-string of non-scalar")
                 spec = ""
                 if value.format_spec is not None:
-                    spec = str(self.eval(value.format_spec, scope))
+                    spec = str(self.evaluate(value.format_spec, scope))
                     if _WIDE_SPEC.search(spec):
                         raise _Budget("format width too large")
                 if value.conversion == ord("r"):
@@ -366,15 +366,15 @@ class _Evaluator:
         return "".join(parts)
 
     def _Subscript(self, node: ast.Subscript, scope: Mapping[str, Any]) -> Any:
-        value = self.eval(node.value, scope)
+        value = self.evaluate(node.value, scope)
         if not isinstance(value, (str, list, tuple, dict)):
             raise TypeError("subscript of unsupported value")
-        index = self.eval(node.slice, scope)
+        index = self.evaluate(node.slice, scope)
         return value[index]
 
     def _Slice(self, node: ast.Slice, scope: Mapping[str, Any]) -> Any:
         def part(n: ast.expr | None) -> Any:
-            return None if n is None else self.eval(n, scope)
+            return None if n is None else self.evaluate(n, scope)
 
         return slice(part(node.lower), part(node.upper), part(node.step))
 
@@ -387,20 +387,20 @@ class _Evaluator:
         first, rest = generators[0], generators[1:]
         if first.is_async:
             raise TypeError("async comprehension")
-        iterable = self.eval(first.iter, scope)
+        iterable = self.evaluate(first.iter, scope)
         if not isinstance(iterable, (list, tuple, str, dict, range)):
             raise TypeError("iteration over unsupported value")
         for item in iterable:
             self.tick()
             inner = dict(scope)
             self._bind(first.target, item, inner)
-            if all(self.eval(cond, inner) for cond in first.ifs):
+            if all(self.evaluate(cond, inner) for cond in first.ifs):
                 yield from self._comprehension(rest, inner)
 
     def _ListComp(self, node: ast.ListComp, scope: Mapping[str, Any]) -> Any:
         out = []
         for inner in self._comprehension(node.generators, scope):
-            out.append(self.eval(node.elt, inner))
+            out.append(self.evaluate(node.elt, inner))
             if len(out) > MAX_LOOP:
                 raise _Budget("comprehension too long")
         return out
@@ -413,9 +413,9 @@ class _Evaluator:
     def _DictComp(self, node: ast.DictComp, scope: Mapping[str, Any]) -> Any:
         out: dict[Any, Any] = {}
         for inner in self._comprehension(node.generators, scope):
-            key = self.eval(node.key, inner)
+            key = self.evaluate(node.key, inner)
             hash(key)
-            out[key] = self.eval(node.value, inner)
+            out[key] = self.evaluate(node.value, inner)
             if len(out) > MAX_LOOP:
                 raise _Budget("comprehension too long")
         return out
@@ -424,17 +424,17 @@ class _Evaluator:
         args: list[Any] = []
         for a in node.args:
             if isinstance(a, ast.Starred):
-                extra = self.eval(a.value, scope)
+                extra = self.evaluate(a.value, scope)
                 if not isinstance(extra, (list, tuple)):
                     raise TypeError("* of non-sequence")
                 args.extend(extra)
             else:
-                args.append(self.eval(a, scope))
+                args.append(self.evaluate(a, scope))
         kwargs: dict[str, Any] = {}
         for kw in node.keywords:
             if kw.arg is None:
                 raise TypeError("** in call")
-            kwargs[kw.arg] = self.eval(kw.value, scope)
+            kwargs[kw.arg] = self.evaluate(kw.value, scope)
         func = node.func
         if isinstance(func, ast.Name):
             builtin = _BUILTINS.get(func.id)
@@ -444,7 +444,7 @@ class _Evaluator:
                 raise TypeError("str() of non-scalar")
             return builtin(*args, **kwargs)
         if isinstance(func, ast.Attribute):
-            target = self.eval(func.value, scope)
+            target = self.evaluate(func.value, scope)
             return self._method(target, func.attr, args, kwargs)
         raise TypeError("unsupported call")
 
@@ -485,7 +485,7 @@ class _Reader:
 
     def value(self, node: ast.expr) -> Any:
         try:
-            return self.ev.eval(node)
+            return self.ev.evaluate(node)
         except _Budget as exc:
             return Unresolved(_source(node), str(exc))
         except (RecursionError, MemoryError) as exc:
