@@ -79,7 +79,7 @@ def cpu_target(raw: str | Mapping[str, Any], *, flags: str | None = None) -> Cpu
     return _cpu_target_cached(
         str(raw.get("name", "")),
         vendor if isinstance(vendor, str) else None,
-        tuple(sorted({str(f) for f in feats})) if isinstance(feats, list) else (),
+        tuple(str(f) for f in feats) if isinstance(feats, list) else (),
         gen if isinstance(gen, int) and not isinstance(gen, bool) and gen else None,
         flags,
     )
@@ -93,6 +93,7 @@ def _cpu_target_cached(
     generation: int | None,
     flags: str | None,
 ) -> CpuTarget:
+    features = tuple(sorted(set(features)))  # the cache key keeps the input order: sort once here
     known = _targets().get(name)
     if known is None:
         return CpuTarget(

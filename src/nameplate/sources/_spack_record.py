@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import normalize
+from .._codec import empty_map, frozen_map
 from ..errors import SourceError
 from ..record import (
     Compiler,
@@ -43,6 +44,7 @@ from ._spack_spec import FLAG_KEYS, LANGUAGES, Node
 __all__ = ["Extras", "Graph", "build_records", "component_id", "match_root"]
 
 _DEPTYPES: tuple[DepType, ...] = ("build", "link", "run", "test")
+_EMPTY_MAP: Mapping[str, Any] = empty_map()
 #: MPI providers by package name, for specfiles older than v4 (no virtuals on edges).
 _MPI_NAMES = frozenset(
     {"openmpi", "mpich", "mvapich", "mvapich2", "intel-mpi", "intel-oneapi-mpi", "cray-mpich"}
@@ -232,9 +234,7 @@ def _component(graph: Graph, h: str, compilers: frozenset[str], status: Status) 
 
 
 def _codec_map(d: Mapping[str, Any]) -> Mapping[str, Any]:
-    from .._codec import frozen_map
-
-    return frozen_map(d)
+    return frozen_map(d) if d else _EMPTY_MAP
 
 
 def _edges(graph: Graph, hashes: Sequence[str]) -> list[Dependency]:

@@ -134,6 +134,29 @@ def _edges_v1(deps: Any, where: str) -> tuple[Edge, ...]:
     return tuple(out)
 
 
+def _edge_fast(dep: Any) -> Edge | None:
+    """A well-formed v4/v5 edge without per-field checks; None sends it to the careful path."""
+    if type(dep) is not dict:
+        return None
+    params = dep.get("parameters")
+    name, h = dep.get("name"), dep.get("hash")
+    if type(params) is not dict or type(name) is not str or type(h) is not str:
+        return None
+    types, virtuals = params.get("deptypes"), params.get("virtuals", [])
+    if type(types) is not list or type(virtuals) is not list:
+        return None
+    if not all(type(t) is str for t in types) or not all(type(v) is str for v in virtuals):
+        return None
+    direct = params.get("direct")
+    return Edge(
+        name=name,
+        hash=h,
+        types=tuple(types),
+        virtuals=tuple(virtuals),
+        direct=direct if type(direct) is bool else None,
+    )
+
+
 def _edges_list(deps: Any, where: str) -> tuple[Edge, ...]:
     if deps is None:
         return ()
@@ -141,6 +164,10 @@ def _edges_list(deps: Any, where: str) -> tuple[Edge, ...]:
         raise SourceError(f"{where}: expected a list of dependencies")
     out = []
     for i, dep in enumerate(deps):
+        fast = _edge_fast(dep)
+        if fast is not None:
+            out.append(fast)
+            continue
         at = f"{where}[{i}]"
         if not isinstance(dep, Mapping):
             raise SourceError(f"{at}: expected an object")
