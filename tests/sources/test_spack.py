@@ -261,3 +261,59 @@ def test_docs_page_lists_every_capability() -> None:
     page = (ROOT / "docs/sources/spack.md").read_text()
     for key in spack.CAPABILITIES:
         assert f"| `{key}` |" in page
+
+
+def test_elf_files_of_a_prefix_fill_the_floors(tmp_path: Path) -> None:
+    """Real binaries in a prefix: the libc/libstdc++ floors and CUDA architectures come from them."""
+    import shutil
+
+    from nameplate.normalize import max_version
+    from nameplate.sources.elf import parse_elf
+
+    src = next((SPACK / "spack1.3-fake-store/opt/spack/linux-icelake").glob("zlib-ng-*"))
+    prefix = tmp_path / src.name
+    shutil.copytree(src, prefix)
+    cuda = DATA / "elf/libsaxpy_a.so"
+    shutil.copy(cuda, prefix / "lib/libsaxpy_a.so")
+    shutil.copy("/usr/bin/true", prefix / "bin/true")
+    manifest_path = prefix / ".spack/install_manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    root = min(manifest, key=len)
+    for rel in ("lib/libsaxpy_a.so", "bin/true"):
+        size = (prefix / rel).stat().st_size
+        manifest[f"{root}/{rel}"] = {"mode": 33261, "hash": "x" * 32, "size": size}
+    manifest_path.write_text(json.dumps(manifest))
+    (record,) = extract_all(prefix)
+    facts = [
+        parse_elf((prefix / rel).read_bytes(), where=rel)
+        for rel in ("lib/libsaxpy_a.so", "bin/true")
+    ]
+    assert record.hpc.libc is not None
+    assert record.hpc.libc.family == "glibc"  # from Spack's libc provider
+    assert record.hpc.libc.min_version == max_version(f.glibc_min for f in facts if f.glibc_min)
+    (gpu,) = record.hpc.gpu
+    assert set(gpu.architectures) >= {"sm_75", "sm_80"}
+    assert gpu.ptx == ("compute_80",)
+    assert gpu.soname == "libcudart.so.13"
+    assert sum(e.kind == "elf" for e in record.evidence) == 2
+
+
+def test_build_only_dependencies_do_not_set_runtime_floors() -> None:
+    from nameplate.sources._spack_record import Graph, runtime_closure
+    from nameplate.sources._spack_spec import Edge, Node
+
+    graph = Graph()
+    graph.add(
+        Node(
+            name="app",
+            version="1",
+            hash="a",
+            edges=(
+                Edge(name="cmake", hash="b", types=("build",)),
+                Edge(name="lib", hash="c", types=("link",)),
+            ),
+        )
+    )
+    graph.add(Node(name="cmake", version="3", hash="b"))
+    graph.add(Node(name="lib", version="1", hash="c"))
+    assert sorted(runtime_closure(graph, ["a"])) == ["a", "c"]

@@ -62,7 +62,7 @@ def _add(graph: Graph, spec: Any) -> str:
 
 
 def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> None:
-    from .spack import _manifest_files
+    from .spack import _manifest_files, _scan_elf
 
     try:
         rec = store.db.get_record(spec)
@@ -73,6 +73,7 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
     if prefix and options.include_files and Path(prefix).is_dir():
         tree = DirectoryTree(prefix)
         files = _manifest_files(tree, PurePosixPath("."), rec.path, graph)
+        _scan_elf(tree, PurePosixPath("."), files, f"spack:{spec.dag_hash()}", graph)
     when = rec.installation_time
     graph.extras[spec.dag_hash()] = Extras(
         prefix=prefix,

@@ -81,6 +81,8 @@ class Graph:
     read_from: list[str] = field(default_factory=list)
     builder: Tool | None = None
     build_host: dict[str, str] = field(default_factory=dict)
+    #: ELF facts of the installed files of a node (path, facts, digest, component id).
+    elf: dict[str, list[tuple[str, Any, str | None, str | None]]] = field(default_factory=dict)
 
     def add(self, node: Node) -> None:
         """Add a node (first one wins for a hash) and index its other hashes."""
@@ -119,6 +121,61 @@ class Graph:
                 if target is not None and target not in seen:
                     stack.append(target)
         return list(seen)
+
+
+def runtime_closure(graph: Graph, roots: Iterable[str]) -> list[str]:
+    """Hashes reachable from ``roots`` over link and run edges: what is loaded at run time."""
+    seen: dict[str, None] = {}
+    stack = list(roots)
+    while stack:
+        h = stack.pop()
+        if h in seen:
+            continue
+        seen[h] = None
+        for edge in graph.nodes[h].edges:
+            target = graph.resolve(edge.hash)
+            if target is not None and ("link" in edge.types or "run" in edge.types):
+                stack.append(target)
+    return list(seen)
+
+
+def _with_elf(graph: Graph, roots: Sequence[str], hpc: Hpc) -> tuple[Hpc, list[Evidence]]:
+    """The HPC fields completed by the ELF files of the run-time closure of ``roots``: the libc
+    and libstdc++ floors, the MPI soname, CUDA SASS/PTX architectures and runtime."""
+    items = [item for h in runtime_closure(graph, roots) for item in graph.elf.get(h, ())]
+    if not items:
+        return hpc, []
+    from dataclasses import replace
+
+    from .binary import elf_rollup
+
+    roll = elf_rollup(items)
+    libc = hpc.libc
+    if roll.libc is not None:
+        libc = replace(libc, min_version=roll.libc.min_version) if libc is not None else roll.libc
+    mpi = hpc.mpi
+    if mpi is not None and roll.mpi is not None:
+        mpi = replace(mpi, soname=roll.mpi.soname, abi_version=roll.mpi.abi_version)
+    elif roll.mpi is not None:
+        mpi = roll.mpi
+    gpu = list(hpc.gpu)
+    for found in roll.gpu:
+        same = next((i for i, g in enumerate(gpu) if g.runtime == found.runtime), None)
+        if same is None:
+            gpu.append(found)
+            continue
+        g = gpu[same]
+        gpu[same] = replace(
+            g,
+            architectures=tuple(
+                sorted(set(g.architectures) | set(found.architectures), key=normalize.version_key)
+            ),
+            ptx=tuple(sorted(set(g.ptx) | set(found.ptx), key=normalize.version_key)),
+            soname=found.soname or g.soname,
+            min_driver=found.min_driver or g.min_driver,
+        )
+    out = replace(hpc, libc=libc, cxx=roll.cxx or hpc.cxx, mpi=mpi, gpu=tuple(gpu))
+    return out, list(roll.evidence)
 
 
 def component_id(dag_hash: str) -> str:
@@ -445,7 +502,7 @@ def build_record(
     components += legacy_comps
     edges += legacy_edges
     by_id = {c.id: c for c in components}
-    hpc = _hpc(graph, roots, hashes, edges, by_id)
+    hpc, elf_evidence = _with_elf(graph, roots, _hpc(graph, roots, hashes, edges, by_id))
     first = graph.nodes[roots[0]] if roots else None
     installed = [graph.extras[h].installed_at for h in roots if h in graph.extras]
     built_at = max((t for t in installed if t), default=None)
@@ -459,6 +516,7 @@ def build_record(
     evidence = [e for e in graph.evidence if e.component is None or e.component in ids]
     for h in hashes:
         evidence += graph.extras.get(h, Extras()).evidence
+    evidence += elf_evidence
     return Record(
         serial=normalize.serial_for("spack", subject_kind, *roots),
         subject=subject,

@@ -60,8 +60,9 @@ CAPABILITIES: Mapping[str, str] = {
     "hpc.target": "yes: archspec name, completed from archspec",
     "hpc.compilers": "yes: compiler attribute (< v5) or c/cxx/fortran edges (v5)",
     "hpc.mpi": "yes: the provider of virtual mpi (by name before v4)",
-    "hpc.gpu": "partial: cuda/rocm variants, cuda_arch, amdgpu_target, cuda/hip versions",
-    "hpc.libc": "partial: the libc provider (1.x), version only; the floor needs ELF",
+    "hpc.gpu": "yes: cuda/rocm variants, cuda_arch, amdgpu_target, versions; SASS/PTX from fatbins",
+    "hpc.libc": "yes: the libc provider (1.x); the floor from ELF files of the run-time closure",
+    "hpc.cxx": "yes: GLIBCXX/CXXABI floors from the ELF files of the run-time closure",
     "provenance.builder": "partial: Spack version from spack.lock or install_environment.json",
 }
 
@@ -200,6 +201,61 @@ def _sbom_facts(
     return out
 
 
+#: Folders of a prefix whose files may be executables or shared libraries.
+_ELF_DIRS = frozenset({"bin", "sbin", "libexec", "lib", "lib64"})
+_ELF_FILE_LIMIT = 128 * 1024 * 1024
+_ELF_FILES_PER_PREFIX = 2048
+
+
+def _scan_elf(
+    tree: FileTree,
+    prefix: PurePosixPath,
+    files: tuple[FileDigest, ...],
+    component: str,
+    graph: Graph,
+) -> None:
+    """ELF facts of a prefix's executables and shared libraries, as listed by its manifest.
+
+    Only regular files under ``bin/``, ``lib/``… that the manifest says are not empty are read
+    (a ``--fake`` install holds none), each bounded, at most a few thousand per prefix."""
+    from .elf import ELF_MAGIC, parse_elf
+
+    items: list[tuple[str, Any, str | None, str | None]] = []
+    candidates = [
+        f
+        for f in files
+        if (f.size or 0) >= 64
+        and f.path.split("/", 1)[0] in _ELF_DIRS
+        and (f.path.startswith(("bin/", "sbin/", "libexec/")) or ".so" in f.path.rsplit("/", 1)[-1])
+    ]
+    for f in candidates[:_ELF_FILES_PER_PREFIX]:
+        path = prefix / f.path
+        try:
+            data = tree.read_bytes(path, limit=_ELF_FILE_LIMIT)
+        except SourceError as exc:
+            graph.unknowns.append(Unknown(path=tree.describe(path), field="elf", reason=str(exc)))
+            continue
+        if not data.startswith(ELF_MAGIC):
+            continue
+        where = tree.describe(path)
+        try:
+            facts = parse_elf(data, where=where)
+        except SourceError as exc:
+            graph.unknowns.append(Unknown(path=where, field="elf", reason=str(exc)))
+            continue
+        items.append((where, facts, "sha256:" + _sha256(data), component))
+    if len(candidates) > _ELF_FILES_PER_PREFIX:
+        graph.unknowns.append(
+            Unknown(
+                path=tree.describe(prefix),
+                field="elf",
+                reason=f"{len(candidates)} candidate files; read the first {_ELF_FILES_PER_PREFIX}",
+            )
+        )
+    if items:
+        graph.elf[component.removeprefix("spack:")] = items
+
+
 def _sha256(data: bytes) -> str:
     import hashlib
 
@@ -223,6 +279,7 @@ def _read_prefix(
     root = nodes[0]
     sbom = _sbom_facts(tree, prefix, graph)
     files = _manifest_files(tree, prefix, None, graph) if options.include_files else ()
+    _scan_elf(tree, prefix, files, f"spack:{root.hash}", graph)
     env = prefix / ".spack" / "install_environment.json"
     if tree.is_file(env):
         _install_environment(tree, env, graph)
@@ -323,6 +380,7 @@ def _read_db(
         if prefix_dir is not None and options.include_files and installed:
             recorded = rec.get("path") if isinstance(rec.get("path"), str) else None
             files = _manifest_files(tree, prefix_dir, recorded, graph)
+            _scan_elf(tree, prefix_dir, files, f"spack:{node.hash}", graph)
         graph.extras[node.hash] = Extras(
             prefix=tree.describe(prefix_dir) if prefix_dir is not None else None,
             explicit=bool(rec.get("explicit", False)),
