@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import json
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import ExportError
@@ -54,6 +55,21 @@ SPDX_HASH_ALGS: Mapping[str, str] = {
 #: Fields of a component that the exporters map to a standard slot (the rest become properties).
 MAPPED_COMPONENT_FIELDS = frozenset(
     {"id", "name", "version", "kind", "purl", "description", "homepage", "licenses", "sources"}
+)
+
+
+#: Component kind → CycloneDX component ``type`` and SPDX 3 ``software_primaryPurpose`` (both
+#: standards use these same names for these kinds).
+COMPONENT_PURPOSE: Mapping[str, str] = MappingProxyType(
+    {
+        "package": "library",
+        "library": "library",
+        "os-package": "library",
+        "application": "application",
+        "compiler": "application",
+        "toolchain": "framework",
+        "image": "container",
+    }
 )
 
 

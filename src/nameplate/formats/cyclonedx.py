@@ -40,15 +40,7 @@ _HEX = re.compile(
     r"^([a-fA-F0-9]{32}|[a-fA-F0-9]{40}|[a-fA-F0-9]{64}|[a-fA-F0-9]{96}|[a-fA-F0-9]{128})$"
 )
 
-_TYPES: dict[str, str] = {
-    "package": "library",
-    "library": "library",
-    "os-package": "library",
-    "application": "application",
-    "compiler": "application",
-    "toolchain": "framework",
-    "image": "container",
-}
+_TYPES = _common.COMPONENT_PURPOSE
 
 _SUBJECT_TYPES: dict[str, str] = {
     "image": "container",

@@ -52,15 +52,7 @@ _HASH_ALGS: dict[str, str] = {
     "blake3": "blake3",
 }
 
-_PURPOSE: dict[str, str] = {
-    "package": "library",
-    "library": "library",
-    "os-package": "library",
-    "application": "application",
-    "compiler": "application",
-    "toolchain": "framework",
-    "image": "container",
-}
+_PURPOSE = _common.COMPONENT_PURPOSE
 
 
 class _Ids:
