@@ -44,4 +44,4 @@ GO
 GO=$(ls -d /usr/lib/go-1.*/bin/go 2>/dev/null | sort -V | tail -1)
 (cd "$T/src/ggcr-registry" && GOPATH="$T/x/usr/share/gocode" GO111MODULE=off GOCACHE="$T/gocache" \
    "$GO" build -o "$BIN/ggcr-registry" .)
-"$BIN/oras" version | head -1
+"$BIN/oras" version | sed -n 1p  # sed reads to the end: no SIGPIPE under pipefail
