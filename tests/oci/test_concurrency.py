@@ -45,10 +45,10 @@ def _race(ref: str, *, verify: bool) -> list[int]:
         )
         for n in range(N)
     ]
-    codes = [p.wait(120) for p in procs]
-    for p in procs:
-        assert p.stdout is not None
-        p.stdout.close()
+    outputs = [p.communicate(timeout=120)[0].decode(errors="replace") for p in procs]
+    codes = [p.returncode for p in procs]
+    failed = [out[-800:] for code, out in zip(codes, outputs, strict=True) if code != 0]
+    assert not failed, f"{len(failed)} attacher(s) failed: {failed}"
     return codes
 
 

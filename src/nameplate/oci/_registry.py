@@ -169,6 +169,11 @@ def _parse_challenge(value: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
+#: Waits before re-sending a manifest that a registry refused while blobs were still linking.
+_MANIFEST_RACE_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8)
+_MANIFEST_RACE_CODES = ("DIGEST_INVALID", "BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN")
+
+
 def _error_text(resp: _Response) -> str:
     try:
         doc = json.loads(resp.body)
@@ -746,17 +751,27 @@ class Repository:
         headers = {"Content-Type": media_type}
         if etag:
             headers["If-Match"] = etag
-        resp = self.registry.request(
-            "PUT",
-            f"/v2/{self.name}/manifests/{reference}",
-            scopes=self._push,
-            body=data,
-            headers=headers,
-            idempotent=True,
-        )
-        if not 200 <= resp.status < 300:
-            raise self._fail(f"PUT manifest {reference}", resp)
-        return resp
+        for attempt in range(len(_MANIFEST_RACE_DELAYS) + 1):
+            resp = self.registry.request(
+                "PUT",
+                f"/v2/{self.name}/manifests/{reference}",
+                scopes=self._push,
+                body=data,
+                headers=headers,
+                idempotent=True,
+            )
+            if 200 <= resp.status < 300:
+                return resp
+            # distribution 2.8 answers a manifest PUT with 400 DIGEST_INVALID (or BLOB_UNKNOWN)
+            # while another client is still linking the same blob (every artifact shares the
+            # empty config): seen with 12 concurrent attachers. The PUT is content-addressed and
+            # idempotent, so wait and send the same bytes again.
+            if resp.status != 400 or attempt == len(_MANIFEST_RACE_DELAYS):
+                break
+            if not _error_text(resp).startswith(_MANIFEST_RACE_CODES):
+                break
+            time.sleep(_MANIFEST_RACE_DELAYS[attempt])
+        raise self._fail(f"PUT manifest {reference}", resp)
 
     def put_manifest(self, data: bytes, media_type: str, *, tag: str | None = None) -> Descriptor:
         """PUT the exact bytes by digest (and tag); keep the fallback index of a subject."""
