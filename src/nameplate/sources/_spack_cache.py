@@ -158,8 +158,7 @@ def _read_spec_file(
 
 
 def _mark_cached(graph: Graph, h: str) -> None:
-    prior = graph.extras.get(h, Extras())
-    graph.extras[h] = Extras(status="cached", properties=prior.properties, evidence=prior.evidence)
+    graph.update(h, status="cached")
 
 
 def _blob(tree: FileTree, top: PurePosixPath, entry: Mapping[str, Any], *, where: str) -> bytes:

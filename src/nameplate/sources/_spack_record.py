@@ -6,6 +6,7 @@ config, and Spack's own API), so every path gives the same record for the same D
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,10 @@ class Graph:
     build_host: dict[str, str] = field(default_factory=dict)
     #: ELF facts of the installed files of a node (path, facts, digest, component id).
     elf: dict[str, list[tuple[str, Any, str | None, str | None]]] = field(default_factory=dict)
+
+    def update(self, h: str, **changes: Any) -> None:
+        """Change some of what is known about node ``h``, keeping the rest."""
+        self.extras[h] = dataclasses.replace(self.extras.get(h, Extras()), **changes)
 
     def add(self, node: Node) -> None:
         """Add a node (first one wins for a hash) and index its other hashes."""

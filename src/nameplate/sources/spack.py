@@ -286,15 +286,12 @@ def _read_prefix(
     for node in nodes:
         sources, licenses = sbom.get((node.name, node.version), ((), ()))
         prior = graph.extras.get(node.hash, Extras())
-        graph.extras[node.hash] = Extras(
-            prefix=tree.describe(prefix) if node is root else prior.prefix,
-            explicit=prior.explicit,
-            installed_at=prior.installed_at,
-            status=prior.status,
-            files=files if node is root else prior.files,
+        graph.update(
+            node.hash,
             sources=sources or prior.sources,
             licenses=licenses or prior.licenses,
         )
+    graph.update(root.hash, prefix=tree.describe(prefix), files=files)
     return root.hash
 
 
@@ -399,22 +396,8 @@ def _read_db(
             for target in by_name.get(key, ()):
                 prior = graph.extras.get(target, Extras())
                 if not prior.sources and not prior.licenses:
-                    graph.extras[target] = _with(prior, sources, licenses)
+                    graph.update(target, sources=sources, licenses=licenses)
     return sorted(roots, key=lambda h: (graph.nodes[h].name, h))
-
-
-def _with(prior: Extras, sources: tuple[Source, ...], licenses: tuple[str, ...]) -> Extras:
-    return Extras(
-        prefix=prior.prefix,
-        explicit=prior.explicit,
-        installed_at=prior.installed_at,
-        status=prior.status,
-        files=prior.files,
-        sources=sources,
-        licenses=licenses,
-        evidence=prior.evidence,
-        properties=prior.properties,
-    )
 
 
 # --------------------------------------------------------------------------- environments
@@ -488,10 +471,7 @@ def read_lockfile(data: Any, *, where: str, graph: Graph) -> list[str]:
                 roots.append(target)
             group = root.get("group")
             if isinstance(group, str):
-                prior = graph.extras.get(target, Extras())
-                graph.extras[target] = Extras(
-                    status=prior.status, properties=(("spack.group", group),)
-                )
+                graph.update(target, properties=(("spack.group", group),))
     graph.read_from.append(where)
     graph.check_edges(where)
     return roots
