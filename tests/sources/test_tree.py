@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from nameplate.errors import InputTooLarge, SourceError, UnsafeInput
-from nameplate.sources._tree import DirectoryTree, as_tree_path
+from nameplate.sources._tree import DirectoryTree
 
 
 def make(tmp_path: Path) -> DirectoryTree:
@@ -69,7 +69,8 @@ def test_walk_does_not_follow_links(tmp_path: Path) -> None:
     assert seen == [".", "a", "a/b"]
 
 
-def test_as_tree_path() -> None:
-    assert str(as_tree_path("/x/./y/../z")) == "x/z"
-    with pytest.raises(UnsafeInput):
-        as_tree_path("x/../../y")
+def test_paths_are_relative_to_the_root(tmp_path: Path) -> None:
+    tree = make(tmp_path)
+    assert tree.read_bytes(PurePosixPath("/a/./b/../b/f.txt")) == b"hello"
+    with pytest.raises(UnsafeInput, match="leaves the tree"):
+        tree.read_bytes(PurePosixPath("a/../../secret.txt"))

@@ -46,24 +46,17 @@ def _arch(name: str) -> tuple[int, int, str] | None:
     return (int(m.group(1)), int(m.group(2)), m.group(3)) if m else None
 
 
-def _sass_runs(arch: str, cc: tuple[int, int]) -> bool:
+def _runs(arch: str, cc: tuple[int, int], *, ptx: bool) -> bool:
+    """Does code for ``arch`` run on compute capability ``cc``? Arch-specific code (``sm_90a``)
+    only on that exact CC; SASS on the same major with a minor at or above; PTX (JIT) on any CC
+    at or above."""
     a = _arch(arch)
     if a is None:
         return False
     major, minor, suffix = a
     if suffix == "a":
         return (major, minor) == cc
-    return major == cc[0] and minor <= cc[1]
-
-
-def _ptx_runs(arch: str, cc: tuple[int, int]) -> bool:
-    a = _arch(arch)
-    if a is None:
-        return False
-    major, minor, suffix = a
-    if suffix == "a":
-        return (major, minor) == cc
-    return (major, minor) <= cc
+    return (major, minor) <= cc if ptx else major == cc[0] and minor <= cc[1]
 
 
 def _cc(gpu: HostGpu) -> tuple[int, int] | None:
@@ -198,9 +191,9 @@ def _cuda_arch(g: Gpu, host: Host, label: str, devices: list[HostGpu]) -> Findin
         name = f"GPU {d.index} ({d.name or 'NVIDIA'}, CC {d.compute_capability or '?'})"
         if cc is None:
             unknown.append(name)
-        elif any(_sass_runs(a, cc) for a in sass):
+        elif any(_runs(a, cc, ptx=False) for a in sass):
             native.append(name)
-        elif any(_ptx_runs(a, cc) for a in ptx):
+        elif any(_runs(a, cc, ptx=True) for a in ptx):
             jit.append(name)
     shown = ", ".join(sass + ptx)
     if native:

@@ -78,10 +78,6 @@ class Reference:
             return f"{self.registry}/{self.repository}"
         return f"oci:{self.path}"
 
-    def with_digest(self, digest: str) -> Reference:
-        """The same repository, pinned to ``digest`` (the tag dropped)."""
-        return replace(self, digest=check_digest(digest), name=None)
-
     def with_name(self, name: str | None) -> Reference:
         """The same repository with another tag / ref name and no digest."""
         return replace(self, name=name, digest=None)

@@ -26,31 +26,13 @@ __all__ = [
     "DEFAULT_LIMIT",
     "DirectoryTree",
     "FileTree",
-    "TreePath",
-    "as_tree_path",
     "read_gzip_bounded",
 ]
 
 #: Largest file a source reads whole, in bytes (metadata files are small; 2 GB is an attack).
 DEFAULT_LIMIT = 256 * 1024 * 1024
 
-TreePath = PurePosixPath
 _ROOT = PurePosixPath(".")
-
-
-def as_tree_path(path: str | PurePosixPath) -> PurePosixPath:
-    """Normalise ``path`` to a relative POSIX path; refuse ``..`` that leaves the root."""
-    parts: list[str] = []
-    for part in PurePosixPath(path).parts:
-        if part in ("", ".", "/"):
-            continue
-        if part == "..":
-            if not parts:
-                raise UnsafeInput(f"{path}: path leaves the tree")
-            parts.pop()
-            continue
-        parts.append(part)
-    return PurePosixPath(*parts) if parts else PurePosixPath(".")
 
 
 @runtime_checkable
