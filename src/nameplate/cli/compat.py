@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._options import output_format
+
 if TYPE_CHECKING:
     from ..compat.profile import Host
     from ..compat.rules import CheckOptions
@@ -19,15 +21,6 @@ __all__ = ["COMMANDS"]
 
 _MODES = ["auto", "contained", "mpi_replace", "mpi_system", "libfabric_inject"]
 
-_output = click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
 _host_option = click.option(
     "--host",
     "host_file",
@@ -70,7 +63,7 @@ def _options(mpi_mode: str) -> CheckOptions:
 
 
 @click.command()
-@_output
+@output_format
 @click.option(
     "--write",
     "write",
@@ -145,7 +138,7 @@ def _load_target(target: str, platform: str | None) -> Record:
 @click.command()
 @click.argument("target")
 @_host_option
-@_output
+@output_format
 @_mode_option
 @click.option("--platform", default=None, help="os/arch[/variant] of an image index.")
 def check(
@@ -168,7 +161,7 @@ def check(
 @click.command()
 @click.argument("repo")
 @_host_option
-@_output
+@output_format
 @_mode_option
 @click.option("--tag", "tags", multiple=True, help="Only these tags (repeatable).")
 def select(
@@ -243,7 +236,7 @@ def index(refs: tuple[str, ...], catalog: str | None) -> None:
     default=None,
     help="Keep only records that do not fail on this host profile.",
 )
-@_output
+@output_format
 @click.option("--limit", type=int, default=None, help="At most this many results.")
 def query(
     spec: str, catalog: str | None, host_file: str | None, fmt: str, limit: int | None

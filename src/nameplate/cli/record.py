@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ._options import output_format
+
 __all__ = ["COMMANDS"]
 
 
@@ -52,15 +54,7 @@ def validate(files: tuple[Path, ...], quiet: bool) -> None:
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@output_format
 @click.option("--depth", type=int, default=None, help="Limit the dependency tree depth.")
 def show(file: Path, fmt: str, depth: int | None) -> None:
     """Show a record: root, dependency tree with edge types, HPC fields."""
