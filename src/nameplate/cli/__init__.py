@@ -99,9 +99,9 @@ class _LazyGroup(click.Group):
         except BrokenPipeError:  # `nameplate ... | head`: the reader left; not an error of ours
             sys.stderr.close()
             ctx.exit(0)
-        except OSError as exc:  # writing the output failed (a full disk, /dev/full)
-            where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(f"error: {where}cannot write the output: {exc.strerror or exc}", err=True)
+        except OSError as exc:  # the terminal or a file failed under us (a full disk, /dev/full)
+            where = exc.filename or "standard output"
+            click.echo(f"error: {where}: {exc.strerror or exc}", err=True)
             ctx.exit(3)
 
 

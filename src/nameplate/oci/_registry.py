@@ -472,7 +472,8 @@ class Registry:
     ) -> _Response:
         """A request with authentication (one re-try after a 401 with a fresh challenge, and
         one after looking the credentials up again when they changed)."""
-        try:
+
+        def send() -> _Response:
             return self._request(
                 method,
                 path,
@@ -482,18 +483,13 @@ class Registry:
                 length=length,
                 idempotent=idempotent,
             )
+
+        try:
+            return send()
         except RegistryAuthError:
             if not (body is None or isinstance(body, bytes)) or not self._reload_credentials():
                 raise
-        return self._request(
-            method,
-            path,
-            scopes=scopes,
-            headers=headers,
-            body=body,
-            length=length,
-            idempotent=idempotent,
-        )
+        return send()
 
     def _request(
         self,
