@@ -48,31 +48,37 @@ def is_buildcache(tree: FileTree, top: PurePosixPath) -> bool:
 def file_kind(path: Path) -> str | None:
     """What kind of Spack file ``path`` is (``specfile``, ``lockfile``, ``index``,
     ``manifest``), or None when it is none of them."""
+    return _sniff(path)[0]
+
+
+def _sniff(path: Path) -> tuple[str | None, Any]:
+    """The kind of ``path`` and, when telling it needed parsing a ``.json`` file, the parsed
+    document (so the reader does not parse it again)."""
     name = path.name
     if name.endswith(".spec.manifest.json"):
-        return "manifest"
+        return "manifest", None
     if name.endswith(_SPEC_SUFFIXES):
-        return "specfile"
+        return "specfile", None
     if name == "spack.lock" or name.endswith(".lock"):
-        return "lockfile"
+        return "lockfile", None
     if not name.endswith(".json"):
-        return None
+        return None, None
     try:
         if path.stat().st_size > 64 * 1024 * 1024:
-            return None
+            return None, None
         data = json.loads(path.read_bytes())
     except (OSError, ValueError, RecursionError):
-        return None
+        return None, None
     if not isinstance(data, Mapping):
-        return None
+        return None, None
     if "spec" in data:
-        return "specfile"
+        return "specfile", data
     if "database" in data:
-        return "index"
+        return "index", data
     meta = data.get("_meta")
     if isinstance(meta, Mapping) and meta.get("file-type") == "spack-lockfile":
-        return "lockfile"
-    return None
+        return "lockfile", data
+    return None, None
 
 
 def _signed_payload(raw: bytes, *, where: str, graph: Graph, options: ExtractOptions) -> bytes:
@@ -133,12 +139,18 @@ def _add_spec(data: Any, *, where: str, graph: Graph) -> str:
 
 
 def _read_spec_file(
-    tree: FileTree, path: PurePosixPath, graph: Graph, options: ExtractOptions
+    tree: FileTree,
+    path: PurePosixPath,
+    graph: Graph,
+    options: ExtractOptions,
+    parsed: Any = None,
 ) -> str:
     where = tree.describe(path)
-    raw = tree.read_bytes(path, limit=_LIMIT)
-    payload = _signed_payload(raw, where=where, graph=graph, options=options)
-    data = _parse_spec_bytes(payload, where=where, yaml_text=path.name.endswith(".yaml"))
+    data = parsed  # an unsigned JSON spec file already parsed to tell what it is
+    if data is None:
+        raw = tree.read_bytes(path, limit=_LIMIT)
+        payload = _signed_payload(raw, where=where, graph=graph, options=options)
+        data = _parse_spec_bytes(payload, where=where, yaml_text=path.name.endswith(".yaml"))
     _check_layout(data, where)
     root = _add_spec(data, where=where, graph=graph)
     checksum = data.get("binary_cache_checksum") if isinstance(data, Mapping) else None
@@ -292,24 +304,22 @@ def read_file(path: Path, graph: Graph, options: ExtractOptions) -> tuple[str, l
     """Read one Spack file; return (subject kind, roots)."""
     from .spack import read_lockfile
 
-    kind = file_kind(path)
+    kind, data = _sniff(path)
     tree = DirectoryTree(path.parent)
     rel = PurePosixPath(path.name)
     where = tree.describe(rel)
     if kind == "specfile":
-        root = _read_spec_file(tree, rel, graph, options)
+        root = _read_spec_file(tree, rel, graph, options, parsed=data)
         cached = graph.extras.get(root, Extras()).status == "cached"
         return ("buildcache" if cached else "specfile"), [root]
+    if kind in ("lockfile", "index") and data is None:
+        from .spack import load_json
+
+        data = load_json(tree, rel)
     if kind == "lockfile":
-        raw = tree.read_bytes(rel, limit=_LIMIT)
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise SourceError(f"{where}: not valid JSON: {exc}") from exc
         return "environment", read_lockfile(data, where=where, graph=graph)
     if kind == "index":
-        raw = tree.read_bytes(rel, limit=_LIMIT)
-        return "buildcache", _read_index(json.loads(raw), where=where, graph=graph)
+        return "buildcache", _read_index(data, where=where, graph=graph)
     if kind == "manifest":
         top = path.parents[4] if len(path.parents) > 4 else path.parent
         mtree = DirectoryTree(top)
