@@ -76,7 +76,7 @@ def _enc(value: Any) -> Any:
 
 def ours(paths: list[Path]) -> tuple[float, dict[str, dict[str, Any]], int]:
     from nameplate.errors import NameplateError
-    from nameplate.sources._easyconfig import Unresolved, parse_easyconfig
+    from nameplate.sources.easybuild.easyconfig import Unresolved, parse_easyconfig
 
     out: dict[str, dict[str, Any]] = {}
     errors = 0

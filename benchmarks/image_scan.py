@@ -27,7 +27,7 @@ from pathlib import Path
 
 _SCAN = """
 import io, resource, sys, time
-from nameplate.sources._layers import LayerRef, scan_layers
+from nameplate.sources.image.layers import LayerRef, scan_layers
 paths = sys.argv[1:]
 refs = [LayerRef(digest=p, media_type="", open=(lambda p=p: open(p, "rb"))) for p in paths]
 t = time.perf_counter()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NameplateError, RecordError, SourceError
-from .sources._tree import DEFAULT_LIMIT
+from .tree import DEFAULT_LIMIT
 
 __all__ = ["atomic_write", "load_json_file", "load_record", "read_bounded"]
 

@@ -82,9 +82,9 @@ def _facts(app: Any) -> Any:
     from easybuild.tools.version import VERSION
 
     from nameplate.record import Hash, Patch, Source, Unknown
-    from nameplate.sources._easyconfig import Easyconfig
-    from nameplate.sources._eb_record import DepFacts, InstallFacts, component_id
-    from nameplate.sources.easybuild import _options  # the same option mapping as the reader
+    from nameplate.sources.easybuild.declared import _options  # the same mapping as the reader
+    from nameplate.sources.easybuild.easyconfig import Easyconfig
+    from nameplate.sources.easybuild.record import DepFacts, InstallFacts, component_id
 
     cfg = app.cfg
     tc = cfg["toolchain"] or {"name": "system", "version": "system"}
@@ -206,7 +206,7 @@ def _facts(app: Any) -> Any:
 def record_for(app: Any) -> Any:
     """The nameplate record of the install ``app`` (an EasyBlock) just finished."""
     from nameplate.sources._common import ExtractOptions
-    from nameplate.sources._eb_record import build_record, component_id
+    from nameplate.sources.easybuild.record import build_record, component_id
 
     facts = _facts(app)
     record = build_record(

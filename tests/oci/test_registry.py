@@ -12,7 +12,8 @@ from nameplate import oci
 from nameplate.errors import RegistryAuthError, RegistryError
 from nameplate.oci import Credentials, Transport
 from nameplate.oci import manifest as m
-from nameplate.oci._registry import Registry as Client
+from nameplate.oci._wire import Registry as Client
+from nameplate.oci._wire import Repository
 
 from . import registries as regs
 from .conftest import make_record, push_image
@@ -112,7 +113,7 @@ def test_tls_unknown_ca_refused(distribution_tls: regs.Registry, repo: str) -> N
 def test_docker_config_credentials(
     distribution_tls: regs.Registry, repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nameplate.oci._registry import basic_token
+    from nameplate.oci._wire import basic_token
 
     (tmp_path / "config.json").write_text(
         json.dumps(
@@ -132,7 +133,7 @@ def test_docker_config_credentials(
         json.dumps({"credHelpers": {distribution_tls.host: "np-test"}})
     )
     monkeypatch.setenv("PATH", f"{helper.parent}:/usr/bin:/bin")
-    assert Client(distribution_tls.host, t).repository(repo).tags() == ["v1"]
+    assert Repository(Client(distribution_tls.host, t), repo).tags() == ["v1"]
 
 
 def test_chunked_upload_accepts_any_2xx(

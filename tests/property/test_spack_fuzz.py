@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nameplate.errors import NameplateError
-from nameplate.sources._spack_cache import _read_index
-from nameplate.sources._spack_record import Graph
-from nameplate.sources._spack_spec import parse_specfile, strip_clearsign
-from nameplate.sources.spack import read_lockfile
+from nameplate.sources.spack.buildcache import _read_index
+from nameplate.sources.spack.graph import Graph
+from nameplate.sources.spack.lockfile import read_lockfile
+from nameplate.sources.spack.specfile import parse_specfile, strip_clearsign
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.property

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from nameplate import schema
 from nameplate.errors import NameplateError, SourceError
 from nameplate.sources import ExtractOptions, binary
-from nameplate.sources._ospkgs import (
+from nameplate.sources.image.ospkgs import (
     parse_apk_installed,
     parse_dpkg_status,
     parse_os_release,

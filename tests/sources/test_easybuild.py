@@ -13,7 +13,9 @@ from nameplate import schema, sources
 from nameplate.errors import SourceError
 from nameplate.record import Component, Record
 from nameplate.sources import ExtractOptions, easybuild
-from nameplate.sources._tree import DirectoryTree
+from nameplate.sources.easybuild import extract as eb_extract
+from nameplate.sources.easybuild import install as eb_install
+from nameplate.tree import DirectoryTree
 from tests.conftest import DATA, FIXED_TIME
 
 EB = DATA / "easybuild"
@@ -168,11 +170,11 @@ def test_prefix_and_module_targets() -> None:
 
 
 def test_extract_tree_reads_only_through_the_tree() -> None:
-    record = easybuild.extract_tree(DirectoryTree(INSTALL), opts())
+    record = eb_extract.extract_tree(DirectoryTree(INSTALL), opts())
     assert record is not None and len(record.components) == 4
-    assert easybuild.extract_tree(DirectoryTree(EB / "easyconfigs"), opts()) is None
+    assert eb_extract.extract_tree(DirectoryTree(EB / "easyconfigs"), opts()) is None
     assert all(not p.startswith("/") for p in record.provenance.read_from)
-    assert easybuild.read_install(
+    assert eb_install.read_install(
         DirectoryTree(INSTALL), PurePosixPath("software/bzip2/1.0.8-GCCcore-12.2.0")
     )
 

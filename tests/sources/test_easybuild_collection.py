@@ -40,7 +40,7 @@ def test_every_collection_file_parses_without_executing(tmp_path: Path) -> None:
         COLLECTION.is_dir(),
         "easybuild-easyconfigs 5.4.1 is not installed (scripts/setup.d/30-easybuild.sh)",
     )
-    from nameplate.sources._easyconfig import Unresolved, parse_easyconfig
+    from nameplate.sources.easybuild.easyconfig import Unresolved, parse_easyconfig
 
     files = sorted(COLLECTION.rglob("*.eb"))
     assert len(files) == 11896

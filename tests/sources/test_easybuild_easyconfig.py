@@ -16,8 +16,8 @@ from nameplate import schema, sources
 from nameplate.errors import NameplateError, SourceError
 from nameplate.record import Record
 from nameplate.sources import ExtractOptions
-from nameplate.sources._easyconfig import Unresolved, parse_easyconfig
-from nameplate.sources._modulefile import parse_modulefile
+from nameplate.sources.easybuild.easyconfig import Unresolved, parse_easyconfig
+from nameplate.sources.easybuild.modulefile import parse_modulefile
 from tests.conftest import DATA, FIXED_TIME
 
 ECS = DATA / "easybuild" / "easyconfigs"
@@ -197,7 +197,7 @@ _PIECES = st.sampled_from([
 def test_fuzz_easyconfig_tokens(text: str) -> None:
     try:
         ec = parse_easyconfig("name='x'\nversion='1'\n" + text, where="fuzz.eb")
-        from nameplate.sources.easybuild import facts_from_easyconfig
+        from nameplate.sources.easybuild.declared import facts_from_easyconfig
 
         facts_from_easyconfig(ec, where="fuzz.eb")
     except NameplateError:

@@ -32,7 +32,7 @@ from tests.conftest import DATA, FIXED_TIME, need
 BUILD = DATA / "easybuild" / "build"
 LMOD = os.environ.get("LMOD_CMD", "/usr/share/lmod/lmod/libexec/lmod")
 EB = Path(sys.executable).parent / "eb"
-HOOKS = Path(easybuild.__file__).resolve().parents[1] / "easybuild_hooks.py"
+HOOKS = Path(easybuild.__file__).resolve().parents[2] / "easybuild_hooks.py"
 
 pytestmark = [pytest.mark.slow, pytest.mark.service]
 

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nameplate.elf import MalformedElf, parse_elf
+from nameplate.elf.parse import parse_fatbin
 from nameplate.errors import NameplateError, SourceError
 from nameplate.normalize import max_version
-from nameplate.sources.elf import MalformedElf, parse_elf, parse_fatbin
 from tests.conftest import DATA, need
 
 ELF = DATA / "elf"

@@ -13,8 +13,9 @@ from nameplate import schema
 from nameplate.errors import SourceError
 from nameplate.normalize import serial_for
 from nameplate.record import Record
-from nameplate.sources import ExtractOptions, image, spack
-from nameplate.sources._tree import DirectoryTree
+from nameplate.sources import ExtractOptions, image
+from nameplate.sources.spack import extract as spack_extract
+from nameplate.tree import DirectoryTree
 from tests import imagetools as it
 from tests.conftest import DATA, FIXED_TIME, SHARED, need
 
@@ -124,7 +125,7 @@ def test_layout_record_has_every_finder(layout: tuple[Path, str], staging: Path)
 
 def test_spack_in_image_equals_spack_on_disk(layout: tuple[Path, str], staging: Path) -> None:
     record = _extract(f"oci:{layout[0]}:v1")
-    on_disk = spack.extract_tree(DirectoryTree(staging), OPTS)
+    on_disk = spack_extract.extract_tree(DirectoryTree(staging), OPTS)
     assert on_disk is not None
     assert _comparable(record, "spack") == _comparable(on_disk, "spack")
     assert {(d.dependent, d.dependency, d.types) for d in on_disk.dependencies} <= {
@@ -137,10 +138,10 @@ def test_spack_in_image_equals_spack_on_disk(layout: tuple[Path, str], staging: 
 def test_easybuild_in_image_equals_easybuild_on_disk(
     layout: tuple[Path, str], staging: Path
 ) -> None:
-    from nameplate.sources import easybuild
+    from nameplate.sources.easybuild import extract as eb_extract
 
     record = _extract(f"oci:{layout[0]}:v1")
-    on_disk = easybuild.extract_tree(DirectoryTree(staging), OPTS)
+    on_disk = eb_extract.extract_tree(DirectoryTree(staging), OPTS)
     assert on_disk is not None
     eb_ids = {c.id for c in on_disk.components}
     in_image = {c.id for c in record.components if "easybuild" in c.found_by}

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from nameplate.cli import cli
 from nameplate.errors import SourceError
 from nameplate.sources import ExtractOptions, image
+from nameplate.sources.image import stores
 from tests import imagetools as it
 from tests.conftest import FIXED_TIME
 
@@ -118,7 +119,7 @@ _JSON = st.recursive(
 @given(index=_JSON, reference=st.none() | st.sampled_from(["latest", "v1"]))
 def test_pick_entry_accepts_only_source_errors(index: Any, reference: str | None) -> None:
     try:
-        picked = image._pick_entry(index, reference, "index.json")
+        picked = stores._pick_entry(index, reference, "index.json")
     except SourceError:
         return
     assert picked is None or picked.startswith(("sha256:", "sha512:"))

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nameplate.errors import InputTooLarge, NameplateError, SourceError, UnsafeInput
-from nameplate.sources._layers import LayerRef, LayerTree, Limits, scan_layers
+from nameplate.sources.image.layers import LayerRef, LayerTree, Limits, scan_layers
 from tests.imagetools import Member, compress, tar_members
 
 P = PurePosixPath
@@ -206,7 +206,7 @@ def test_gzip_bomb_ends_in_a_clear_error() -> None:
 
 _RSS_SCRIPT = """
 import io, resource, sys
-from nameplate.sources._layers import LayerRef, scan_layers
+from nameplate.sources.image.layers import LayerRef, scan_layers
 data = open(sys.argv[1], "rb").read()
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tree = scan_layers("img", [LayerRef(digest="x", media_type="", open=lambda: io.BytesIO(data))],

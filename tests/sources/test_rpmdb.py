@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from nameplate import schema
 from nameplate.errors import NameplateError, SourceError
 from nameplate.record import Component, Record
-from nameplate.sources import ExtractOptions, _ospkgs, image
-from nameplate.sources._ospkgs import find_os_packages, read_rpmdb_sqlite
-from nameplate.sources._tree import DirectoryTree
+from nameplate.sources import ExtractOptions, image
+from nameplate.sources.image import ospkgs as _ospkgs
+from nameplate.sources.image.ospkgs import find_os_packages, read_rpmdb_sqlite
+from nameplate.tree import DirectoryTree
 from tests import imagetools as it
 from tests.conftest import DATA, FIXED_TIME
 

@@ -11,7 +11,8 @@ import pytest
 from nameplate import schema, sources
 from nameplate.record import Record
 from nameplate.sources import ExtractOptions, spack
-from nameplate.sources._spack_spec import specfile_version
+from nameplate.sources.spack import extract as spack_extract
+from nameplate.sources.spack.specfile import specfile_version
 from tests.conftest import DATA, FIXED_TIME
 
 SPACK = DATA / "spack"
@@ -244,12 +245,12 @@ def test_oci_buildcache_config_reads_the_embedded_spec() -> None:
 
 
 def test_find_in_a_tree_reports_store_and_environment(tmp_path: Path) -> None:
-    from nameplate.sources._tree import DirectoryTree
+    from nameplate.tree import DirectoryTree
 
     tree = DirectoryTree(SPACK / "spack1.3-fake-store")
-    kinds = sorted(kind for kind, _ in spack.find(tree))
+    kinds = sorted(kind for kind, _ in spack_extract.find(tree))
     assert kinds == ["environment", "store"]
-    record = spack.extract_tree(tree, opts())
+    record = spack_extract.extract_tree(tree, opts())
     assert record is not None and len(record.roots) == 3
 
 
@@ -265,8 +266,8 @@ def test_elf_files_of_a_prefix_fill_the_floors(tmp_path: Path) -> None:
     """Real binaries in a prefix: the libc/libstdc++ floors and CUDA architectures come from them."""
     import shutil
 
+    from nameplate.elf import parse_elf
     from nameplate.normalize import max_version
-    from nameplate.sources.elf import parse_elf
 
     src = next((SPACK / "spack1.3-fake-store/opt/spack/linux-icelake").glob("zlib-ng-*"))
     prefix = tmp_path / src.name
@@ -297,8 +298,8 @@ def test_elf_files_of_a_prefix_fill_the_floors(tmp_path: Path) -> None:
 
 
 def test_build_only_dependencies_do_not_set_runtime_floors() -> None:
-    from nameplate.sources._spack_record import Graph, runtime_closure
-    from nameplate.sources._spack_spec import Edge, Node
+    from nameplate.sources.spack.graph import Graph, runtime_closure
+    from nameplate.sources.spack.specfile import Edge, Node
 
     graph = Graph()
     graph.add(

@@ -52,7 +52,8 @@ def relocate(src: Path, dest: Path) -> Path:
 _SCRIPT = """
 import json, sys
 from pathlib import Path
-from nameplate.sources import ExtractOptions, _spack_api
+from nameplate.sources import ExtractOptions
+from nameplate.sources.spack import api as _spack_api
 import datetime as dt
 assert _spack_api.available()
 opts = ExtractOptions(clock=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), combined=True)

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from nameplate.errors import InputTooLarge, SourceError, UnsafeInput
-from nameplate.sources._tree import DirectoryTree
+from nameplate.tree import DirectoryTree
 
 
 def make(tmp_path: Path) -> DirectoryTree:

@@ -9,9 +9,10 @@ verdict and every reason. :mod:`~nameplate.compat.select` ranks the variants of 
 
 from __future__ import annotations
 
+from .findings import CheckOptions, Finding, Verdict
 from .profile import Host, HostCpu, cpu_from_cpuinfo, host_from_json
-from .report import Finding, Report, Verdict, check
-from .rules import RULES, CheckOptions
+from .report import Report, check
+from .rules import RULES
 
 __all__ = [
     "RULES",

@@ -318,7 +318,7 @@ def _libc() -> HostLibc | None:
 
 
 def _cxx(ldconfig: Mapping[str, str]) -> HostCxx | None:
-    from ..sources.elf import parse_elf
+    from ..elf import parse_elf
 
     candidates = [ldconfig.get("libstdc++.so.6", "")]
     candidates += [

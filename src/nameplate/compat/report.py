@@ -1,69 +1,25 @@
-"""Findings, verdicts and reports of a compatibility check.
+"""The report of a compatibility check: every finding of every rule, and the verdict.
 
-A :class:`Finding` has a stable ``code`` (``cpu.features``, ``libc.too-old``...), a severity and
-a one-line reason. The verdict is all-of over the findings: any ``fail`` fails; otherwise any
-``unknown`` makes it unknown (a fact the record needs could not be learnt about the host: never a
-silent pass); otherwise it passes. ``warn`` and ``info`` never change the verdict.
+:func:`check` runs the rules of the registry (:data:`.rules.RULES`) for one record on one host.
+The shared types (:class:`~.findings.Finding`, :class:`~.findings.Verdict`...) are in
+:mod:`.findings`.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from ..errors import EXIT_FAIL, EXIT_OK, EXIT_UNKNOWN
+from .findings import CheckOptions, Finding, Severity, Verdict, verdict_of
+from .rules import RULES
 
 if TYPE_CHECKING:
     from ..record import Record
     from .profile import Host
-    from .rules import CheckOptions
 
 __all__ = ["Finding", "Report", "Severity", "Verdict", "check", "verdict_of"]
-
-Severity = Literal["pass", "info", "warn", "fail", "unknown"]
-
-
-class Verdict(str, enum.Enum):
-    """The answer to "will it run here?"."""
-
-    PASS = "pass"  # noqa: S105 - a verdict, not a password
-    FAIL = "fail"
-    UNKNOWN = "unknown"
-
-    @property
-    def exit_code(self) -> int:
-        """0 pass, 1 fail, 3 unknown (the CLI contract)."""
-        return {"pass": EXIT_OK, "fail": EXIT_FAIL, "unknown": EXIT_UNKNOWN}[self.value]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Finding:
-    """One outcome of one rule: a stable code, a severity, the reason, what it is about."""
-
-    code: str
-    severity: Severity
-    reason: str
-    subject: str | None = None
-
-    def to_dict(self) -> dict[str, str]:
-        """The finding as JSON data."""
-        out = {"code": self.code, "severity": self.severity, "reason": self.reason}
-        if self.subject:
-            out["subject"] = self.subject
-        return out
-
-
-def verdict_of(findings: Iterable[Finding]) -> Verdict:
-    """All-of: fail beats unknown beats pass."""
-    severities = {f.severity for f in findings}
-    if "fail" in severities:
-        return Verdict.FAIL
-    if "unknown" in severities:
-        return Verdict.UNKNOWN
-    return Verdict.PASS
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -129,8 +85,6 @@ def check(
 
     ``host`` defaults to this machine (:func:`nameplate.compat.host.detect`).
     """
-    from .rules import RULES, CheckOptions
-
     if host is None:
         from .host import detect
 

@@ -8,8 +8,7 @@ entry of :data:`DEFAULT_STORE`, the embedded layout at ``$NAMEPLATE_STORE`` or
 
 from __future__ import annotations
 
-from ._auth import Credentials
-from ._registry import REINDEX_TAG_PREFIX, Transport, is_internal_tag
+from ._wire import REINDEX_TAG_PREFIX, Credentials, Transport, is_internal_tag
 from .artifacts import (
     DEFAULT_STORE,
     attach,

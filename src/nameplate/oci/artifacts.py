@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 from ..errors import RecordError, RegistryError
 from ..record import Record
-from . import _registry
+from . import _wire
 from . import manifest as m
 from ._store import Store
 from .layout import Layout
@@ -67,15 +67,14 @@ StoreArg = str | os.PathLike[str] | None
 
 
 def open_store(
-    ref: str | Reference, *, store: StoreArg = None, transport: _registry.Transport | None = None
+    ref: str | Reference, *, store: StoreArg = None, transport: _wire.Transport | None = None
 ) -> tuple[Store, Reference]:
     """The store a reference lives in, and the parsed reference."""
     r = ref if isinstance(ref, Reference) else parse(ref, store=store)
     if r.kind == "layout":
         assert r.path is not None
         return Layout(r.path), r
-    reg = _registry.registry_for(r.registry, transport)
-    return reg.repository(r.repository), r
+    return _wire.repository_for(r.registry, r.repository, transport), r
 
 
 def _host_platform() -> str:
@@ -131,7 +130,7 @@ def resolve(
     *,
     platform: str | None = None,
     store: StoreArg = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
 ) -> ResolvedManifest:
     """Resolve a reference to manifest bytes; an image index resolves to its manifest for
     ``platform`` (``os/arch[/variant]``, default: this host)."""
@@ -211,7 +210,7 @@ def attach(
     compat: bool = False,
     store: StoreArg = None,
     platform: str | None = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
 ) -> Descriptor:
     """Attach ``record`` to the image or artifact ``ref`` names (its per-platform manifest).
 
@@ -272,7 +271,7 @@ def discover(
     artifact_type: str | None = None,
     platform: str | None = None,
     store: StoreArg = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
 ) -> list[Descriptor]:
     """The referrers of ``ref`` (oldest first by ``created``), optionally of one type; the
     record type matches records pushed in both the 1.1 and the 1.0 compatible form."""
@@ -295,7 +294,7 @@ def pull_bytes(
     digest: str | None = None,
     platform: str | None = None,
     store: StoreArg = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
 ) -> tuple[Descriptor, bytes]:
     """The descriptor and exact bytes of the newest record attached to ``ref`` (or of the
     record artifact ``digest``)."""
@@ -333,7 +332,7 @@ def pull(
     digest: str | None = None,
     platform: str | None = None,
     store: StoreArg = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
 ) -> Record:
     """The newest record attached to ``ref`` (by ``org.opencontainers.image.created``), or the
     record artifact ``digest``; validated against the record schema."""
@@ -392,7 +391,7 @@ def push(
     ref: str,
     *,
     store: StoreArg = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
     created: str | None = None,
 ) -> Descriptor:
     """Push a file (one raw layer) or a folder (one reproducible tar layer) as an artifact
@@ -443,12 +442,12 @@ def _copy_blob(src: Store, dst: Store, desc: Descriptor) -> None:
         return
     mount = None
     if (
-        isinstance(src, _registry.Repository)
-        and isinstance(dst, _registry.Repository)
+        isinstance(src, _wire.Repository)
+        and isinstance(dst, _wire.Repository)
         and src.registry is dst.registry
     ):
         mount = src.name
-    if isinstance(dst, _registry.Repository):
+    if isinstance(dst, _wire.Repository):
         with contextlib.closing(src.open_blob(desc.digest)) as stream:
             dst.put_blob(stream, desc.digest, desc.size, mount_from=mount)
     else:
@@ -508,7 +507,7 @@ def copy(
     dst: str,
     *,
     store: StoreArg = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
 ) -> int:
     """Copy the image or artifact ``src`` names to ``dst`` with everything attached to it
     (referrers, recursively, and those of each platform manifest). Manifest bytes and digests
@@ -532,7 +531,7 @@ def reindex(
     *,
     platform: str | None = None,
     store: StoreArg = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
 ) -> int:
     """Rebuild the referrers fallback index of ``ref`` (registry) or the referrer entries of
     ``index.json`` (layout); returns how many referrers it lists now."""
@@ -545,13 +544,13 @@ def list_tags(
     *,
     internal: bool = False,
     store: StoreArg = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
 ) -> list[str]:
     """The tags of a repository (ref names of a layout), without referrers bookkeeping tags
     (``sha256-<hex>``, ``nameplate-ref-*``) unless ``internal``."""
     st, _ = open_store(repo_ref, store=store, transport=transport)
     tags = st.tags()
-    return tags if internal else [t for t in tags if not _registry.is_internal_tag(t)]
+    return tags if internal else [t for t in tags if not _wire.is_internal_tag(t)]
 
 
 def open_blob(
@@ -559,7 +558,7 @@ def open_blob(
     digest: str,
     *,
     store: StoreArg = None,
-    transport: _registry.Transport | None = None,
+    transport: _wire.Transport | None = None,
 ) -> BinaryIO:
     """A stream of one blob of the repository or layout ``ref_or_repo`` names."""
     st, _ = open_store(ref_or_repo, store=store, transport=transport)

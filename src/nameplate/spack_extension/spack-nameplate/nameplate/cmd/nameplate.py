@@ -29,7 +29,8 @@ def nameplate(parser, args):
         return 2
     from nameplate._io import atomic_write
     from nameplate.errors import NameplateError
-    from nameplate.sources import ExtractOptions, _spack_api
+    from nameplate.sources import ExtractOptions
+    from nameplate.sources.spack import api as _spack_api
 
     try:
         records = _spack_api.extract_specs(

@@ -1,0 +1,186 @@
+"""Read through Spack's own Python API, where Spack is importable (``spack python``, the
+``spack nameplate`` extension).
+
+Spack gives node dicts (``Spec.node_dict_with_hashes``), store records (``db.get_record``) and
+environments (``Environment.concretized_specs``); from there the same builder as the on-disk
+reader makes the record, so both paths give the same record for the same store.
+
+Spack's modules are untyped and only present inside Spack, so this module talks to them through
+``Any`` and is imported only when Spack is importable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ... import normalize
+from ...errors import SourceError
+from ...record import FileDigest, Record, Tool
+from ...tree import DirectoryTree
+from .._common import ExtractOptions
+from .graph import Extras, Graph
+from .prefix import manifest_files, scan_elf
+from .record import build_records
+from .specfile import node_from_dict
+
+__all__ = ["available", "extract_all", "extract_specs"]
+
+
+def available() -> bool:
+    """True when Spack's API can be used: inside ``spack python`` or the extension, and not
+    switched off with ``NAMEPLATE_SPACK_API=0``."""
+    if os.environ.get("NAMEPLATE_SPACK_API") == "0":
+        return False
+    try:
+        return importlib.util.find_spec("spack.store") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _spack() -> Any:
+    import spack.environment
+    import spack.spec
+    import spack.store
+
+    return spack
+
+
+@contextlib.contextmanager
+def _store(root: Path) -> Iterator[Any]:
+    spack = _spack()
+    with spack.store.use_store(str(root)):
+        yield spack.store.STORE
+
+
+def _add(graph: Graph, spec: Any) -> str:
+    node = node_from_dict(spec.node_dict_with_hashes(), version=5, where=f"spack:{spec.name}")
+    graph.add(node)
+    return node.hash
+
+
+def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> None:
+    try:
+        rec = store.db.get_record(spec)
+    except Exception:
+        return
+    prefix = None if spec.external else str(spec.prefix)
+    files: tuple[FileDigest, ...] = ()
+    if prefix and options.include_files and Path(prefix).is_dir():
+        tree = DirectoryTree(prefix)
+        files = manifest_files(tree, PurePosixPath("."), rec.path, graph)
+        scan_elf(tree, PurePosixPath("."), files, f"spack:{spec.dag_hash()}", graph)
+    when = rec.installation_time
+    graph.extras[spec.dag_hash()] = Extras(
+        prefix=prefix,
+        explicit=bool(rec.explicit),
+        installed_at=normalize.iso_time(float(when)) if when else None,
+        status="installed" if rec.installed else "declared",
+        files=files,
+    )
+
+
+def _builder_from_lock(graph: Graph, lock: Path) -> None:
+    """The Spack that concretized the environment, from the lockfile's ``spack`` block (data)."""
+    import json
+
+    try:
+        block = json.loads(lock.read_bytes()).get("spack")
+    except (OSError, ValueError, AttributeError):
+        return
+    if isinstance(block, dict) and isinstance(block.get("version"), str):
+        commit = block.get("commit")
+        graph.builder = Tool(
+            name="spack",
+            version=block["version"],
+            commit=commit if isinstance(commit, str) else None,
+        )
+
+
+def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
+    """Records for a store root, a prefix or an environment, read through Spack's API."""
+    spack = _spack()
+    graph = Graph()  # the running Spack read the store; it need not be the one that built it
+    roots: list[str] = []
+    if (target / ".spack-db" / "index.json").is_file():
+        kind = ("spack-store", "spack-prefix", "installed")
+        with _store(target) as store:
+            specs = store.db.query(installed=True)
+            for spec in specs:
+                for node in spec.traverse(deptype="all"):
+                    _add(graph, node)
+            for spec in specs:
+                for node in spec.traverse(deptype="all"):
+                    _extras(graph, store, node, options)
+            roots = sorted(
+                (
+                    s.dag_hash()
+                    for s in specs
+                    if graph.extras.get(s.dag_hash(), Extras()).explicit and not s.external
+                ),
+                key=lambda h: (graph.nodes[h].name, h),
+            )
+        graph.read_from.append(str((target / ".spack-db" / "index.json").resolve()))
+    elif (target / "spack.lock").is_file():
+        kind = ("spack-environment", "spack-environment", "declared")
+        env = spack.environment.Environment(str(target))
+        for _, spec in env.concretized_specs():
+            for node in spec.traverse(deptype="all"):
+                _add(graph, node)
+            if spec.dag_hash() not in roots:
+                roots.append(spec.dag_hash())
+        graph.read_from.append(str((target / "spack.lock").resolve()))
+        _builder_from_lock(graph, target / "spack.lock")
+
+    else:
+        raise SourceError(f"{target}: not a Spack store or environment")
+    subject_kind, per_root, status = kind
+    name = str(target.resolve())
+    return build_records(
+        graph,
+        roots,
+        subject_kind=subject_kind,  # type: ignore[arg-type]
+        per_root_kind=per_root,  # type: ignore[arg-type]
+        combined_name=name,
+        status=status,  # type: ignore[arg-type]
+        options=options,
+        identity=name,
+    )
+
+
+def extract_specs(queries: list[str], options: ExtractOptions) -> list[Record]:
+    """Records for installed specs of Spack's configured store matching ``queries`` (spec
+    syntax, ``/hash`` included); with no query, the explicitly installed specs."""
+    spack = _spack()
+    store = spack.store.STORE
+    if queries:
+        specs = []
+        for query in queries:
+            found = store.db.query(query, installed=True)
+            if not found:
+                raise SourceError(f"spack store {store.root}: no installed spec matches {query!r}")
+            specs += [s for s in found if s not in specs]
+    else:
+        specs = store.db.query(installed=True, explicit=True)
+    graph = Graph()
+    for spec in specs:
+        for node in spec.traverse(deptype="all"):
+            _add(graph, node)
+            _extras(graph, store, node, options)
+    graph.read_from.append(str(Path(store.root) / ".spack-db" / "index.json"))
+    roots = [s.dag_hash() for s in specs]
+    name = str(Path(store.root).resolve())
+    return build_records(
+        graph,
+        roots,
+        subject_kind="spack-store",
+        per_root_kind="spack-prefix",
+        combined_name=name,
+        status="installed",
+        options=options,
+        identity=name,
+    )

@@ -1,0 +1,111 @@
+"""A Spack store: its DB (``.spack-db/index.json``, versions 0.9.3 and 5-8) and prefixes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+from ... import normalize
+from ...errors import SourceError, UnsupportedFormat
+from ...record import FileDigest
+from ...tree import FileTree
+from .._common import ExtractOptions
+from .files import load_json
+from .graph import Extras, Graph
+from .prefix import manifest_files, sbom_facts, scan_elf
+from .specfile import node_from_dict
+
+__all__ = ["read_db"]
+
+_DB_VERSIONS = {"0.9.3": 1, "5": 1, "6": 3, "7": 4, "8": 5}
+_MAX_PREFIX_DEPTH = 6
+
+
+def _find_prefixes(
+    tree: FileTree, top: PurePosixPath, hashes: frozenset[str]
+) -> dict[str, PurePosixPath]:
+    """Prefix directories under a store root, keyed by the DAG hash that ends their name.
+
+    Spack's projections are configurable, so the path is never parsed: a directory whose name
+    ends with a DB hash is that install's prefix (Spack's own rule), and is not entered."""
+    out: dict[str, PurePosixPath] = {}
+    for dirpath, dirs, _files in tree.walk(top):
+        depth = len(dirpath.parts) - len(top.parts) if str(top) != "." else len(dirpath.parts)
+        keep = []
+        for d in dirs:
+            if d[-32:] in hashes:
+                out[d[-32:]] = dirpath / d
+            elif not d.startswith(".spack") and depth < _MAX_PREFIX_DEPTH:
+                keep.append(d)
+        dirs[:] = keep
+    return out
+
+
+def read_db(
+    tree: FileTree, store: PurePosixPath, graph: Graph, options: ExtractOptions
+) -> list[str]:
+    """Add a store's DB to ``graph``; return the explicit installed roots."""
+    path = store / ".spack-db" / "index.json"
+    where = tree.describe(path)
+    data = load_json(tree, path)
+    db = data.get("database") if isinstance(data, Mapping) else None
+    if not isinstance(db, Mapping) or not isinstance(db.get("installs"), Mapping):
+        raise SourceError(f"{where}: $.database.installs: missing (not a Spack DB index)")
+    version = str(db.get("version"))
+    spec_version = _DB_VERSIONS.get(version)
+    if spec_version is None:
+        raise UnsupportedFormat(
+            f"{where}: $.database.version: DB version {version!r} is not readable "
+            f"(readable: {', '.join(_DB_VERSIONS)})"
+        )
+    graph.read_from.append(where)
+    installs = db["installs"]
+    on_disk = _find_prefixes(tree, store, frozenset(k[-32:] for k in installs))
+    roots: list[str] = []
+    for key, rec in db["installs"].items():
+        at = f"$.database.installs.{key}"
+        if not isinstance(rec, Mapping) or not isinstance(rec.get("spec"), Mapping):
+            raise SourceError(f"{where}: {at}.spec: missing")
+        spec = dict(rec["spec"])
+        if not any(k in spec for k in ("hash", "_hash", "full_hash", "build_hash")):
+            spec["hash"] = key
+        if spec_version == 1 and "name" in spec and "version" not in spec:
+            pass
+        node = node_from_dict(
+            spec, version=spec_version if spec_version > 1 else 2, where=f"{where}: {at}.spec"
+        )
+        graph.add(node)
+        installed = rec.get("installed", True) is True
+        external = node.external_path is not None
+        prefix_dir = on_disk.get(node.hash)
+        if installed and not external and prefix_dir is None:
+            raise SourceError(
+                f"{where}: {at}.path: prefix {rec.get('path')!r} is listed as installed "
+                "but missing on disk"
+            )
+        when = rec.get("installation_time")
+        files: tuple[FileDigest, ...] = ()
+        if prefix_dir is not None and options.include_files and installed:
+            recorded = rec.get("path") if isinstance(rec.get("path"), str) else None
+            files = manifest_files(tree, prefix_dir, recorded, graph)
+            scan_elf(tree, prefix_dir, files, f"spack:{node.hash}", graph)
+        graph.extras[node.hash] = Extras(
+            prefix=tree.describe(prefix_dir) if prefix_dir is not None else None,
+            explicit=bool(rec.get("explicit", False)),
+            installed_at=normalize.iso_time(float(when)) if isinstance(when, int | float) else None,
+            status="installed" if installed else "declared",
+            files=files,
+        )
+        if installed and rec.get("explicit") and not external:
+            roots.append(node.hash)
+    graph.check_edges(where)
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for node in graph.nodes.values():
+        by_name.setdefault((node.name, node.version), []).append(node.hash)
+    for h in roots:  # Spack's own SBOM: sources and licenses (a package version's, not a build's)
+        for key, (sources, licenses) in sbom_facts(tree, on_disk[h], graph).items():
+            for target in by_name.get(key, ()):
+                prior = graph.extras.get(target, Extras())
+                if not prior.sources and not prior.licenses:
+                    graph.update(target, sources=sources, licenses=licenses)
+    return sorted(roots, key=lambda h: (graph.nodes[h].name, h))

@@ -1,0 +1,190 @@
+"""The Spack source: install prefixes, stores, environments, build caches, OCI configs.
+
+Reads Spack's on-disk formats as data, without Spack (see ``docs/sources/spack.md``):
+
+- a prefix's ``.spack/spec.json`` (specfile v2-v5) or ``spec.yaml`` (v1), its
+  ``install_manifest.json`` (file digests) and Spack's own ``.spack/sbom/spdx-2.3.json``
+  (sources and licenses, kept as evidence; the spec decides everything else);
+- a store's ``.spack-db/index.json`` (DB versions 5-8), which says installed / explicit /
+  external and where each prefix is;
+- an environment's ``spack.lock`` (lockfile versions 1-7);
+- build caches (flat ``build_cache/`` layouts v0-v2, the v3 manifest layout, ``index.json``),
+  see :mod:`.buildcache`; an OCI build-cache image config (its ``spec`` key).
+
+``package.py`` files archived in ``.spack/repos`` are code and are never read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ...errors import SourceError
+from ...record import Record
+from ...tree import DirectoryTree, FileTree
+from .._common import ExtractOptions
+from . import api, buildcache
+from .db import read_db
+from .graph import Graph
+from .lockfile import read_env
+from .prefix import read_prefix
+from .record import build_records
+from .specfile import parse_specfile
+
+__all__ = ["detect", "extract_all", "extract_tree", "find", "record_from_specfile_data"]
+
+
+def _classify(tree: FileTree, top: PurePosixPath) -> str | None:
+    if tree.is_file(top / ".spack-db" / "index.json"):
+        return "store"
+    if tree.is_file(top / ".spack" / "spec.json") or tree.is_file(top / ".spack" / "spec.yaml"):
+        return "prefix"
+    if tree.is_file(top / "spack.lock") or tree.is_file(top / "spack.yaml"):
+        return "environment"
+    if buildcache.is_buildcache(tree, top):
+        return "buildcache"
+    return None
+
+
+def find(tree: FileTree) -> list[tuple[str, PurePosixPath]]:
+    """Every Spack store, stand-alone prefix and environment in ``tree`` (kind, path)."""
+    found: list[tuple[str, PurePosixPath]] = []
+    for dirpath, dirs, files in tree.walk(PurePosixPath(".")):
+        if ".spack-db" in dirs:
+            found.append(("store", dirpath))
+            dirs.clear()
+        elif ".spack" in dirs and (tree.is_file(dirpath / ".spack" / "spec.json")):
+            found.append(("prefix", dirpath))
+            dirs.clear()
+        elif "spack.lock" in files:
+            found.append(("environment", dirpath))
+            dirs[:] = [d for d in dirs if d != ".spack-env"]
+    return found
+
+
+def detect(target: str | os.PathLike[str]) -> bool:
+    """True if ``target`` is a Spack prefix, store, environment, build cache or spec file."""
+    path = Path(target)
+    if path.is_file():
+        return buildcache.file_kind(path) is not None
+    if path.is_dir():
+        try:
+            tree = DirectoryTree(path)
+        except SourceError:
+            return False
+        return _classify(tree, PurePosixPath(".")) is not None
+    return False
+
+
+def _classify_dir(path: Path) -> str | None:
+    try:
+        return _classify(DirectoryTree(path), PurePosixPath("."))
+    except SourceError:
+        return None
+
+
+def _read_into(
+    tree: FileTree, kind: str, top: PurePosixPath, graph: Graph, options: ExtractOptions
+) -> list[str]:
+    if kind == "store":
+        return read_db(tree, top, graph, options)
+    if kind == "prefix":
+        return [read_prefix(tree, top, graph, options)]
+    if kind == "environment":
+        return read_env(tree, top, graph)
+    return buildcache.read_buildcache(tree, top, graph, options)
+
+
+_SUBJECTS: Mapping[str, tuple[Any, Any, Any]] = {
+    "store": ("spack-store", "spack-prefix", "installed"),
+    "prefix": ("spack-prefix", "spack-prefix", "installed"),
+    "environment": ("spack-environment", "spack-environment", "declared"),
+    "buildcache": ("spack-buildcache", "spack-buildcache", "cached"),
+    "specfile": ("spack-specfile", "spack-specfile", "declared"),
+}
+
+
+def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list[Record]:
+    """One record per root at ``target`` (or one combined record with ``options.combined``)."""
+    path = Path(target)
+    if path.is_dir() and api.available() and _classify_dir(path) in ("store", "environment"):
+        return api.extract_all(path, options)
+    graph = Graph()
+    if path.is_file():
+        kind, roots = buildcache.read_file(path, graph, options)
+        tree_name = str(path.resolve())
+    else:
+        tree = DirectoryTree(path)
+        top = PurePosixPath(".")
+        classified = _classify(tree, top)
+        if classified is None:
+            record = extract_tree(tree, options)
+            if record is None:
+                raise SourceError(
+                    f"{tree.name}: no Spack prefix, store, environment or cache found"
+                )
+            return [record]
+        kind = classified
+        roots = _read_into(tree, kind, top, graph, options)
+        tree_name = tree.name
+    subject_kind, per_root, status = _SUBJECTS[kind]
+    return build_records(
+        graph,
+        roots,
+        subject_kind=subject_kind,
+        per_root_kind=per_root,
+        combined_name=tree_name,
+        status=status,
+        options=options,
+        identity=tree_name,
+    )
+
+
+def extract_tree(tree: FileTree, options: ExtractOptions) -> Record | None:
+    """One combined record of every Spack install and environment in ``tree``; None if none."""
+    graph = Graph()
+    roots: list[str] = []
+    for kind, top in find(tree):
+        for h in _read_into(tree, kind, top, graph, options):
+            if h not in roots:
+                roots.append(h)
+    if not roots:
+        return None
+    from dataclasses import replace
+
+    (record,) = build_records(
+        graph,
+        roots,
+        subject_kind="spack-store",
+        combined_name=tree.name,
+        status="installed",
+        options=replace(options, combined=True, roots=()),
+        identity=tree.name,
+    )
+    return record
+
+
+def record_from_specfile_data(
+    data: Mapping[str, Any], *, where: str, options: ExtractOptions
+) -> Record:
+    """A record from a parsed spec document: spec.json, a build-cache spec, an OCI config."""
+    graph = Graph()
+    _, nodes = parse_specfile(data, where=where)
+    for node in nodes:
+        graph.add(node)
+    graph.check_edges(where)
+    graph.read_from.append(where)
+    kind = "buildcache" if "rootfs" in data or "buildcache_layout_version" in data else "specfile"
+    subject_kind, _, status = _SUBJECTS[kind]
+    (record,) = build_records(
+        graph,
+        [nodes[0].hash],
+        subject_kind=subject_kind,
+        combined_name=where,
+        status=status,
+        options=options,
+        identity=where,
+    )
+    return record
