@@ -46,8 +46,9 @@ __all__ = [
     "Unknown",
 ]
 
-SCHEMA_VERSION = "1.1.0"
-"""1.1.0 (ADDITION): ``Component.versionsuffix``, ``module_name``, ``moduleclass``;
+SCHEMA_VERSION = "1.2.0"
+"""1.2.0 (ADDITION, unreleased while this line says so; see ``docs/concepts/record.md``).
+1.1.0 (ADDITION): ``Component.versionsuffix``, ``module_name``, ``moduleclass``;
 ``Subject.platform``; ``Mpi.portability_mode``; ``Provenance.started_at``."""
 
 DepType = Literal["build", "link", "run", "test"]

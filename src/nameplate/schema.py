@@ -22,6 +22,7 @@ __all__ = ["RELEASED", "SCHEMA_VERSION", "load_schema", "validate"]
 RELEASED: Mapping[str, str] = {
     "1.0.0": "record/record-1.0.0.schema.json",
     "1.1.0": "record/record-1.1.0.schema.json",
+    "1.2.0": "record/record-1.2.0.schema.json",
 }
 
 #: Host profile schema versions → file under ``schemas/host/``.
