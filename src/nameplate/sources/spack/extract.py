@@ -26,7 +26,7 @@ from ...record import Record
 from ...tree import DirectoryTree, FileTree
 from .._common import ExtractOptions
 from . import api, buildcache
-from .db import read_db
+from .db import find_store, read_db, scan_environment, store_scanner
 from .graph import Graph
 from .lockfile import read_env
 from .prefix import read_prefix
@@ -127,8 +127,12 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
                 )
             return [record]
         kind = classified
-        roots = _read_into(tree, kind, top, graph, options)
         tree_name = tree.name
+        in_store = find_store(str(path)) if kind in ("prefix", "environment") else None
+        if in_store is not None:
+            roots = _read_in_store(in_store, kind, graph, options)
+        else:
+            roots = _read_into(tree, kind, top, graph, options)
     subject_kind, per_root, status = _SUBJECTS[kind]
     return build_records(
         graph,
@@ -140,6 +144,23 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
         options=options,
         identity=tree_name,
     )
+
+
+def _read_in_store(
+    in_store: tuple[str, str], kind: str, graph: Graph, options: ExtractOptions
+) -> list[str]:
+    """A prefix of a store, or an environment of a Spack instance, read with the store around
+    it, so that its libraries in other prefixes resolve as the loader finds them."""
+    root, rel = in_store
+    tree = DirectoryTree(root)
+    top = PurePosixPath(rel)
+    if kind == "prefix":
+        store = PurePosixPath(".")
+        scanner, _ = store_scanner(tree, store)
+        return [read_prefix(tree, top, graph, options, scanner)]
+    roots = read_env(tree, top, graph)
+    scan_environment(tree, PurePosixPath("opt/spack"), graph, options)
+    return roots
 
 
 def extract_tree(tree: FileTree, options: ExtractOptions) -> Record | None:

@@ -45,8 +45,11 @@ class Graph:
     read_from: list[str] = field(default_factory=list)
     builder: Tool | None = None
     build_host: dict[str, str] = field(default_factory=dict)
-    #: ELF facts of the installed files of a node (path, facts, digest, component id).
+    #: ELF facts of the objects a node's entry points load (path, facts, digest, component id),
+    #: filled by :mod:`.closure`.
     elf: dict[str, list[tuple[str, Any, str | None, str | None]]] = field(default_factory=dict)
+    #: What the ELF objects of a node need that is not in the tree (soname, needed by).
+    elf_outside: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def update(self, h: str, **changes: Any) -> None:
         """Change some of what is known about node ``h``, keeping the rest."""
