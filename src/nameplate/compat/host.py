@@ -30,6 +30,7 @@ from .profile import (
     HostLibc,
     HostMpi,
     HostOs,
+    HostRuntime,
     HostUnknown,
     NvidiaDriver,
     cpu_from_cpuinfo,
@@ -340,6 +341,45 @@ def _cxx(ldconfig: Mapping[str, str]) -> HostCxx | None:
     return None
 
 
+#: Language runtimes the host may provide: soname → (name, symbol-version families).
+_RUNTIMES = {
+    "libgomp.so.1": ("libgomp", ("GOMP_", "OMP_")),
+    "libomp.so.5": ("libomp", ("OMP_",)),
+    "libomp.so": ("libomp", ("OMP_",)),
+    "libiomp5.so": ("libiomp5", ("OMP_",)),
+    "libgfortran.so.5": ("libgfortran", ("GFORTRAN_",)),
+    "libgfortran.so.4": ("libgfortran", ("GFORTRAN_",)),
+    "libgfortran.so.3": ("libgfortran", ("GFORTRAN_",)),
+}
+
+
+def _runtimes(ldconfig: Mapping[str, str]) -> tuple[HostRuntime, ...]:
+    """The OpenMP and Fortran runtimes the loader finds (``ldconfig -p``), read with the ELF
+    reader: the newest symbol version each defines per family."""
+    from ..elf import parse_elf
+
+    out = []
+    for soname, (name, families) in _RUNTIMES.items():
+        path = ldconfig.get(soname)
+        if not path:
+            continue
+        try:
+            with open(path, "rb") as f:
+                data = f.read(64 << 20)
+        except OSError:
+            continue
+        defined = parse_elf(data, where=path).version_definitions
+        versions = []
+        for fam in families:
+            best = max_version(
+                n[len(fam) :] for n in defined if n.startswith(fam) and n[len(fam) :][:1].isdigit()
+            )
+            if best:
+                versions.append(fam + best)
+        out.append(HostRuntime(name=name, soname=soname, versions=tuple(versions), path=path))
+    return tuple(out)
+
+
 def parse_os_release(text: str) -> HostOs:
     """``/etc/os-release`` → ID, VERSION_ID, PRETTY_NAME (quotes removed)."""
     values: dict[str, str] = {}
@@ -386,6 +426,7 @@ def detect(
     ldconfig = parse_ldconfig(ld_text or "")
     libc = _step("libc", unknowns, _libc)
     cxx = _step("cxx", unknowns, lambda: _cxx(ldconfig))
+    runtimes = _step("runtimes", unknowns, lambda: _runtimes(ldconfig)) or ()
     mpi = _step("mpi", unknowns, lambda: probe_mpi(ldconfig, environ, os.listdir)) or ()
     nv = _step("gpu.nvidia", unknowns, lambda: _nvidia(loader, run, _read, unknowns)) or (None, ())
     amd = _step("gpu.amd", unknowns, _amd) or (None, ())
@@ -399,6 +440,7 @@ def detect(
         nvidia=nv[0],
         amd=amd[0],
         gpus=tuple(nv[1]) + tuple(amd[1]),
+        runtimes=tuple(runtimes),
         os=parse_os_release(os_text) if os_text else None,
         kernel=platform.release() or None,
         unknowns=tuple(unknowns),
