@@ -133,6 +133,8 @@ class ObjectCache:
 
     tree: FileTree
     limit: int = ELF_LIMIT
+    #: Only the files put in beforehand are ELF objects (an image's layers, read once).
+    known_only: bool = False
     facts: dict[str, ElfFacts | None] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
@@ -141,6 +143,8 @@ class ObjectCache:
         """The facts of the file at ``tree_path`` (cached)."""
         if tree_path in self.facts:
             return self.facts[tree_path]
+        if self.known_only:
+            return None
         out: ElfFacts | None = None
         path = PurePosixPath(tree_path)
         try:

@@ -13,6 +13,7 @@ on the DAG: the same files give the same items whichever way they were reached.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
@@ -28,6 +29,7 @@ __all__ = ["ELF_DIRS", "ClosureScanner", "entry_points"]
 #: Folders of a prefix whose files may be executables or shared libraries.
 ELF_DIRS = frozenset({"bin", "sbin", "libexec", "lib", "lib64"})
 _ENTRIES_PER_PREFIX = 2048
+_HASHED = re.compile(r"^.+-([a-z2-7]{32})$")
 
 
 def _candidate(rel: str, size: int | None) -> bool:
@@ -89,6 +91,10 @@ class ClosureScanner:
             hit = self.owners.get("/".join(parts[:i]))
             if hit is not None:
                 return hit
+        for part in reversed(parts[:-1]):  # Spack's default projection ends with the DAG hash
+            m = _HASHED.match(part)
+            if m:
+                return f"spack:{m.group(1)}"
         return None
 
     def scan(

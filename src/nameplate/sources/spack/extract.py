@@ -26,6 +26,7 @@ from ...record import Record
 from ...tree import DirectoryTree, FileTree
 from .._common import ExtractOptions
 from . import api, buildcache
+from .closure import ClosureScanner
 from .db import find_store, read_db, scan_environment, store_scanner
 from .graph import Graph
 from .lockfile import read_env
@@ -163,12 +164,19 @@ def _read_in_store(
     return roots
 
 
-def extract_tree(tree: FileTree, options: ExtractOptions) -> Record | None:
-    """One combined record of every Spack install and environment in ``tree``; None if none."""
+def extract_tree(
+    tree: FileTree, options: ExtractOptions, *, scanner: ClosureScanner | None = None
+) -> Record | None:
+    """One combined record of every Spack install and environment in ``tree``; None if none.
+    ``scanner``: the resolver of the whole tree (an image's), shared by every prefix found."""
     graph = Graph()
     roots: list[str] = []
     for kind, top in find(tree):
-        for h in _read_into(tree, kind, top, graph, options):
+        if kind == "prefix":
+            found = [read_prefix(tree, top, graph, options, scanner)]
+        else:
+            found = _read_into(tree, kind, top, graph, options)
+        for h in found:
             if h not in roots:
                 roots.append(h)
     if not roots:
