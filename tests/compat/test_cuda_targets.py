@@ -126,6 +126,8 @@ def _cuobjdump(name: str) -> tuple[set[str], set[str]]:
     arch = (CUDA / f"{name}.cubin-arch.txt").read_text()
     sass = set(re.findall(r"^arch = (sm_\d+[af]?)$", arch, re.M))
     listed = {f"sm_{m}" for m in re.findall(r"ELF file\s+\d+: \S+\.sm_(\d+[af]?)\.cubin", text)}
+    if not listed:  # PTX only: -elf prints the PTX's target, there is no cubin
+        sass = set()
     assert {s.rstrip("f") for s in sass} == {s.rstrip("f") for s in listed}
     ptx = {f"compute_{m}" for m in re.findall(r"PTX file\s+\d+: \S+\.sm_(\d+[af]?)\.ptx", text)}
     return sass, ptx
