@@ -330,10 +330,10 @@ def _rocm(g: Gpu, host: Host) -> list[Finding]:
         ]
     out = [_amd_device(g.architectures, d) for d in devices]
     runs = [f for f in out if f.severity == "pass"]
-    if runs and len(runs) < len(out):
+    if runs and any(f.severity == "fail" for f in out):  # it fits only some of the GPUs
         out = [
             f
-            if f.severity == "pass"
+            if f.severity != "fail"
             else Finding(code="rocm.some-gpus", severity="warn", subject=f.subject, reason=f.reason)
             for f in out
         ]
