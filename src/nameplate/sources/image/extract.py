@@ -30,7 +30,7 @@ from typing import Any, BinaryIO, Protocol
 from ...errors import SourceError
 from ...record import Record
 from .._common import ExtractOptions
-from .layers import LayerRef, Limits, scan_layers
+from .layers import LayerRef, LayerTree, Limits, scan_layers
 from .stores import (
     _DIGEST,
     _DOC_LIMIT,
@@ -268,13 +268,37 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
     text = os.fspath(target)
     image = open_image(text, options)
     spec = image.config.get("spec")
-    if isinstance(spec, dict):
-        return [build_image_record(image, None, options)]
+    if isinstance(spec, dict):  # a Spack OCI build-cache image: its layers are install tarballs
+        return [build_image_record(image, None, options, layers=_buildcache_layers(text, image))]
     limits = Limits(**_limit_overrides(options))
     total = sum(layer.size for layer in image.layers)
     with _progress(options, total, f"scanning {len(image.layers)} layers") as bar:
         tree = scan_layers(text, image.layers, keep=metadata_keep, limits=limits, progress=bar)
     return [build_image_record(image, tree, options)]
+
+
+def _buildcache_layers(text: str, image: ImageManifest) -> tuple[LayerTree | None, list[str]]:
+    """The layers of a Spack build-cache image that can be read, merged; the digests of those
+    that cannot (a blob missing from the store) are returned so the record names them."""
+    present, missing = [], []
+    for layer in image.layers:
+        try:
+            layer.open().close()
+        except (SourceError, OSError):
+            missing.append(layer.digest)
+            continue
+        present.append(layer)
+    if not present:
+        return None, missing
+    try:
+        tree = scan_layers(text, present, keep=_spack_keep, limits=Limits())
+    except SourceError:
+        return None, missing
+    return tree, missing
+
+
+def _spack_keep(path: str, size: int) -> bool:
+    return "/.spack/" in "/" + path and "/.spack/repos/" not in "/" + path
 
 
 def _limit_overrides(options: ExtractOptions) -> dict[str, int]:

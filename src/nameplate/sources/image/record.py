@@ -387,9 +387,16 @@ def _annotations(image: Any) -> dict[str, str]:
     return out
 
 
-def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptions) -> Record:
+def build_image_record(
+    image: Any,
+    tree: LayerTree | None,
+    options: ExtractOptions,
+    *,
+    layers: tuple[LayerTree | None, list[str]] | None = None,
+) -> Record:
     """The record of ``image`` (an :class:`~.image.ImageManifest`) from its merged ``tree``;
-    with no tree, from the config alone (a Spack OCI build-cache image)."""
+    with no tree, a Spack OCI build-cache image: its config's spec, and the ELF facts of the
+    install tarballs its ``layers`` hold (the same facts as the store the root came from)."""
     opts = dataclasses.replace(options, combined=True)
     records: list[Record] = []
     unknowns: list[Unknown] = []
@@ -397,10 +404,25 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
     os_found = _ospkgs.OsFindings()
     items: list[tuple[str, ElfFacts, str | None, str | None]] = []
     if tree is None:
+        from ..spack.closure import ClosureScanner
         from ..spack.extract import record_from_specfile_data
 
+        installed = None
+        spack_tree, missing = layers if layers is not None else (None, [])
+        unknowns.extend(
+            Unknown(path=f"{image.ref}: layer {d}", field="elf", reason="blob missing: not read")
+            for d in missing
+        )
+        if spack_tree is not None:
+            index = index_elf(spack_tree, image.config)
+            unknowns.extend(index.unknowns)
+            scanner = ClosureScanner(spack_tree, rooted=True, cache=index.resolver.cache)
+            installed = (spack_tree, scanner)
         rec = record_from_specfile_data(
-            image.config, where=f"{image.ref}: config {image.config_digest}", options=opts
+            image.config,
+            where=f"{image.ref}: config {image.config_digest}",
+            options=opts,
+            installed=installed,
         )
         records.append(rec)
         groups.append(("spack", rec.components))
@@ -434,6 +456,7 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
             for c in components
         ]
     roll = elf_rollup(items, outside)
+    spack_cache_image = tree is None
     deps = {(d.dependent, d.dependency): d for r in records for d in r.dependencies}
     roots = tuple(dict.fromkeys(root for r in records for root in r.roots))
     builder: Tool | None = next(
@@ -457,7 +480,9 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
         roots=roots,
         components=tuple(components),
         dependencies=tuple(_ordered(deps.values())),
-        hpc=_with_portability(
+        hpc=records[0].hpc
+        if spack_cache_image
+        else _with_portability(
             _merge_hpc(records, roll, os_found, components, libc_release), labels
         ),
         provenance=Provenance(

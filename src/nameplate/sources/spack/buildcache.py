@@ -197,7 +197,12 @@ def _blob(tree: FileTree, top: PurePosixPath, entry: Mapping[str, Any], *, where
 
 
 def _read_v3_manifest(
-    tree: FileTree, top: PurePosixPath, path: PurePosixPath, graph: Graph, options: ExtractOptions
+    tree: FileTree,
+    top: PurePosixPath,
+    path: PurePosixPath,
+    graph: Graph,
+    options: ExtractOptions,
+    tarballs: list[tuple[str, Mapping[str, Any]]] | None = None,
 ) -> str:
     where = tree.describe(path)
     payload = _signed_payload(
@@ -239,8 +244,44 @@ def _read_v3_manifest(
                     component=component_id(root),
                 )
             )
+            if tarballs is not None:
+                tarballs.append((where, e))
     _mark_cached(graph, root)
     return root
+
+
+def _scan_tarballs(
+    tree: FileTree,
+    top: PurePosixPath,
+    tarballs: list[tuple[str, Mapping[str, Any]]],
+    graph: Graph,
+) -> None:
+    """Stream every install tarball once into one in-memory tree and resolve the closures of
+    the prefixes it holds (their build-time paths, as the tarballs name them)."""
+    import io
+
+    from ...tartree import TarTree
+    from .closure import ClosureScanner
+    from .prefix import scan_installed
+
+    mem = TarTree(tree.describe(top))
+    for where, entry in dict((str(e.get("checksum")), (w, e)) for w, e in tarballs).values():
+        digest = str(entry.get("checksum"))
+        path = top / "blobs" / "sha256" / digest[:2] / digest
+        if not tree.is_file(path):
+            graph.unknowns.append(
+                Unknown(
+                    path=where,
+                    field="elf",
+                    reason=f"install tarball {digest[:12]} is missing from the cache",
+                )
+            )
+            continue
+        raw = tree.read_bytes(path, limit=_LIMIT)
+        if hashlib.sha256(raw).hexdigest() != digest:
+            raise SourceError(f"{tree.describe(path)}: content does not match its sha256")
+        mem.add(io.BytesIO(raw), tree.describe(path))
+    scan_installed(mem, graph, ClosureScanner(mem, rooted=True, cache=mem.cache))
 
 
 def _read_index(data: Any, *, where: str, graph: Graph) -> list[str]:
@@ -291,13 +332,18 @@ def read_buildcache(
             raw = tree.read_bytes(index, limit=_LIMIT)
             roots += _read_index(json.loads(raw), where=tree.describe(index), graph=graph)
     specs = top / "v3" / "manifests" / "spec"
+    tarballs: list[tuple[str, Mapping[str, Any]]] = []
     if tree.is_dir(specs):
         for name in tree.listdir(specs):
             for manifest in tree.listdir(specs / name):
                 if manifest.endswith(".spec.manifest.json"):
                     roots.append(
-                        _read_v3_manifest(tree, top, specs / name / manifest, graph, options)
+                        _read_v3_manifest(
+                            tree, top, specs / name / manifest, graph, options, tarballs
+                        )
                     )
+    if tarballs:
+        _scan_tarballs(tree, top, tarballs, graph)
     if not roots:
         raise SourceError(f"{tree.describe(top)}: a build cache with no spec files")
     return list(dict.fromkeys(roots))

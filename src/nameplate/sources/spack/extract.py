@@ -30,7 +30,7 @@ from .closure import ClosureScanner
 from .db import find_store, read_db, scan_environment, store_scanner
 from .graph import Graph
 from .lockfile import read_env
-from .prefix import read_prefix
+from .prefix import read_prefix, scan_installed
 from .record import build_records
 from .specfile import parse_specfile
 
@@ -196,15 +196,23 @@ def extract_tree(
 
 
 def record_from_specfile_data(
-    data: Mapping[str, Any], *, where: str, options: ExtractOptions
+    data: Mapping[str, Any],
+    *,
+    where: str,
+    options: ExtractOptions,
+    installed: tuple[FileTree, ClosureScanner] | None = None,
 ) -> Record:
-    """A record from a parsed spec document: spec.json, a build-cache spec, an OCI config."""
+    """A record from a parsed spec document: spec.json, a build-cache spec, an OCI config.
+    ``installed``: a tree holding the prefixes (an OCI build-cache image's layers) and its
+    resolver, for the ELF facts of what the root loads."""
     graph = Graph()
     _, nodes = parse_specfile(data, where=where)
     for node in nodes:
         graph.add(node)
     graph.check_edges(where)
     graph.read_from.append(where)
+    if installed is not None:
+        scan_installed(installed[0], graph, installed[1])
     kind = "buildcache" if "rootfs" in data or "buildcache_layout_version" in data else "specfile"
     subject_kind, _, status = _SUBJECTS[kind]
     (record,) = build_records(

@@ -16,7 +16,7 @@ from .files import load_json, sha256, specfile
 from .graph import Extras, Graph
 from .specfile import parse_specfile
 
-__all__ = ["manifest_files", "read_prefix", "sbom_facts", "scan_elf"]
+__all__ = ["manifest_files", "read_prefix", "sbom_facts", "scan_elf", "scan_installed"]
 
 
 def manifest_files(
@@ -145,6 +145,25 @@ def _recorded(tree: FileTree, prefix: PurePosixPath) -> str | None:
     except SourceError:
         return None
     return recorded_prefix(data if isinstance(data, Mapping) else None)
+
+
+def scan_installed(tree: FileTree, graph: Graph, scanner: ClosureScanner) -> None:
+    """The ELF closures of every node of ``graph`` whose prefix is in ``tree`` (a build cache's
+    tarballs, an OCI build-cache image's layers). A prefix is a folder with a
+    ``.spack/spec.json``, named for the DAG hash its name ends with (Spack's own rule)."""
+    found: list[tuple[str, PurePosixPath]] = []
+    for dirpath, dirs, _files in tree.walk(PurePosixPath(".")):
+        if ".spack" in dirs and tree.is_file(dirpath / ".spack" / "spec.json"):
+            h = dirpath.name[-32:]
+            if h in graph.nodes:
+                found.append((h, dirpath))
+            dirs.clear()
+    for h, prefix in found:
+        scanner.own(prefix, f"spack:{h}")
+    for h, prefix in found:
+        listed = manifest_files(tree, prefix, None, graph)
+        has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
+        scan_elf(tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner)
 
 
 def read_prefix(
