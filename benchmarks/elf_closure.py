@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +39,17 @@ def build_app(folder: Path, libs: int) -> dict[str, bytes]:
         so = folder / f"lib{i}.so"
         link = [f"-L{folder}", f"-l{i - 1}"] if i else []
         subprocess.run(
-            ["gcc", "-shared", "-fPIC", "-o", str(so), str(src), *link,
-             "-Wl,--enable-new-dtags,-rpath,$ORIGIN", f"-Wl,-soname,lib{i}.so"],
+            [
+                "gcc",
+                "-shared",
+                "-fPIC",
+                "-o",
+                str(so),
+                str(src),
+                *link,
+                "-Wl,--enable-new-dtags,-rpath,$ORIGIN",
+                f"-Wl,-soname,lib{i}.so",
+            ],
             check=True,
         )
         out[f"lib/lib{i}.so"] = so.read_bytes()
@@ -49,8 +57,15 @@ def build_app(folder: Path, libs: int) -> dict[str, bytes]:
     main.write_text(f"int f{libs - 1}(void);\nint main(void) {{ return f{libs - 1}(); }}\n")
     app = folder / "app"
     subprocess.run(
-        ["gcc", "-o", str(app), str(main), f"-L{folder}", f"-l{libs - 1}",
-         "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../lib"],
+        [
+            "gcc",
+            "-o",
+            str(app),
+            str(main),
+            f"-L{folder}",
+            f"-l{libs - 1}",
+            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../lib",
+        ],
         check=True,
     )
     out["bin/app"] = app.read_bytes()
@@ -118,7 +133,7 @@ def main() -> None:
         floor = min(run(layer, "floor")[0] for _ in range(3))
         best = None
         for _ in range(3):
-            t, elf, links = run(layer, "closure")
+            t, _elf, links = run(layer, "closure")
             best = t if best is None else min(best, t)
         assert best is not None
         print(f"ELF files: {count} ({args.apps} apps x {args.libs + 1}); links resolved: {links}")

@@ -32,6 +32,7 @@ from .tree import DEFAULT_LIMIT
 __all__ = ["TarTree"]
 
 _MAX_HOPS = 40
+_ROOT = PurePosixPath(".")
 
 
 class TarTree:
@@ -218,7 +219,7 @@ class TarTree:
         return data
 
     def walk(
-        self, top: PurePosixPath = PurePosixPath(".")
+        self, top: PurePosixPath = _ROOT
     ) -> Iterator[tuple[PurePosixPath, list[str], list[str]]]:
         start = self._lookup(top)
         if start is None or start not in self.dirs:

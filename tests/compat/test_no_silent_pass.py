@@ -125,16 +125,21 @@ def _needs_unknown(record: Record, host: Host) -> list[str]:
     """The facts a rule needs that are unknown: the oracle, written apart from the rules."""
     hpc = record.hpc
     out = []
-    if hpc.libc and (hpc.libc.min_version or hpc.libc.version):
-        if host.libc is None or host.libc.version is None:
-            out.append("host libc")
+    if (hpc.libc and (hpc.libc.min_version or hpc.libc.version)) and (
+        host.libc is None or host.libc.version is None
+    ):
+        out.append("host libc")
     if hpc.cxx and hpc.cxx.glibcxx_min and (host.cxx is None or host.cxx.glibcxx is None):
         out.append("host libstdc++")
     if hpc.openmp and not hpc.openmp.shipped and host.unknown("runtimes"):
         out.append("host OpenMP")
-    if hpc.mpi and hpc.mpi.shipped is False and (host.unknown("mpi") or host.unknown("ldconfig")):
-        if host.mpi:
-            out.append("host MPI")
+    if (
+        hpc.mpi
+        and hpc.mpi.shipped is False
+        and (host.unknown("mpi") or host.unknown("ldconfig"))
+        and host.mpi
+    ):
+        out.append("host MPI")
     if hpc.mpi and hpc.mpi.shipped is False and hpc.mpi.abi == "unknown":
         out.append("MPI ABI")
     for g in hpc.gpu:

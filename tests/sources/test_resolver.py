@@ -22,7 +22,7 @@ from nameplate.tree import DirectoryTree
 from tests.conftest import DATA, need
 
 STORE = DATA / "spack" / "real-store"
-RECORDED = "/tmp/realspack2/store/opt/spack"  # noqa: S108 - the store's path at build time
+RECORDED = "/tmp/realspack2/store/opt/spack"
 
 
 def _store_resolver() -> Resolver:
@@ -146,7 +146,9 @@ def _ldd(path: str) -> dict[str, str]:
     return {m[1]: m[2] for line in out.splitlines() if (m := re.match(r"\s+(\S+) => (\S+)", line))}
 
 
-@pytest.mark.parametrize("program", ["/usr/bin/readelf", "/usr/bin/gcc", "/usr/bin/openssl", "/bin/ls"])
+@pytest.mark.parametrize(
+    "program", ["/usr/bin/readelf", "/usr/bin/gcc", "/usr/bin/openssl", "/bin/ls"]
+)
 def test_system_closure_equals_ldd(program: str) -> None:
     """The root file system as a rooted tree: ld.so.cache and the default directories give
     exactly what ``ldd`` prints (paths compared after resolving links, as the loader opens)."""
@@ -175,9 +177,7 @@ def test_ldcache_equals_ldconfig_p(fmt: str, tmp_path: Path) -> None:
     ).stdout.splitlines()
     parsed = parse_ldcache(cache.read_bytes(), where=str(cache))
     truth = [
-        (m[1], m[2])
-        for line in printed[1:]
-        if (m := re.match(r"\s+(\S+) \(.*\) => (\S+)", line))
+        (m[1], m[2]) for line in printed[1:] if (m := re.match(r"\s+(\S+) \(.*\) => (\S+)", line))
     ]
     assert [(e.name, e.path) for e in parsed.entries] == truth
     assert parsed.format == fmt
@@ -195,7 +195,7 @@ def test_ldcache_fuzz_raises_only_typed_errors(data: bytes) -> None:
 
 
 def test_ldcache_refuses_garbage() -> None:
-    with pytest.raises(SourceError, match="not an ld.so.cache"):
+    with pytest.raises(SourceError, match=r"not an ld\.so\.cache"):
         parse_ldcache(b"hello", where="x")
     with pytest.raises(SourceError, match="nlibs"):
         parse_ldcache(b"glibc-ld.so.cache1.1" + b"\xff" * 28, where="x")

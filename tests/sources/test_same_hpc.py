@@ -29,17 +29,23 @@ ROOTS = {
 }
 
 
+def _is_tarball(path: Path) -> bool:
+    try:
+        with tarfile.open(path):
+            return True
+    except tarfile.ReadError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``<tmp>/tmp/realspack2/store``: a Spack instance whose ``opt/spack`` is the store."""
     root = tmp_path_factory.mktemp("same-hpc")
     for blob in sorted((FIXTURE / "buildcache-v3" / "blobs").rglob("*")):
         if blob.is_file() and blob.read_bytes()[:2] == b"\x1f\x8b":
-            try:
-                tar = tarfile.open(blob)
-            except tarfile.ReadError:  # a gzip-compressed spec, not an install tarball
+            if not _is_tarball(blob):  # a gzip-compressed spec, not an install tarball
                 continue
-            with tar:
+            with tarfile.open(blob) as tar:
                 tar.extractall(root, filter="tar")
     store = root / "tmp/realspack2/store/opt/spack"
     shutil.copytree(FIXTURE / "opt/spack/.spack-db", store / ".spack-db")

@@ -180,6 +180,15 @@ class _Obj:
     names: set[str]
 
 
+def _substitute(text: str, key: str, value: str) -> str:
+    """``text`` with every ``$KEY``/``${KEY}`` replaced by ``value``."""
+
+    def repl(m: re.Match[str]) -> str:
+        return value if (m.group(1) or m.group(2)) == key else m[0]
+
+    return _DST.sub(repl, text)
+
+
 def _norm(path: str) -> str:
     out = posixpath.normpath(path)
     return "/" + out.lstrip("/") if out.startswith("/") else out
@@ -295,12 +304,7 @@ class Resolver:
                     nxt.append(text)
                     continue
                 for value in choices:
-                    nxt.append(
-                        _DST.sub(
-                            lambda m, k=key, v=value: v if (m.group(1) or m.group(2)) == k else m[0],
-                            text,
-                        )
-                    )
+                    nxt.append(_substitute(text, key, value))
             out = nxt
         return [_norm(x) for x in out if "$" not in x]
 
@@ -327,11 +331,11 @@ class Resolver:
 
     def _try(
         self, directory: str, name: str, want: ElfFacts, notes: list[str]
-    ) -> tuple[str, str] | None | bool:
-        """(virtual path, tree path) of ``name`` in ``directory``; False when the directory is
-        outside the tree (the host's); None when it is not there."""
+    ) -> tuple[tuple[str, str] | None, bool]:
+        """((virtual path, tree path) of ``name`` in ``directory``, or None; whether the
+        directory is outside the tree: the host's)."""
         if not directory.startswith("/"):
-            return None  # a relative search path element is relative to the working directory
+            return None, False  # a relative element is relative to the working directory
         variants = [directory]
         variants += [f"{directory}/glibc-hwcaps/{lvl}" for lvl in _HWCAPS.get(want.machine, ())]
         outside = False
@@ -355,8 +359,8 @@ class Resolver:
                 continue
             if d != directory:
                 notes.append(f"{vpath}: only a glibc-hwcaps variant ({d.rsplit('/', 1)[1]})")
-            return vpath, tp
-        return False if outside else None
+            return (vpath, tp), False
+        return None, outside
 
     def _search(self, name: str, loader: _Obj, main: _Obj) -> Link:
         notes: list[str] = []
@@ -377,10 +381,9 @@ class Resolver:
             steps.append((f"RUNPATH of {loader.vpath}", dirs))
         for via, dirs in steps:
             for d in dirs:
-                hit = self._try(d, name, want, notes)
-                if hit is False:
-                    host = True
-                elif hit is not None:
+                hit, out = self._try(d, name, want, notes)
+                host = host or out
+                if hit is not None:
                     return Link(
                         name=name,
                         needed_by=loader.vpath,
@@ -394,10 +397,9 @@ class Resolver:
             cached = self.ld_cache.lookup(name, machine=want.machine, elf_class=want.elf_class)
             if cached is not None:
                 directory, base = posixpath.split(_norm(cached))
-                hit = self._try(directory, base, want, notes)
-                if hit is False:
-                    host = True
-                elif hit is not None:
+                hit, out = self._try(directory, base, want, notes)
+                host = host or out
+                if hit is not None:
                     return Link(
                         name=name,
                         needed_by=loader.vpath,
@@ -408,10 +410,9 @@ class Resolver:
                     )
         if not loader.facts.nodeflib:
             for d in system:
-                hit = self._try(d, name, want, notes)
-                if hit is False:
-                    host = True
-                elif hit is not None:
+                hit, out = self._try(d, name, want, notes)
+                host = host or out
+                if hit is not None:
                     return Link(
                         name=name,
                         needed_by=loader.vpath,
@@ -487,9 +488,7 @@ class Resolver:
         return Closure(entry=main.vpath, entry_tree_path=canon, links=tuple(links))
 
 
-def closures(
-    resolver: Resolver, entries: Iterable[str]
-) -> Mapping[str, Closure]:
+def closures(resolver: Resolver, entries: Iterable[str]) -> Mapping[str, Closure]:
     """The closure of each entry point that is an ELF object, by tree path."""
     out: dict[str, Closure] = {}
     for e in entries:

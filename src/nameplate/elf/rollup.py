@@ -244,12 +244,7 @@ def _arch_sorted(names: set[str]) -> tuple[str, ...]:
 
 def _mpi(items: Sequence[Item]) -> Mpi | None:
     needed = next(
-        (
-            (p, n)
-            for p, f, _, _ in items
-            for n in f.needed
-            if mpi_abi_from_soname(n) != "unknown"
-        ),
+        ((p, n) for p, f, _, _ in items for n in f.needed if mpi_abi_from_soname(n) != "unknown"),
         None,
     )
     own = next(

@@ -108,7 +108,9 @@ def _closure(
     from ..tree import DirectoryTree
 
     where = str(path.resolve())
-    items: list[tuple[str, ElfFacts, str | None, str | None]] = [(str(path), facts, digest, component)]
+    items: list[tuple[str, ElfFacts, str | None, str | None]] = [
+        (str(path), facts, digest, component)
+    ]
     try:
         tree = DirectoryTree(path.resolve().parent)
     except SourceError:

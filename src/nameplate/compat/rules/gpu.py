@@ -370,7 +370,9 @@ def _amd_device(targets: tuple[str, ...], d: HostGpu) -> Finding:
                 ok = False
                 break
         if ok:
-            return Finding(code="rocm.arch", severity="pass", subject=label, reason=f"runs {target}")
+            return Finding(
+                code="rocm.arch", severity="pass", subject=label, reason=f"runs {target}"
+            )
     if unknown:
         return Finding(
             code="rocm.feature-unknown",

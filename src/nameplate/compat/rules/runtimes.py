@@ -74,20 +74,20 @@ def _runtime_rule(rt: LanguageRuntime | None, record: Record, host: Host, kind: 
     defined = dict(_split(v) for v in best.versions)
     for version in rt.versions:
         family, value = _split(version)
-        have = defined.get(family)
-        if have is None:
+        defines = defined.get(family)
+        if defines is None:
             return Finding(
                 code=f"{kind}.host-unknown",
                 severity="unknown",
                 subject=rt.name,
                 reason=f"needs {version}; the host's {best.soname} lists no {family} versions",
             )
-        if _ver(have) < _ver(value):
+        if _ver(defines) < _ver(value):
             return Finding(
                 code=f"{kind}.too-old",
                 severity="fail",
                 subject=rt.name,
-                reason=f"needs {version}; the host's {best.soname} defines {family}{have}",
+                reason=f"needs {version}; the host's {best.soname} defines {family}{defines}",
             )
     where = f" at {best.path}" if best.path else ""
     return Finding(

@@ -104,8 +104,7 @@ def _build_libc(family: str, version: str, host: Host) -> Finding:
         return Finding(
             code="libc.build-newer",
             severity="warn",
-            reason=f"{built}; the host has {host.libc.version}: it may need symbols the host "
-            "lacks",
+            reason=f"{built}; the host has {host.libc.version}: it may need symbols the host lacks",
         )
     return Finding(
         code="libc.ok",

@@ -327,7 +327,9 @@ class LayerTree:
         there)."""
         real = self._resolve(str(path), follow_last=True)
         if real is None:
-            raise SourceError(f"{self.describe(PurePosixPath(str(path)))}: no such file in the image")
+            raise SourceError(
+                f"{self.describe(PurePosixPath(str(path)))}: no such file in the image"
+            )
         return real or "."
 
     def is_file(self, path: PurePosixPath) -> bool:

@@ -13,9 +13,8 @@ import dataclasses
 import datetime as _dt
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
-
 from pathlib import PurePosixPath
+from typing import Any
 
 from ...elf import ElfFacts, MalformedElf, parse_elf
 from ...elf.resolver import ObjectCache, Resolver
@@ -190,7 +189,9 @@ def index_elf(tree: LayerTree, config: Mapping[str, Any]) -> ElfIndex:
 
 def _elf_scan(
     tree: LayerTree, components: list[Component], index: ElfIndex, config: Mapping[str, Any]
-) -> tuple[list[tuple[str, ElfFacts, str | None, str | None]], list[tuple[str, str]], list[Unknown]]:
+) -> tuple[
+    list[tuple[str, ElfFacts, str | None, str | None]], list[tuple[str, str]], list[Unknown]
+]:
     """The objects the image's programs load: the entry points of its Spack and EasyBuild
     installs, its ``Entrypoint``/``Cmd`` program, the MPI and CUDA runtimes it holds, and the
     runtime closure of each, resolved as ``ld.so`` would inside the image."""
@@ -201,9 +202,7 @@ def _elf_scan(
     for path in sorted(p for p, f in cache.facts.items() if f is not None):
         parts = path.split("/")
         owned = any("/".join(parts[:i]) in dirs for i in range(len(parts) - 1, 0, -1))
-        if owned and _is_entry(path, dirs):
-            entries.append(path)
-        elif _RUNTIME_LIB.match(parts[-1]):
+        if (owned and _is_entry(path, dirs)) or _RUNTIME_LIB.match(parts[-1]):
             entries.append(path)
     entries += _command_entries(tree, config)
 

@@ -202,6 +202,7 @@ def _read_v3_manifest(
     path: PurePosixPath,
     graph: Graph,
     options: ExtractOptions,
+    *,
     tarballs: list[tuple[str, Mapping[str, Any]]] | None = None,
 ) -> str:
     where = tree.describe(path)
@@ -339,7 +340,7 @@ def read_buildcache(
                 if manifest.endswith(".spec.manifest.json"):
                     roots.append(
                         _read_v3_manifest(
-                            tree, top, specs / name / manifest, graph, options, tarballs
+                            tree, top, specs / name / manifest, graph, options, tarballs=tarballs
                         )
                     )
     if tarballs:

@@ -112,8 +112,7 @@ class ClosureScanner:
                 Unknown(
                     path=self.tree.describe(prefix),
                     field="elf",
-                    reason=f"{len(entries)} candidate files; read the first "
-                    f"{_ENTRIES_PER_PREFIX}",
+                    reason=f"{len(entries)} candidate files; read the first {_ENTRIES_PER_PREFIX}",
                 )
             )
             entries = entries[:_ENTRIES_PER_PREFIX]
@@ -167,16 +166,14 @@ class ClosureScanner:
             facts = res.cache.facts.get(tp)
             if facts is None:
                 continue
-            items.append(
-                (res.to_virtual(tp), facts, res.cache.digests.get(tp), self.owner(tp))
-            )
+            items.append((res.to_virtual(tp), facts, res.cache.digests.get(tp), self.owner(tp)))
         graph.elf[component.removeprefix("spack:")] = items
         graph.elf_outside[component.removeprefix("spack:")] = list(outside)
 
 
-def recorded_prefix(manifest: Mapping[str, object] | None) -> str | None:
+def recorded_prefix(manifest: Mapping[str, object] | None) -> str | None:  # keys are str
     """The install prefix an ``install_manifest.json`` was written for (its shortest key)."""
     if not manifest:
         return None
-    keys = [k for k in manifest if isinstance(k, str) and k.startswith("/")]
+    keys = [k for k in manifest if k.startswith("/")]
     return min(keys, key=len).rstrip("/") if keys else None

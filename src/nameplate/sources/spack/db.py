@@ -10,9 +10,9 @@ from ...errors import SourceError, UnsupportedFormat
 from ...record import FileDigest
 from ...tree import FileTree
 from .._common import ExtractOptions
+from .closure import ClosureScanner
 from .files import load_json
 from .graph import Extras, Graph
-from .closure import ClosureScanner
 from .prefix import manifest_files, sbom_facts, scan_elf
 from .specfile import node_from_dict
 
@@ -84,7 +84,9 @@ def scan_environment(
             continue
         listed = manifest_files(tree, prefix, None, graph)
         has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
-        scan_elf(tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner)
+        scan_elf(
+            tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner=scanner
+        )
 
 
 def find_store(path: str) -> tuple[str, str] | None:
@@ -163,7 +165,7 @@ def read_db(
                 listed if has_manifest else None,
                 f"spack:{node.hash}",
                 graph,
-                scanner,
+                scanner=scanner,
             )
         graph.extras[node.hash] = Extras(
             prefix=tree.describe(prefix_dir) if prefix_dir is not None else None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import PurePosixPath
-from typing import Any
 
 from ...errors import SourceError
 from ...record import Evidence, FileDigest, Hash, Source, Tool, Unknown
@@ -121,6 +120,7 @@ def scan_elf(
     files: tuple[FileDigest, ...] | None,
     component: str,
     graph: Graph,
+    *,
     scanner: ClosureScanner | None = None,
 ) -> None:
     """The ELF objects a prefix's entry points load (:mod:`.closure`), into ``graph.elf``.
@@ -163,7 +163,9 @@ def scan_installed(tree: FileTree, graph: Graph, scanner: ClosureScanner) -> Non
     for h, prefix in found:
         listed = manifest_files(tree, prefix, None, graph)
         has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
-        scan_elf(tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner)
+        scan_elf(
+            tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner=scanner
+        )
 
 
 def read_prefix(
@@ -187,7 +189,14 @@ def read_prefix(
     listed = manifest_files(tree, prefix, None, graph)
     files = listed if options.include_files else ()
     has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
-    scan_elf(tree, prefix, listed if has_manifest else None, f"spack:{root.hash}", graph, scanner)
+    scan_elf(
+        tree,
+        prefix,
+        listed if has_manifest else None,
+        f"spack:{root.hash}",
+        graph,
+        scanner=scanner,
+    )
     env = prefix / ".spack" / "install_environment.json"
     if tree.is_file(env):
         _install_environment(tree, env, graph)
