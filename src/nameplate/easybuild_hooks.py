@@ -203,12 +203,54 @@ def _facts(app: Any) -> Any:
     )
 
 
+def _with_elf(facts: Any, app: Any) -> Any:
+    """The facts with what the install's programs load, resolved as the tree reader does
+    (:mod:`nameplate.sources.easybuild.closure`) over the installpath, with the installs of the
+    loaded dependencies (``get_software_root``) placed where EasyBuild put them."""
+    from easybuild.tools.modules import get_software_root
+
+    from nameplate.errors import NameplateError
+    from nameplate.sources.easybuild.closure import with_closures
+    from nameplate.sources.easybuild.record import InstallFacts
+    from nameplate.tree import DirectoryTree
+
+    installdir = Path(app.installdir).resolve()
+    if installdir.parent.parent.name != "software":
+        return facts
+    installpath = installdir.parent.parent.parent
+    try:
+        tree = DirectoryTree(installpath)
+    except NameplateError:
+        return facts
+    placed = [replace(facts, tree_dir=str(installdir.relative_to(installpath)))]
+    loaded = [(d.name, d.version, d.versionsuffix, d.toolchain) for d in facts.deps if d.module]
+    if facts.toolchain[0] != "system":
+        loaded.append((*facts.toolchain, "", ("system", "system")))
+    for name, version, suffix, toolchain in loaded:
+        root = get_software_root(name)
+        if not root or not Path(root).resolve().is_relative_to(installpath):
+            continue
+        placed.append(
+            InstallFacts(
+                name=name,
+                version=version,
+                versionsuffix=suffix,
+                toolchain=toolchain or facts.toolchain,
+                installdir=root,
+                tree_dir=str(Path(root).resolve().relative_to(installpath)),
+            )
+        )
+    with contextlib.suppress(NameplateError):
+        return with_closures(tree, placed)[0]
+    return facts
+
+
 def record_for(app: Any) -> Any:
     """The nameplate record of the install ``app`` (an EasyBlock) just finished."""
     from nameplate.sources._common import ExtractOptions
     from nameplate.sources.easybuild.record import build_record, component_id
 
-    facts = _facts(app)
+    facts = _with_elf(_facts(app), app)
     record = build_record(
         [facts],
         subject_kind="easybuild-prefix",

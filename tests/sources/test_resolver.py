@@ -199,3 +199,35 @@ def test_ldcache_refuses_garbage() -> None:
         parse_ldcache(b"hello", where="x")
     with pytest.raises(SourceError, match="nlibs"):
         parse_ldcache(b"glibc-ld.so.cache1.1" + b"\xff" * 28, where="x")
+
+
+# -- EasyBuild: RPATH and the module environment ----------------------------------------------
+
+
+def test_easybuild_closure_under_module_load() -> None:
+    """tinygreet's RPATH lists tinyhello's lib64/ (empty); its libtinyhello.so is found in
+    tinyhello's lib/, which tinyhello's module puts on LD_LIBRARY_PATH. The floor is the max of
+    readelf -V over the two."""
+    need(shutil.which("readelf") is not None, "readelf missing (binutils)")
+    from nameplate import extract_all
+    from nameplate.sources._common import ExtractOptions
+
+    install = DATA / "easybuild" / "install"
+    records = {r.subject.name: r for r in extract_all(install, options=ExtractOptions())}
+    rec = records["tinygreet/2.1-GCCcore-12.2.0-demo"]
+    loaded = {e.path.rsplit("/", 1)[-1]: e for e in rec.evidence if e.kind == "elf"}
+    assert set(loaded) == {"tinygreet", "libtinyhello.so"}
+    assert loaded["libtinyhello.so"].component == "easybuild:tinyhello/1.0-GCCcore-12.2.0"
+    files = [
+        install / "software/tinygreet/2.1-GCCcore-12.2.0-demo/bin/tinygreet",
+        install / "software/tinyhello/1.0-GCCcore-12.2.0/lib/libtinyhello.so",
+    ]
+    needs = [
+        v.removeprefix("GLIBC_")
+        for f in files
+        for v in re.findall(
+            r"Name: (GLIBC_[\d.]+)",
+            subprocess.run(["readelf", "-V", str(f)], capture_output=True, text=True).stdout,
+        )
+    ]
+    assert rec.hpc.libc is not None and rec.hpc.libc.min_version == max_version(needs)

@@ -43,11 +43,13 @@ from .ldcache import LdCache, parse_ldcache
 from .parse import ELF_MAGIC, ElfFacts, parse_elf
 
 __all__ = [
+    "ELF_DIRS",
     "Closure",
     "Link",
     "ObjectCache",
     "Resolver",
     "default_dirs",
+    "prefix_entry_points",
 ]
 
 #: Largest ELF file read whole (the loader maps bigger ones, but a record needs no more).
@@ -423,8 +425,22 @@ class Resolver:
                     )
         return Link(name=name, needed_by=loader.vpath, host=host, notes=tuple(notes))
 
-    def closure(self, entry_tree_path: str, *, max_objects: int = 4096) -> Closure | None:
-        """The closure of the ELF object at ``entry_tree_path``; None if it is not ELF."""
+    def closure(
+        self,
+        entry_tree_path: str,
+        *,
+        max_objects: int = 4096,
+        library_path: Sequence[str] | None = None,
+    ) -> Closure | None:
+        """The closure of the ELF object at ``entry_tree_path``; None if it is not ELF.
+        ``library_path``: this run's ``LD_LIBRARY_PATH`` (a module environment), if not the
+        resolver's."""
+        if library_path is not None:
+            saved, self.library_path = self.library_path, tuple(library_path)
+            try:
+                return self.closure(entry_tree_path, max_objects=max_objects)
+            finally:
+                self.library_path = saved
         canon = self.canon(entry_tree_path)
         facts = self.cache.get(canon)
         if facts is None:
@@ -496,3 +512,38 @@ def closures(resolver: Resolver, entries: Iterable[str]) -> Mapping[str, Closure
         if c is not None:
             out[e] = c
     return out
+
+
+#: Folders of an install prefix whose files may be programs or shared libraries.
+ELF_DIRS = frozenset({"bin", "sbin", "libexec", "lib", "lib64"})
+
+
+def _candidate(rel: str, size: int | None) -> bool:
+    top, _, rest = rel.partition("/")
+    if top not in ELF_DIRS or not rest or (size is not None and size < 64):
+        return False
+    return top in ("bin", "sbin", "libexec") or ".so" in rel.rsplit("/", 1)[-1]
+
+
+def prefix_entry_points(
+    tree: FileTree, prefix: PurePosixPath, listed: Iterable[tuple[str, int]] | None = None
+) -> list[str]:
+    """Tree paths of an install prefix's entry points: the files of its ``bin/``, ``sbin/``,
+    ``libexec/`` and the shared libraries of its ``lib/``, ``lib64/``. ``listed``: (path in the
+    prefix, size) from a manifest (empty files are skipped: a ``--fake`` install has only
+    those); without it, the folders are walked."""
+    base = "" if str(prefix) == "." else str(prefix) + "/"
+    if listed is not None:
+        return [base + rel for rel, size in listed if _candidate(rel, size)]
+    out: list[str] = []
+    for top in sorted(ELF_DIRS):
+        start = prefix / top
+        if not tree.is_dir(start):
+            continue
+        for dirpath, _dirs, names in tree.walk(start):
+            for name in names:
+                path = dirpath / name
+                rel = str(path)[len(base) :] if base else str(path)
+                if _candidate(rel, None) and tree.is_file(path):
+                    out.append(str(path))
+    return sorted(out)

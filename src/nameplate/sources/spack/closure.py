@@ -17,49 +17,28 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
-from ...elf.resolver import ObjectCache, Resolver
+from ...elf.resolver import ObjectCache, Resolver, prefix_entry_points
 from ...elf.rollup import host_provided
 from ...errors import SourceError
 from ...record import FileDigest, Unknown
 from ...tree import FileTree
 from .graph import Graph
 
-__all__ = ["ELF_DIRS", "ClosureScanner", "entry_points"]
-
-#: Folders of a prefix whose files may be executables or shared libraries.
-ELF_DIRS = frozenset({"bin", "sbin", "libexec", "lib", "lib64"})
-_ENTRIES_PER_PREFIX = 2048
-_HASHED = re.compile(r"^.+-([a-z2-7]{32})$")
-
-
-def _candidate(rel: str, size: int | None) -> bool:
-    top, _, rest = rel.partition("/")
-    if top not in ELF_DIRS or not rest or (size is not None and size < 64):
-        return False
-    return top in ("bin", "sbin", "libexec") or ".so" in rel.rsplit("/", 1)[-1]
+__all__ = ["ClosureScanner", "entry_points", "recorded_prefix"]
 
 
 def entry_points(
     tree: FileTree, prefix: PurePosixPath, files: Iterable[FileDigest] | None
 ) -> list[str]:
-    """Tree paths of a prefix's possible entry points: from its install manifest when there is
-    one (non-empty files only: a ``--fake`` install has none), else from a walk of its
-    ``bin/``, ``lib/``… folders."""
-    base = "" if str(prefix) == "." else str(prefix) + "/"
-    if files is not None:
-        return [base + f.path for f in files if _candidate(f.path, f.size or 0)]
-    out: list[str] = []
-    for top in sorted(ELF_DIRS):
-        start = prefix / top
-        if not tree.is_dir(start):
-            continue
-        for dirpath, _dirs, names in tree.walk(start):
-            for name in names:
-                path = dirpath / name
-                rel = str(path)[len(base) :] if base else str(path)
-                if _candidate(rel, None) and tree.is_file(path):
-                    out.append(str(path))
-    return sorted(out)
+    """A prefix's entry points: from its install manifest (``files``) when there is one, else
+    from a walk (:func:`nameplate.elf.resolver.prefix_entry_points`)."""
+    return prefix_entry_points(
+        tree, prefix, None if files is None else [(f.path, f.size or 0) for f in files]
+    )
+
+
+_ENTRIES_PER_PREFIX = 2048
+_HASHED = re.compile(r"^.+-([a-z2-7]{32})$")
 
 
 class ClosureScanner:
