@@ -63,7 +63,8 @@ def _with_elf(graph: Graph, roots: Sequence[str], hpc: Hpc) -> tuple[Hpc, list[E
     for h in roots:
         for item in graph.elf.get(h, ()):
             seen.setdefault(item[0], item)
-    items = sorted(seen.values(), key=lambda i: i[0])
+    own = {component_id(h) for h in roots}  # a floor names the roots' own files first
+    items = sorted(seen.values(), key=lambda i: (i[3] not in own, i[0]))
     if not items:
         return hpc, []
     from dataclasses import replace
