@@ -102,3 +102,48 @@ def test_image_that_ships_its_mpi_is_contained(tmp_path: Path) -> None:
     report = check(bare, cpu_host(ICELAKE, mpi=(OPENMPI,)), only=["mpi"])
     assert report.codes("fail") == ("mpi.abi-mismatch",)
     assert any(u.field == "elf.closure" for u in ships.unknowns)  # libmpich's own needs
+
+
+def test_image_ld_so_cache_and_libc_release(tmp_path: Path) -> None:
+    """A library in /opt/lib is found only through the image's /etc/ld.so.cache (written by the
+    real ldconfig for that root); the C library's version is read from libc.so.6 itself (no
+    package database in the image), and equals what ``ldd --version`` says of the same file."""
+    need(shutil.which("ldconfig") is not None and shutil.which("gcc") is not None, "ldconfig/gcc")
+    root = tmp_path / "root"
+    (root / "opt/lib").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "lib/x86_64-linux-gnu").mkdir(parents=True)
+    (tmp_path / "f.c").write_text("int f(void) { return 7; }\n")
+    (tmp_path / "m.c").write_text("int f(void);\nint main(void) { return f(); }\n")
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-Wl,-soname,libf.so.1", "-o", str(root / "opt/lib/libf.so.1"),
+         str(tmp_path / "f.c")],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["gcc", "-o", str(root / "usr/bin/app"), str(tmp_path / "m.c"), str(root / "opt/lib/libf.so.1")],
+        check=True,
+    )  # fmt: skip
+    libc = (LIB / "libc.so.6").resolve()
+    (root / "lib/x86_64-linux-gnu/libc.so.6").write_bytes(libc.read_bytes())
+    (root / "etc/ld.so.conf").write_text("/opt/lib\n")
+    subprocess.run(["ldconfig", "-X", "-r", str(root)], check=True)
+    assert (root / "etc/ld.so.cache").is_file()
+    out = tmp_path / "layout"
+    it.write_layout(
+        out,
+        [
+            it.Image(
+                layers=[it.tar_members(it.tree_members(root, "."))],
+                config_extra={"config": {"Entrypoint": ["app"]}},
+            )
+        ],
+    )
+    (rec,) = extract_all(f"oci:{out}:latest", options=ExtractOptions())
+    ldd = subprocess.run(["ldd", "--version"], capture_output=True, text=True).stdout
+    release = ldd.splitlines()[0].rsplit(" ", 1)[-1]
+    assert rec.hpc.libc is not None and rec.hpc.libc.version == release
+    loaded = {e.path for e in rec.evidence if e.kind == "elf"}
+    assert "/opt/lib/libf.so.1" in loaded and "/usr/bin/app" in loaded
+    assert not [u for u in rec.unknowns if u.field == "elf.closure" and "libf" in u.reason]
