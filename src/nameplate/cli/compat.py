@@ -75,7 +75,7 @@ def host(fmt: str, write: str | None) -> None:
     """Detect this host: CPU, libc, MPI, GPUs, OS.
 
     Every probe has a timeout; what cannot be learnt is listed as unknown.
-    The JSON form validates against schemas/host/host-1.0.0.schema.json and
+    The JSON form validates against schemas/host/host-1.1.0.schema.json and
     is what --host of check, select and query reads.
     """
     from .._io import atomic_write
