@@ -20,11 +20,11 @@ from typing import Any
 
 from ... import normalize
 from ...errors import SourceError
-from ...record import FileDigest, Record, Tool
+from ...record import FileDigest, Record, Tool, Unknown
 from ...tree import DirectoryTree
 from .._common import ExtractOptions
 from .graph import Extras, Graph
-from .prefix import manifest_files, scan_elf
+from .prefix import manifest_files
 from .record import build_records
 from .specfile import node_from_dict
 
@@ -73,7 +73,6 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
     if prefix and options.include_files and Path(prefix).is_dir():
         tree = DirectoryTree(prefix)
         files = manifest_files(tree, PurePosixPath("."), rec.path, graph)
-        scan_elf(tree, PurePosixPath("."), files, f"spack:{spec.dag_hash()}", graph)
     when = rec.installation_time
     graph.extras[spec.dag_hash()] = Extras(
         prefix=prefix,
@@ -82,6 +81,17 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
         status="installed" if rec.installed else "declared",
         files=files,
     )
+
+
+def _closures(graph: Graph, store_root: str, options: ExtractOptions) -> None:
+    """The ELF closures of the nodes installed in the store, through the same resolver as the
+    file readers (:func:`.db.scan_environment`): the same root gets the same ``hpc``."""
+    from .db import scan_environment
+
+    try:
+        scan_environment(DirectoryTree(store_root), PurePosixPath("."), graph, options)
+    except SourceError as exc:
+        graph.unknowns.append(Unknown(path=store_root, field="elf", reason=str(exc)))
 
 
 def _builder_from_lock(graph: Graph, lock: Path) -> None:
@@ -116,6 +126,7 @@ def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
             for spec in specs:
                 for node in spec.traverse(deptype="all"):
                     _extras(graph, store, node, options)
+            _closures(graph, str(store.root), options)
             roots = sorted(
                 (
                     s.dag_hash()
@@ -135,6 +146,7 @@ def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
                 roots.append(spec.dag_hash())
         graph.read_from.append(str((target / "spack.lock").resolve()))
         _builder_from_lock(graph, target / "spack.lock")
+        _closures(graph, str(spack.store.STORE.root), options)
 
     else:
         raise SourceError(f"{target}: not a Spack store or environment")
@@ -171,6 +183,7 @@ def extract_specs(queries: list[str], options: ExtractOptions) -> list[Record]:
         for node in spec.traverse(deptype="all"):
             _add(graph, node)
             _extras(graph, store, node, options)
+    _closures(graph, str(store.root), options)
     graph.read_from.append(str(Path(store.root) / ".spack-db" / "index.json"))
     roots = [s.dag_hash() for s in specs]
     name = str(Path(store.root).resolve())
