@@ -36,6 +36,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import BinaryIO
 
 from ..errors import SourceError
 from ..tree import FileTree
@@ -149,6 +150,11 @@ class ObjectCache:
             return None
         out: ElfFacts | None = None
         path = PurePosixPath(tree_path)
+        opener = getattr(self.tree, "open_binary", None)
+        if opener is not None:  # seek to the headers; hash in chunks: no file is held whole
+            out = self._from_stream(opener, tree_path)
+            self.facts[tree_path] = out
+            return out
         try:
             data = self.tree.read_bytes(path, limit=self.limit)
         except SourceError as exc:
@@ -165,6 +171,28 @@ class ObjectCache:
                     self.digests[tree_path] = "sha256:" + hashlib.sha256(data).hexdigest()
         self.facts[tree_path] = out
         return out
+
+    def _from_stream(self, opener: Callable[[str], BinaryIO], tree_path: str) -> ElfFacts | None:
+        import hashlib
+
+        where = self.tree.describe(PurePosixPath(tree_path))
+        try:
+            with opener(tree_path) as f:
+                if f.read(4) != ELF_MAGIC:
+                    return None
+                facts = parse_elf(f, where=where)
+                f.seek(0)
+                h = hashlib.sha256()
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        except SourceError as exc:
+            self.errors[tree_path] = str(exc)
+            return None
+        except OSError as exc:
+            self.errors[tree_path] = f"{where}: cannot read: {exc.strerror}"
+            return None
+        self.digests[tree_path] = "sha256:" + h.hexdigest()
+        return facts
 
     def put(self, tree_path: str, facts: ElfFacts | None, digest: str | None = None) -> None:
         """Record facts read elsewhere (while streaming a tarball)."""
