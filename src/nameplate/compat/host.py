@@ -198,8 +198,14 @@ def _gfx(version: int) -> str:
 
 def _amd(
     root: str = "/sys/class/kfd/kfd/topology/nodes",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[AmdRuntime | None, tuple[HostGpu, ...]]:
+    """AMD GPUs from the KFD topology. XNACK is a per-process mode the ROCm runtime takes from
+    ``HSA_XNACK`` (``1`` on, ``0`` off); unset, the profile says nothing (a check that needs
+    ``xnack+`` or ``xnack-`` is then unknown, never a pass)."""
     nodes = Path(root)
+    mode = (env if env is not None else os.environ).get("HSA_XNACK")
+    xnack = True if mode == "1" else False if mode == "0" else None
     gpus: list[HostGpu] = []
     try:
         entries = sorted(nodes.iterdir(), key=lambda p: p.name)
@@ -209,7 +215,9 @@ def _amd(
         props = _read(str(node / "properties")) or ""
         m = re.search(r"^gfx_target_version\s+(\d+)", props, re.M)
         if m and int(m.group(1)) > 0:
-            gpus.append(HostGpu(vendor="amd", index=len(gpus), gfx=_gfx(int(m.group(1)))))
+            gpus.append(
+                HostGpu(vendor="amd", index=len(gpus), gfx=_gfx(int(m.group(1))), xnack=xnack)
+            )
     if not gpus:
         return None, ()
     rocm = (_read("/opt/rocm/.info/version") or "").strip() or None
@@ -429,7 +437,7 @@ def detect(
     runtimes = _step("runtimes", unknowns, lambda: _runtimes(ldconfig)) or ()
     mpi = _step("mpi", unknowns, lambda: probe_mpi(ldconfig, environ, os.listdir)) or ()
     nv = _step("gpu.nvidia", unknowns, lambda: _nvidia(loader, run, _read, unknowns)) or (None, ())
-    amd = _step("gpu.amd", unknowns, _amd) or (None, ())
+    amd = _step("gpu.amd", unknowns, lambda: _amd(env=environ)) or (None, ())
     os_text = _read("/etc/os-release") or _read("/usr/lib/os-release")
     return Host(
         name=platform.node() or None,
