@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -481,14 +482,14 @@ class Resolver:
             names={n for n in (facts.soname,) if n},
         )
         loaded: list[_Obj] = [main]
-        by_name: dict[str, _Obj | None] = {}
+        by_name: dict[str, None] = dict.fromkeys(main.names)  # every name loaded, or searched
         by_file: dict[str, _Obj] = {canon: main}
         links: list[Link] = []
-        queue = [main]
+        queue = deque([main])
         while queue and len(loaded) < max_objects:
-            obj = queue.pop(0)
+            obj = queue.popleft()
             for name in obj.facts.needed:
-                if name in by_name or any(name in o.names for o in loaded):
+                if name in by_name:
                     continue
                 if "/" in name:
                     tp = self.to_tree(name) if name.startswith("/") else None
@@ -503,8 +504,8 @@ class Resolver:
                 else:
                     link = self._search(name, obj, main)
                 links.append(link)
+                by_name[name] = None
                 if link.tree_path is None or link.path is None:
-                    by_name[name] = None
                     continue
                 real = self.canon(link.tree_path)
                 same = by_file.get(real)
@@ -513,7 +514,6 @@ class Resolver:
                     continue
                 lib_facts = self.cache.get(real)
                 if lib_facts is None:
-                    by_name[name] = None
                     continue
                 new = _Obj(
                     vpath=link.path,
@@ -524,6 +524,7 @@ class Resolver:
                 )
                 loaded.append(new)
                 by_file[real] = new
+                by_name.update(dict.fromkeys(new.names))
                 queue.append(new)
         if queue:
             self.unknowns.append(
