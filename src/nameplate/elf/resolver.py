@@ -263,6 +263,9 @@ class Resolver:
         self._dirs = tuple(dirs) if dirs is not None else None
         self._real: Callable[[str], str] | None = getattr(tree, "realpath", None)
         self._exists: dict[str, bool] = {}
+        self._canon: dict[str, str] = {}
+        self._expanded: dict[tuple[str, str, str, int], list[str]] = {}
+        self._searched: dict[tuple[object, ...], tuple[int, Link]] = {}
 
     # -- paths ---------------------------------------------------------------------------------
 
@@ -318,7 +321,15 @@ class Resolver:
 
     def _expand(self, entry: str, obj: _Obj) -> list[str]:
         """One search-path element with ``$ORIGIN``/``$LIB``/``$PLATFORM`` expanded (several
-        candidates where the value depends on the host)."""
+        candidates where the value depends on the host); memoised."""
+        origin = posixpath.dirname(obj.vpath) if "ORIGIN" in entry else ""
+        key = (entry, origin, obj.facts.machine, obj.facts.elf_class)
+        hit = self._expanded.get(key)
+        if hit is None:
+            hit = self._expanded[key] = self._expand_uncached(entry, obj)
+        return hit
+
+    def _expand_uncached(self, entry: str, obj: _Obj) -> list[str]:
         out = [entry]
         if "$" not in entry:
             return [_norm(entry)] if entry.startswith("/") else [entry]
@@ -352,13 +363,17 @@ class Resolver:
         return hit
 
     def canon(self, tree_path: str) -> str:
-        """``tree_path`` with links resolved (where the tree can tell)."""
+        """``tree_path`` with links resolved (where the tree can tell); memoised."""
         if self._real is None:
             return tree_path
-        try:
-            return self._real(tree_path)
-        except SourceError:
-            return tree_path
+        hit = self._canon.get(tree_path)
+        if hit is None:
+            try:
+                hit = self._real(tree_path)
+            except SourceError:
+                hit = tree_path
+            self._canon[tree_path] = hit
+        return hit
 
     def _try(
         self, directory: str, name: str, want: ElfFacts, notes: list[str]
@@ -394,9 +409,32 @@ class Resolver:
         return None, outside
 
     def _search(self, name: str, loader: _Obj, main: _Obj) -> Link:
-        notes: list[str] = []
-        host = False
+        """Where the loader finds ``name`` for ``loader`` (memoised on the directories searched:
+        the same search gives the same answer)."""
+        steps = self._steps(loader)
         want = main.facts
+        key = (
+            name,
+            tuple(tuple(dirs) for _, dirs in steps),
+            loader.facts.nodeflib,
+            want.machine,
+            want.elf_class,
+        )
+        cached = self._searched.get(key)
+        if cached is None:
+            cached = self._searched[key] = self._search_uncached(name, steps, loader, want)
+        step, link = cached
+        return Link(
+            name=name,
+            needed_by=loader.vpath,
+            path=link.path,
+            tree_path=link.tree_path,
+            via=steps[step][0] if step >= 0 else link.via,
+            host=link.host,
+            notes=link.notes,
+        )
+
+    def _steps(self, loader: _Obj) -> list[tuple[str, list[str]]]:
         steps: list[tuple[str, list[str]]] = []
         if not loader.facts.runpath:
             chain: _Obj | None = loader
@@ -410,12 +448,20 @@ class Resolver:
         if loader.facts.runpath:
             dirs = [d for e in loader.facts.runpath for d in self._expand(e, loader)]
             steps.append((f"RUNPATH of {loader.vpath}", dirs))
-        for via, dirs in steps:
+        return steps
+
+    def _search_uncached(
+        self, name: str, steps: list[tuple[str, list[str]]], loader: _Obj, want: ElfFacts
+    ) -> tuple[int, Link]:
+        """(index of the step that found it, or -1; the link)."""
+        notes: list[str] = []
+        host = False
+        for index, (via, dirs) in enumerate(steps):
             for d in dirs:
                 hit, out = self._try(d, name, want, notes)
                 host = host or out
                 if hit is not None:
-                    return Link(
+                    return index, Link(
                         name=name,
                         needed_by=loader.vpath,
                         path=hit[0],
@@ -431,7 +477,7 @@ class Resolver:
                 hit, out = self._try(directory, base, want, notes)
                 host = host or out
                 if hit is not None:
-                    return Link(
+                    return -1, Link(
                         name=name,
                         needed_by=loader.vpath,
                         path=hit[0],
@@ -444,7 +490,7 @@ class Resolver:
                 hit, out = self._try(d, name, want, notes)
                 host = host or out
                 if hit is not None:
-                    return Link(
+                    return -1, Link(
                         name=name,
                         needed_by=loader.vpath,
                         path=hit[0],
@@ -452,7 +498,7 @@ class Resolver:
                         via="default directories",
                         notes=tuple(notes),
                     )
-        return Link(name=name, needed_by=loader.vpath, host=host, notes=tuple(notes))
+        return -1, Link(name=name, needed_by=loader.vpath, host=host, notes=tuple(notes))
 
     def closure(
         self,
