@@ -34,7 +34,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import BinaryIO
@@ -577,16 +577,6 @@ class Resolver:
                 (main.vpath, f"more than {max_objects} objects in the closure; the rest not read")
             )
         return Closure(entry=main.vpath, entry_tree_path=canon, links=tuple(links))
-
-
-def closures(resolver: Resolver, entries: Iterable[str]) -> Mapping[str, Closure]:
-    """The closure of each entry point that is an ELF object, by tree path."""
-    out: dict[str, Closure] = {}
-    for e in entries:
-        c = resolver.closure(e)
-        if c is not None:
-            out[e] = c
-    return out
 
 
 #: Folders of an install prefix whose files may be programs or shared libraries.
