@@ -87,12 +87,12 @@ def _is_easybuild(c: Component) -> bool:
 def spec_string(c: Component) -> str:
     """A Spack node as ``spack find -v`` prints it (not yet made printable)."""
     out = c.name + (f"@{c.version}" if c.version else "")
-    for flag in sorted(c.flags):
-        values = " ".join(c.flags[flag])
-        if values:
-            out += f" {flag}={_quote(values)}"
+    flags = [(f, " ".join(c.flags[f])) for f in sorted(c.flags)]
+    out += "".join(f" {flag}={_quote(values)}" for flag, values in flags if values)
     bools = sorted((k, v) for k, v in c.options.items() if isinstance(v, bool))
     pairs = sorted((k, v) for k, v in c.options.items() if not isinstance(v, bool))
+    if bools and any(values for _, values in flags):  # Spack ends flags with a space
+        out += " "
     out += "".join(("+" if v else "~") + k for k, v in bools)
     for key, value in pairs:
         if isinstance(value, str):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..oci import Transport
 
 __all__ = [
+    "DOCUMENTS",
     "REF",
     "Destination",
     "OutputPath",
@@ -43,6 +44,18 @@ if TYPE_CHECKING:  # click 8.5 made ParamType generic; older clicks cannot subsc
     ParamBase = click.ParamType[Any, Any]
 else:
     ParamBase = click.ParamType
+
+
+#: Commands whose output is a document rather than a report, so they have no ``-f text|json``:
+#: the command path → what it prints. Every other command that prints has ``-f json``.
+DOCUMENTS: dict[str, str] = {
+    "extract": "records: JSON, always",
+    "pull": "the record: JSON, byte for byte",
+    "merge": "the merged record: JSON",
+    "export": "the export format chosen with -f (CycloneDX, SPDX, JSON-LD...)",
+    "completion": "a shell script",
+    "easybuild-hooks": "the path of a file",
+}
 
 
 # -- -o/--output ----------------------------------------------------------------------------

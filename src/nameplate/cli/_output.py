@@ -79,7 +79,10 @@ def emit_records(dest: Destination, records: Sequence[Record]) -> None:
             text = json.dumps(docs, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
             _stdout_bytes(text.encode())
         return
-    if not dest.folder:
+    several_into_a_new_path = (
+        len(docs) > 1 and not dest.path.exists() and not dest.path.name.endswith(".json")
+    )
+    if not dest.folder and not several_into_a_new_path:  # -o records: a folder, as before
         if len(docs) != 1:
             raise NameplateError(
                 f"{dest.given}: {len(docs)} records: -o needs a folder here (end it with /), "

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._options import Destination, output_option, registry_options
+from ._options import Destination, ReferenceType, output_option, registry_options
 
 if TYPE_CHECKING:
     from ..oci import Transport
@@ -24,9 +24,10 @@ _KINDS = {
 }
 
 
-def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+def _options(func: Callable[..., Any], *, reference: bool) -> Callable[..., Any]:
+    target = ReferenceType(path_ok=True) if reference else click.STRING
     decorators = [
-        click.argument("target"),
+        click.argument("target", type=target),
         output_option(
             "the records",
             file="one record",
@@ -115,8 +116,8 @@ def _make(kind: str) -> click.Command:
 
     command.__doc__ = f"Extract records from {_KINDS[kind]}."
     if kind in ("image", "auto"):
-        return extract.command(name=kind)(_options(registry_options(command)))
-    return extract.command(name=kind)(_options(command))
+        return extract.command(name=kind)(_options(registry_options(command), reference=True))
+    return extract.command(name=kind)(_options(command, reference=False))
 
 
 for _kind in _KINDS:
