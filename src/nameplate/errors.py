@@ -130,3 +130,8 @@ class CompatError(NameplateError):
 
 class CatalogError(NameplateError):
     """The catalog database could not be opened, written or queried."""
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

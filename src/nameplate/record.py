@@ -410,3 +410,8 @@ class Record:
             if c.id == component_id:
                 return c
         return None
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

@@ -99,3 +99,8 @@ def validate_host(data: Any, *, where: str = "") -> None:
     errors = errors_of(data, table=HOST_RELEASED, default="1.0.0")
     if errors:
         raise RecordValidationError(errors, where=where)
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

@@ -72,7 +72,7 @@ def test_error_lines_escape_what_they_quote(tmp_path: Path) -> None:
     doc["subject"]["digest"] = "sha256:\r\x1b[2Kok"
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(doc))
-    code, out, err = run("show", str(path))
+    code, _, err = run("show", str(path))
     assert code == 1
     assert len(err.splitlines()) == 1 and err.startswith("error: ")
     no_raw_controls(err)

@@ -12,8 +12,8 @@ import click
 __all__ = ["COMMANDS"]
 
 _INSTALL = {
-    "bash": "eval \"$(nameplate completion bash)\"   # in ~/.bashrc (bash 4.4 or newer)",
-    "zsh": "eval \"$(nameplate completion zsh)\"    # in ~/.zshrc, after compinit",
+    "bash": 'eval "$(nameplate completion bash)"   # in ~/.bashrc (bash 4.4 or newer)',
+    "zsh": 'eval "$(nameplate completion zsh)"    # in ~/.zshrc, after compinit',
     "fish": "nameplate completion fish > ~/.config/fish/completions/nameplate.fish",
 }
 

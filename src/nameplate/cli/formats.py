@@ -65,8 +65,9 @@ def export(record: Path, fmt: str, output: Destination) -> None:
         note(f"wrote {written}")
 
 
-_LARGE = 8 << 20
-"""A record file over this size (8 MiB) shows its export's progress on a terminal."""
+_LARGE = 2 << 20
+"""A record file over this size (2 MiB, some 500 components) shows its export's progress on a
+terminal."""
 
 
 @click.command("sparql")

@@ -93,6 +93,14 @@ class DepTypes(ParamBase):
             self.fail(f"{value!r}: a comma list of build, link, run, test, or all", param, ctx)
         return tuple(t for t in ALL_DEPTYPES if t in parts)
 
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        common = ("link,run", "all", "build,link,run", "link", "run", "build", "test")
+        return [CompletionItem(c) for c in common if c.startswith(incomplete)]
+
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))

@@ -102,3 +102,8 @@ def extract(
         f"{target}: {len(records)} roots ({names}): pick one with roots=(...), join them with "
         "combined=True, or use extract_all for one record each"
     )
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)
