@@ -1,6 +1,6 @@
 """Where an image lives, read-only: an OCI layout folder, an image tarball, or a registry.
 
-Each store answers the :class:`~.image.BlobStore` protocol (a manifest or index by reference, a
+Each store answers the :class:`~.extract.BlobStore` protocol (a manifest or index by reference, a
 blob by digest): :class:`OciLayoutStore` (``oci-layout``, ``index.json``, ``blobs/``),
 :class:`ArchiveStore` (a ``docker save``/``podman save``/``skopeo copy`` tarball, with an OCI
 layout or Docker's ``manifest.json`` inside; the latter resolved by
