@@ -251,3 +251,13 @@ def test_dash_is_standard_output_in_every_command(
     assert files(cwd) == set()  # no file named "-"
     code, out, _ = run("pull", layout, "-o", "-")
     assert out == Record.load(EXAMPLE).to_json()  # byte for byte what attach sent
+
+
+def test_dash_is_standard_input_for_a_record() -> None:
+    text = EXAMPLE.read_text()
+    for args in (["show"], ["validate"], ["export", "-f", "spdx"], ["check", "--host", H200]):
+        code, out, err = run(*args, "-", stdin=text)
+        assert code in (0, 1), (args, err)
+        assert out, args
+    code, _, err = run("show", "-", stdin="{")
+    assert code == 3 and err.startswith("error: standard input: not valid JSON")

@@ -22,13 +22,36 @@ from ._options import Destination
 if TYPE_CHECKING:
     from ..record import Record
 
-__all__ = ["emit", "emit_records", "note", "progress", "record_json"]
+__all__ = ["emit", "emit_records", "load_record", "note", "progress", "read_input", "record_json"]
 
 
 def _stdout_bytes(data: bytes) -> None:
     stream = sys.stdout.buffer
     stream.write(data)
     stream.flush()
+
+
+def read_input(arg: str | Path) -> tuple[bytes, str]:
+    """The bytes of a FILE argument, and its name for messages; ``-`` is standard input (read
+    bounded, as a file is)."""
+    from .._io import read_bounded
+    from ..errors import InputTooLarge
+    from ..tree import DEFAULT_LIMIT
+
+    if str(arg) != "-":
+        return read_bounded(arg), str(arg)
+    data = sys.stdin.buffer.read(DEFAULT_LIMIT + 1)
+    if len(data) > DEFAULT_LIMIT:
+        raise InputTooLarge(f"standard input: over the {DEFAULT_LIMIT}-byte limit")
+    return data, "standard input"
+
+
+def load_record(arg: str | Path) -> Record:
+    """The record in a FILE argument (``-``: standard input), validated."""
+    from ..record import Record
+
+    data, where = read_input(arg)
+    return Record.loads(data, where=where)
 
 
 def note(message: str) -> None:

@@ -118,7 +118,10 @@ def _load_target(target: str, platform: str | None, transport: Transport | None)
     from pathlib import Path
 
     from ..record import Record
+    from ._output import load_record
 
+    if target == "-":
+        return load_record(target)
     path = Path(target)
     if path.is_file() and path.suffix == ".json":
         return Record.load(path)
@@ -152,8 +155,9 @@ def check(
 ) -> None:
     """Check whether a record, image or binary runs on a host.
 
-    TARGET is a record file (*.json), a binary or install to extract, or an
-    image reference whose newest attached record is pulled. Exit 0 if it
+    TARGET is a record file (*.json, or - for standard input), a binary or
+    install to extract, or an image reference whose newest attached record is
+    pulled. Exit 0 if it
     runs (pass), 1 if it does not (fail), 3 if a needed fact is unknown.
     """
     from ..compat.report import check as run_check

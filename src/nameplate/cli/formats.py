@@ -13,9 +13,8 @@ import click
 from .. import formats
 from .._io import parse_json, read_bounded
 from ..errors import ExportError, SourceError
-from ..record import Record
 from ._options import Destination, format_option, output_option
-from ._output import emit, note, progress
+from ._output import emit, load_record, note, progress
 
 __all__ = ["COMMANDS"]
 
@@ -23,7 +22,7 @@ _FORMAT_CHOICES = sorted({*formats.FORMATS, *formats.ALIASES})
 
 
 @click.command("export")
-@click.argument("record", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("record", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "-f",
     "--format",
@@ -40,7 +39,8 @@ _FORMAT_CHOICES = sorted({*formats.FORMATS, *formats.ALIASES})
 )
 @output_option("the export", folder="<name>-<version>.<format extension>")
 def export(record: Path, fmt: str, output: Destination) -> None:
-    """Export RECORD as CycloneDX, SPDX, JSON-LD, Turtle or an in-toto statement.
+    """Export RECORD (a file, or - for standard input) as CycloneDX, SPDX, JSON-LD,
+    Turtle or an in-toto statement.
 
     The same record always gives the same bytes. Statements are unsigned: sign them
     with cosign or sigstore-python (see docs/formats/intoto.md).
@@ -48,9 +48,9 @@ def export(record: Path, fmt: str, output: Destination) -> None:
     from .._filenames import record_stem
 
     name = formats.resolve(fmt)
-    large = record.stat().st_size > _LARGE if record.is_file() else False
+    large = record.is_file() and record.stat().st_size > _LARGE
     with progress(3 if large else 0, f"exporting {record.name} as {name}") as bar:
-        loaded = Record.load(record)
+        loaded = load_record(record)
         if bar is not None:
             bar.label += f" ({len(loaded.components)} components)"
             bar(1)
@@ -72,7 +72,12 @@ terminal."""
 
 @click.command("sparql")
 @click.argument("query")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+)
 @click.option(
     "--store",
     type=click.Choice(["auto", "memory", "oxigraph"]),
@@ -91,7 +96,7 @@ def sparql(query: str, files: tuple[Path, ...], store: str, fmt: str, output: De
     from ..formats import jsonld
 
     text, source = _query_text(query)
-    graph = jsonld.load_graph((Record.load(f) for f in files), store=store)
+    graph = jsonld.load_graph((load_record(f) for f in files), store=store)
     try:
         names, rows = jsonld.query(graph, text)
     except ExportError as exc:
@@ -138,12 +143,12 @@ def _query_text(query: str) -> tuple[str, Path | None]:
 
 
 @click.command("merge")
-@click.argument("record", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("record", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
 @output_option("the merged record", folder="<name>-<version>.nameplate.json")
 def merge(record: Path, sbom: Path, output: Destination) -> None:
     """Add the OS packages of SBOM (CycloneDX or SPDX 2.x JSON, e.g. from Syft or
-    Trivy) to RECORD, and print the merged record.
+    Trivy) to RECORD (- for standard input), and print the merged record.
 
     HPC fields come from nameplate; OS packages (deb, rpm, apk...) from your scanner.
     """
@@ -152,7 +157,7 @@ def merge(record: Path, sbom: Path, output: Destination) -> None:
     from ..errors import InternalError, RecordValidationError
     from ..formats import sbom_import
 
-    base = Record.load(record)
+    base = load_record(record)
     raw = read_bounded(sbom)
     doc = parse_json(raw, sbom)
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()

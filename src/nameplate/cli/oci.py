@@ -39,7 +39,9 @@ def _print(fmt: str, text: str, data: dict[str, Any]) -> None:
 
 
 @click.command("attach")
-@click.argument("record_file", metavar="RECORD", type=click.Path(exists=True, dir_okay=False))
+@click.argument(
+    "record_file", metavar="RECORD", type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
 @click.option("--to", "ref", required=True, type=REF, metavar="REF", help="What to attach to.")
 @click.option(
     "--export",
@@ -62,14 +64,17 @@ def attach(
     transport: Transport | None,
     fmt: str,
 ) -> None:
-    """Attach a RECORD file to the image or artifact REF as an OCI 1.1 referrer.
+    """Attach a RECORD file (- for standard input) to the image or artifact REF as an
+    OCI 1.1 referrer.
 
     An image index resolves to its manifest for --platform. Prints the artifact's digest.
     """
     from .. import oci
-    from ..record import Record
+    from ._output import load_record
 
-    record = Record.load(record_file)
+    if record_file == "-" and transport is not None and transport.credentials is not None:
+        raise click.UsageError("RECORD - and --password-stdin both read standard input")
+    record = load_record(record_file)
     desc = oci.attach(
         record, ref, exports=exports, compat=compat, platform=platform, transport=transport
     )

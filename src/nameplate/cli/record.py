@@ -14,26 +14,32 @@ __all__ = ["COMMANDS"]
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the errors.")
 @format_option()
 @output_option("the report")
 def validate(files: tuple[Path, ...], quiet: bool, fmt: str, output: Destination) -> None:
     """Validate record files against the record schema.
 
-    A file may hold one record or a JSON array of records. Every error is
-    listed with its JSON path. Exit 0 if all are valid, 1 if any is not, 3 if a
-    file cannot be read.
+    A file (- for standard input) may hold one record or a JSON array of
+    records. Every error is listed with its JSON path. Exit 0 if all are
+    valid, 1 if any is not, 3 if a file cannot be read.
     """
     from .. import schema
-    from .._io import load_json_file
+    from .._io import parse_json
     from .._terminal import printable
     from ..errors import RecordValidationError
-    from ._output import emit
+    from ._output import emit, read_input
 
     results: list[dict[str, Any]] = []
     for path in files:
-        data = load_json_file(path)
+        raw, where = read_input(path)
+        data = parse_json(raw, where)
         docs = data if isinstance(data, list) else [data]
         if not docs:
             results.append(
@@ -50,7 +56,7 @@ def validate(files: tuple[Path, ...], quiet: bool, fmt: str, output: Destination
                 )
             except RecordValidationError as exc:  # an unknown schema_version
                 errors = list(exc.errors)
-            result: dict[str, Any] = {"file": str(path), "valid": not errors}
+            result: dict[str, Any] = {"file": where, "valid": not errors}
             if isinstance(data, list):
                 result["index"] = i
             if errors:
@@ -103,7 +109,7 @@ class DepTypes(ParamBase):
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @format_option()
 @output_option("the summary")
 @click.option("-l", "--long", is_flag=True, help="Show the short hash of each Spack node.")
@@ -133,16 +139,17 @@ def show(
 ) -> None:
     """Show a record as spack spec shows a spec: roots, dependency tree, HPC fields.
 
+    FILE is a record file, or - for standard input.
+
     Spack nodes read as spack find -lv prints them, EasyBuild installs as
     their module name; an image lists its HPC roots and counts its OS
     packages.
     """
     from .._terminal import printable
-    from ..record import Record
     from ..summary import summarize
-    from ._output import emit
+    from ._output import emit, load_record
 
-    record = Record.load(file)
+    record = load_record(file)
     summary = summarize(record, depth=depth, deptypes=deptypes, long=long)
     if fmt == "json":
         emit(output, json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
