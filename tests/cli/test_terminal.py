@@ -8,10 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from hypothesis import given
-from hypothesis import strategies as st
 
-from nameplate._terminal import escape, printable
 from nameplate.cli import cli
 from tests.conftest import DATA, ROOT
 
@@ -102,16 +99,3 @@ def test_validate_select_query_discover_escape(tmp_path: Path) -> None:
     assert code == 1
     no_raw_controls(out)
     assert "\\u202e" in out
-
-
-@given(st.text())
-def test_printable_is_one_line_and_reversible_in_meaning(text: str) -> None:
-    shown = printable(text)
-    assert "\n" not in shown and "\r" not in shown
-    assert all(not (0x202A <= ord(c) <= 0x202E) and not (0x2066 <= ord(c) <= 0x2069) for c in shown)
-    shown.encode("utf-8")  # no lone surrogate left: always printable
-    if shown == text:
-        assert not text.startswith('"')
-    line = escape(text)
-    assert "\n" not in line and "\r" not in line
-    line.encode("utf-8")

@@ -87,14 +87,18 @@ def record_json(record: Record | dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def emit_records(dest: Destination, records: Sequence[Record]) -> None:
+def emit_records(
+    dest: Destination, records: Sequence[Record], docs: Sequence[dict[str, Any]] | None = None
+) -> None:
     """Write records: one JSON object (one record) or array (several) to standard output, one
-    file, or one file per record in a folder (names cleaned and unique within this run)."""
+    file, or one file per record in a folder (names cleaned and unique within this run).
+    ``docs``: the records' JSON data, when the caller has it already."""
     from .._filenames import record_stem, unique
     from .._io import atomic_write
     from ..errors import NameplateError
 
-    docs = [r.to_dict() for r in records]
+    if docs is None:
+        docs = [r.to_dict() for r in records]
     if dest.path is None:
         if len(docs) == 1:
             _stdout_bytes(record_json(docs[0]).encode())

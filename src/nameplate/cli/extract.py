@@ -86,10 +86,12 @@ def _run(
         records = sources.extract_all(
             target, kind=None if kind == "auto" else kind, options=options
         )
+    docs = []
     with progress(len(records), f"validating {len(records)} records") as bar:
         for record in records:  # validate everything before writing anything
+            docs.append(record.to_dict())
             try:
-                schema.validate(record.to_dict(), where=target)
+                schema.validate(docs[-1], where=target)
             except RecordValidationError as exc:
                 raise InternalError(
                     f"internal error: {exc} (a reader let through a value it should have "
@@ -97,7 +99,7 @@ def _run(
                 ) from exc
             if bar is not None:
                 bar(1)
-    emit_records(output, records)
+    emit_records(output, records, docs)
 
 
 @click.group()
