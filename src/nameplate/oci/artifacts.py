@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..errors import NotInStore, RecordError, RegistryError
+from ..errors import RecordError, RegistryError
 from ..record import Record
 from . import _wire
 from . import manifest as m
@@ -119,21 +119,8 @@ def _select(st: Store, man: ResolvedManifest, platform: str | None, where: str) 
 
 def _check_default_store(st: Store, r: Reference) -> None:
     """A name of the default store that is not there: one line saying what to run first."""
-    if not (r.default_store and isinstance(st, Layout) and r.name and not r.digest):
-        return
-    if not (st.path / "index.json").is_file():
-        raise NotInStore(
-            f"{r.name}: the default store {st.path} is empty; push what the record describes "
-            f"first (nameplate push PATH --to {r.name}), or name a registry (HOST/REPO:TAG) or "
-            "a layout (oci:DIR:NAME)"
-        )
-    names = st.tags()
-    if r.name not in names:
-        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else "none"
-        raise NotInStore(
-            f"{r.name}: not in the default store {st.path} (names: {shown}); push it first: "
-            f"nameplate push PATH --to {r.name}"
-        )
+    if r.default_store and isinstance(st, Layout) and r.name and not r.digest:
+        st.require_entry(r.name)
 
 
 def _resolve(st: Store, r: Reference, platform: str | None) -> ResolvedManifest:
