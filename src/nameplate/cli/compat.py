@@ -157,8 +157,8 @@ def check(
 
     TARGET is a record file (*.json, or - for standard input), a binary or
     install to extract, or an image reference whose newest attached record is
-    pulled. Exit 0 if it
-    runs (pass), 1 if it does not (fail), 3 if a needed fact is unknown.
+    pulled. Exit 0 if it runs (pass), 1 if it does not (fail), 3 if a needed
+    fact is unknown.
     """
     from ..compat.report import check as run_check
     from ._output import emit
