@@ -92,6 +92,11 @@ def test_select_and_index_read_every_tag(
     assert json.loads(indexed.stdout)["indexed"] == 3
     for name in TAGS:
         assert run("query", name, "--catalog", db).exit_code == 0, name
+    empty = run("select", distribution.ref(f"{repo}-none"), "--plain-http", "--host", H200)
+    assert (
+        empty.exit_code == 4
+        and "no tags (the repository is empty or does not exist)" in empty.stderr
+    )
 
 
 def test_registry_options_on_check_select_index(

@@ -113,8 +113,14 @@ def _tag_names(
         if parsed.default_store:
             prefix = f"{parsed.repository}:"
             names = [(t.removeprefix(prefix), t) for t in listed if t.startswith(prefix)]
+            if not names:
+                raise NotInStore(
+                    f"{repo}: no entry of that name in the default store {parsed.path}"
+                )
         else:
             names = [(t, t) for t in listed]
+            if not names:
+                raise RegistryError(f"{repo}: no tags (the repository is empty or does not exist)")
     if patterns:
         names = [(t, n) for t, n in names if any(fnmatch.fnmatchcase(t, p) for p in patterns)]
     if not names:
