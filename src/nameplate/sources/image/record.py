@@ -393,7 +393,7 @@ def build_image_record(
     *,
     layers: tuple[LayerTree | None, list[str]] | None = None,
 ) -> Record:
-    """The record of ``image`` (an :class:`~.image.ImageManifest`) from its merged ``tree``;
+    """The record of ``image`` (an :class:`~.stores.ImageManifest`) from its merged ``tree``;
     with no tree, a Spack OCI build-cache image: its config's spec, and the ELF facts of the
     install tarballs its ``layers`` hold (the same facts as the store the root came from)."""
     opts = dataclasses.replace(options, combined=True)
