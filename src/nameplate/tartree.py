@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from .elf import ELF_MAGIC, parse_elf
-from .elf.resolver import ObjectCache
+from .elf.objects import ObjectCache
 from .errors import InputTooLarge, SourceError, UnsafeInput
 from .tree import DEFAULT_LIMIT
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import PurePosixPath
 
-from ...elf.resolver import Resolver, prefix_entry_points
+from ...elf.objects import prefix_entry_points
+from ...elf.resolver import Resolver
 from ...elf.rollup import host_provided
 from ...errors import SourceError
 from ...record import Unknown

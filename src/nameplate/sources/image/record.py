@@ -17,7 +17,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ...elf import ElfFacts, MalformedElf, parse_elf
-from ...elf.resolver import ObjectCache, Resolver
+from ...elf.objects import ObjectCache
+from ...elf.resolver import Resolver
 from ...elf.rollup import elf_rollup
 from ...errors import SourceError
 from ...normalize import serial_for, version_key

@@ -17,7 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
-from ...elf.resolver import ObjectCache, Resolver, prefix_entry_points
+from ...elf.objects import ObjectCache, prefix_entry_points
+from ...elf.resolver import Resolver
 from ...elf.rollup import host_provided
 from ...errors import SourceError
 from ...record import FileDigest, Unknown
