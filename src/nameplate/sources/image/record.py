@@ -245,7 +245,8 @@ def _annotations(image: Any) -> dict[str, str]:
     labels = cfg.get("Labels") if isinstance(cfg, dict) else None
     out = {str(k): str(v) for k, v in (labels or {}).items() if isinstance(v, str)}
     out.update(image.annotations)
-    out["nameplate.image.config"] = image.config_digest
+    if image.config_digest:  # a SIF has no config blob
+        out["nameplate.image.config"] = image.config_digest
     out["nameplate.image.layers"] = str(len(image.layers))
     return out
 
