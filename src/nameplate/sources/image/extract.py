@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import platform as _platform
 import sys
@@ -34,8 +35,16 @@ from ...record import Record
 from ...squashfs import ReadAt
 from .._common import ExtractOptions
 from .layers import LayerRef, Limits, scan_layers
+from .ranged import RangedBlob
 from .sif import DATA_OCI_ROOT_INDEX, FileReader, is_sif, read_sif
-from .sifstore import SQUASHFS_LAYER_TYPES, SifOciStore, sif_annotations, sif_manifest
+from .sifstore import (
+    SIF_CONFIG_TYPE,
+    SIF_LAYER_TYPE,
+    SQUASHFS_LAYER_TYPES,
+    SifOciStore,
+    sif_annotations,
+    sif_manifest,
+)
 from .stores import (
     _DIGEST,
     _DOC_LIMIT,
@@ -61,6 +70,8 @@ __all__ = [
     "extract_all",
     "open_image",
 ]
+
+log = logging.getLogger(__name__)
 
 INDEX_TYPES = frozenset(
     {
@@ -148,6 +159,8 @@ def resolve_image(
     if not isinstance(config_desc, dict) or not isinstance(doc.get("layers", []), list):
         raise SourceError(f"{ref}@{digest}: not an image manifest (no config)")
     config_digest = _check_digest(config_desc.get("digest", ""), ref)
+    if config_desc.get("mediaType") == SIF_CONFIG_TYPE:
+        return _sif_artifact(store, doc, ref=ref, digest=digest, reference=reference)
     with store.open_blob(config_digest) as f:
         config_bytes = f.read(_DOC_LIMIT + 1)
     if config_digest.startswith("sha256:") and _sha256(config_bytes) != config_digest:
@@ -181,6 +194,46 @@ def resolve_image(
     )
 
 
+def _report_fetch(image: ImageManifest) -> None:
+    ranged = image.ranged
+    if ranged is not None:
+        log.info(
+            "%s: fetched %d of %d bytes in %d range requests",
+            ranged.where,
+            ranged.fetched,
+            ranged.size,
+            ranged.requests,
+        )
+
+
+def _sif_artifact(
+    store: BlobStore, doc: dict[str, Any], *, ref: str, digest: str, reference: str | None
+) -> ImageManifest:
+    """A SIF pushed as an artifact (``apptainer push oras://``): its SIF layer, read in place
+    (byte ranges from a registry); the subject is the artifact's manifest."""
+    at = f"{ref}@{digest}"
+    sifs = [
+        d
+        for d in doc.get("layers") or []
+        if isinstance(d, dict) and d.get("mediaType") == SIF_LAYER_TYPE
+    ]
+    if len(sifs) != 1:
+        raise SourceError(f"{at}: a SIF artifact has one {SIF_LAYER_TYPE} layer, not {len(sifs)}")
+    layer_digest = _check_digest(sifs[0].get("digest", ""), f"{at}: layers[0]")
+    size = _check_size(sifs[0], f"{at}: layers[0]")
+    random_blob = getattr(store, "random_blob", None)
+    if random_blob is None:
+        raise SourceError(f"{at}: a SIF layer can only be read from a registry or a layout")
+    source = cast("ReadAt", random_blob(layer_digest, size))
+    tag = reference if reference and not _DIGEST.match(reference) else None
+    image = open_sif(
+        source, ref=ref, digest=digest, where=f"{ref}@{layer_digest}", platform=None, tag=tag
+    )
+    notes = {**image.annotations, "nameplate.sif.digest": layer_digest}
+    ranged = source if isinstance(source, RangedBlob) else None
+    return dataclasses.replace(image, annotations=notes, ranged=ranged)
+
+
 def _blob_opener(store: BlobStore, digest: str) -> Callable[[], BinaryIO]:
     return lambda: store.open_blob(digest)
 
@@ -191,8 +244,8 @@ def _random_opener(store: BlobStore, digest: str, media_type: str) -> Callable[[
     if media_type not in SQUASHFS_LAYER_TYPES:
         return None
     if random_blob is None:
-        raise SourceError(f"{store.name}: squashfs layer {digest} can only be read from a SIF")
-    return lambda: cast("ReadAt", random_blob(digest))
+        raise SourceError(f"{store.name}: squashfs layer {digest} cannot be read from here")
+    return lambda: cast("ReadAt", random_blob(digest, None))
 
 
 def _str_map(value: Any) -> dict[str, str]:
@@ -341,6 +394,7 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
         total = sum(layer.size for layer in image.layers)
         with _progress(options, total, f"scanning {len(image.layers)} layers") as bar:
             tree = scan_layers(text, image.layers, keep=metadata_keep, limits=limits, progress=bar)
+        _report_fetch(image)
     finally:
         digest = hasher.result() if hasher is not None else None
     if digest and not image.digest:

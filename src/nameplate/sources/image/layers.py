@@ -79,7 +79,7 @@ class _Entry:
         self.link = link
         self.member = member  # ordinal of the tar member holding the bytes, in layer ``src``
         self.src = src
-        self.elf = False
+        self.elf: bool | None = False  # None: not looked at yet (a squashfs file)
         self.content: bytes | None = None
 
 
@@ -279,10 +279,9 @@ class LayerTree:
                 ):
                     entry.content = fs.read(ino, limit=ino.size)
                     self.kept += ino.size
-                    head = entry.content[:4]
+                    entry.elf = entry.content[:4] == b"\x7fELF"
                 else:
-                    head = fs.head(ino, 4)
-                entry.elf = head == b"\x7fELF"
+                    entry.elf = None  # read in place: its head is read when someone asks
                 self._put(path, entry, where)
             elif ino.char_device and ino.rdev == 0 and index > 0:
                 self._unlink(path, index)  # an overlayfs whiteout
@@ -436,11 +435,29 @@ class LayerTree:
 
     # -- bulk access -------------------------------------------------------------------------------
 
+    def _elf(self, entry: _Entry) -> bool:
+        if entry.elf is None:
+            fs = self._squash[entry.src]
+            entry.elf = fs.head(fs.inode(entry.member), 4) == b"\x7fELF"
+        return entry.elf
+
     def files(self) -> Iterator[tuple[str, int, bool]]:
         """Every regular file: (path, size, starts with the ELF magic)."""
         for path, entry in self.entries.items():
             if entry.kind == "f":
-                yield path, entry.size, entry.elf
+                yield path, entry.size, self._elf(entry)
+
+    def file_paths(self) -> Iterator[str]:
+        """Every regular file's (real) path, without reading anything."""
+        for path, entry in self.entries.items():
+            if entry.kind == "f":
+                yield path
+
+    def is_elf(self, path: str) -> bool:
+        """True if regular file ``path`` (a real path) starts with the ELF magic; a file read in
+        place (squashfs) has its first bytes read now, once."""
+        entry = self.entries.get(path)
+        return entry is not None and entry.kind == "f" and self._elf(entry)
 
     def read_many(self, paths: Iterable[str], *, limit: int) -> Iterator[tuple[str, bytes]]:
         """Contents of regular files (real paths), one stream per layer that holds them."""

@@ -105,8 +105,8 @@ def _elf_scan(
 ) -> tuple[list[tuple[str, ElfFacts, str | None, str | None]], list[Unknown]]:
     dirs = _component_dirs(tree, components)
     owner: dict[str, str | None] = {}
-    for path, _size, is_elf in tree.files():
-        if not is_elf or "/.spack/" in "/" + path:
+    for path in tree.file_paths():  # ELF heads read only for candidates (a SIF reads in place)
+        if "/.spack/" in "/" + path:
             continue
         parts = path.split("/")
         cid = None
@@ -114,7 +114,7 @@ def _elf_scan(
             cid = dirs.get("/".join(parts[:i]))
             if cid:
                 break
-        if cid is not None or _RUNTIME_LIB.match(parts[-1]):
+        if (cid is not None or _RUNTIME_LIB.match(parts[-1])) and tree.is_elf(path):
             owner[path] = cid
     unknowns: list[Unknown] = []
     wanted = sorted(owner)

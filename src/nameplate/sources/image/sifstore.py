@@ -27,6 +27,8 @@ from .sif import (
 from .stores import _DIGEST, _DOC_LIMIT, ImageManifest, _json, _media_type, _pick_entry
 
 __all__ = [
+    "SIF_CONFIG_TYPE",
+    "SIF_LAYER_TYPE",
     "SQUASHFS_LAYER_TYPES",
     "SifOciStore",
     "sif_annotations",
@@ -40,6 +42,9 @@ SQUASHFS_LAYER_TYPES = frozenset(
         "application/vnd.sylabs.sif.partition.squashfs",
     }
 )
+#: What ``apptainer push oras://`` writes: the config and the layer that is the SIF file.
+SIF_CONFIG_TYPE = "application/vnd.sylabs.sif.config.v1+json"
+SIF_LAYER_TYPE = "application/vnd.sylabs.sif.layer.v1.sif"
 _DEFFILE_LIMIT = 64 * 1024
 
 
@@ -154,7 +159,7 @@ class SifOciStore:
             return io.BytesIO(self.image.data(desc, limit=_DOC_LIMIT))
         return cast(BinaryIO, io.BufferedReader(_WindowStream(self.image.window(desc))))
 
-    def random_blob(self, digest: str) -> ReadAt:
+    def random_blob(self, digest: str, size: int | None) -> ReadAt:
         """Random access to blob ``digest`` (a squashfs layer)."""
         desc = self.blobs.get(digest)
         if desc is None:

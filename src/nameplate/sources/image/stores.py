@@ -28,11 +28,15 @@ from .layers import LayerRef
 
 if TYPE_CHECKING:
     from ...oci import Transport
+    from ...squashfs import ReadAt
+    from .ranged import RangedBlob
 
 __all__ = ["ArchiveStore", "ImageManifest", "OciLayoutStore"]
 
 _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 _DOC_LIMIT = 4 * 1024 * 1024
+#: Largest blob read whole from a server that ignores HTTP ``Range`` (else refused).
+_WHOLE_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,6 +51,8 @@ class ImageManifest:
     annotations: dict[str, str] = field(default_factory=dict)
     platform: str | None = None
     tag: str | None = None
+    #: the registry blob read by byte ranges (a SIF artifact): what it fetched, for reports
+    ranged: RangedBlob | None = field(default=None, compare=False, repr=False)
 
 
 def _check_digest(digest: Any, where: str) -> str:
@@ -172,6 +178,19 @@ class OciLayoutStore:
         if alg == "sha256" and _sha256(data) != digest:
             raise SourceError(f"{self.name}: blob {digest} does not match its digest")
         return data, _media_type(_json(data, f"{self.name}@{digest}"), digest), digest
+
+    def random_blob(self, digest: str, size: int | None) -> ReadAt:
+        """Random access to blob ``digest`` (a SIF or squashfs layer), read in place."""
+        from .sif import FileReader
+
+        alg, _, hexpart = _check_digest(digest, self.name).partition(":")
+        path = (self.root / "blobs" / alg / hexpart).resolve()
+        if self.root not in path.parents:
+            raise UnsafeInput(f"{self.root}: blob {digest} leads out of the layout")
+        reader = FileReader(path)
+        if size is not None and reader.size != size:
+            raise SourceError(f"{self.name}: blob {digest} has {reader.size} bytes, not {size}")
+        return reader
 
     def open_blob(self, digest: str) -> BinaryIO:
         alg, _, hexpart = _check_digest(digest, self.name).partition(":")
@@ -369,6 +388,24 @@ class _RegistryStore:
 
     def open_blob(self, digest: str) -> BinaryIO:
         return self._store.open_blob(_check_digest(digest, self.name))
+
+    def random_blob(self, digest: str, size: int | None) -> ReadAt:
+        """Blob ``digest`` read by HTTP byte ranges (a SIF: never downloaded whole)."""
+        from .ranged import RangedBlob
+
+        if size is None:
+            raise SourceError(f"{self.name}: blob {digest}: no size to read it by ranges")
+        repo = self._store
+        read = getattr(repo, "read_blob_range", None)
+        if read is None:
+            raise SourceError(f"{self.name}: blob {digest} cannot be read by ranges")
+        checked = _check_digest(digest, self.name)
+
+        def fetch(start: int, length: int) -> tuple[bytes, bool]:
+            data, whole = read(checked, start, length, whole_limit=_WHOLE_LIMIT)
+            return cast("tuple[bytes, bool]", (data, whole))
+
+        return RangedBlob(fetch, size, where=f"{self.name}@{digest}")
 
 
 def _config_platform(config: Any) -> str | None:
