@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import struct
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from packageurl import PackageURL
@@ -21,6 +21,7 @@ from ...errors import SourceError
 from ...normalize import deb_purl
 from ...record import Component, OperatingSystem, Unknown
 from ...tree import FileTree
+from .licenses import copyright_licenses, spdx_expression
 
 __all__ = [
     "OsFindings",
@@ -47,10 +48,27 @@ _RPM_OLD = (
 )
 _OS_RELEASE = (PurePosixPath("etc/os-release"), PurePosixPath("usr/lib/os-release"))
 
+_DPKG_INFO = PurePosixPath("var/lib/dpkg/info")
+_DOC = PurePosixPath("usr/share/doc")
+_COPYRIGHT_LIMIT = 4 * 1024 * 1024
+_LIST_LIMIT = 16 * 1024 * 1024
+
 #: Paths a layer scan should keep in memory for this module.
 METADATA_PATHS = frozenset(
     str(p) for p in (_DPKG_STATUS, _APK_INSTALLED, *_RPM_SQLITE, *_OS_RELEASE)
 )
+
+
+def keep(path: str) -> bool:
+    """True for the files this module reads: the databases, dpkg's file lists and the
+    copyright files (small, one per package)."""
+    if path in METADATA_PATHS or path.startswith("var/lib/dpkg/status.d/"):
+        return True
+    if path.startswith("var/lib/dpkg/info/") and path.endswith(".list"):
+        return True
+    return (
+        path.startswith("usr/share/doc/") and path.endswith("/copyright") and path.count("/") == 4
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -62,6 +80,16 @@ class OsFindings:
     os_release: dict[str, str] | None = None
     unknowns: tuple[Unknown, ...] = ()
     read_from: tuple[str, ...] = ()
+    #: file path (relative, as the package database lists it) → id of the package that owns it
+    owners: Mapping[str, str] = field(default_factory=dict)
+
+    def owner_of(self, basename: str) -> Component | None:
+        """The package that installs a file named ``basename`` (``libmpi.so.40``), if any."""
+        suffix = "/" + basename
+        for path, cid in self.owners.items():
+            if path.endswith(suffix):
+                return next((c for c in self.components if c.id == cid), None)
+        return None
 
 
 def _text(data: bytes) -> str:
@@ -109,8 +137,11 @@ def _paragraphs(text: str) -> Iterator[dict[str, str]]:
         yield fields
 
 
-def parse_dpkg_status(data: bytes, *, distro: str = "debian") -> list[Component]:
-    """Installed packages of a dpkg ``status`` file, as ``os-package`` components."""
+def parse_dpkg_status(
+    data: bytes, *, distro: str = "debian", release: str | None = None
+) -> list[Component]:
+    """Installed packages of a dpkg ``status`` file, as ``os-package`` components; ``distro``
+    and ``release`` (os-release ``ID`` and ``VERSION_ID``) go into the purls."""
     out: list[Component] = []
     for p in _paragraphs(_text(data)):
         name, version = p.get("Package", ""), p.get("Version", "")
@@ -128,7 +159,7 @@ def parse_dpkg_status(data: bytes, *, distro: str = "debian") -> list[Component]
                 version=version,
                 kind="os-package",
                 ecosystem="deb",
-                purl=deb_purl(name, version, distro=distro, arch=arch),
+                purl=deb_purl(name, version, distro=distro, arch=arch, release=release),
                 description=p.get("Description", "").split("\n", 1)[0] or None,
                 homepage=p.get("Homepage") or None,
                 found_by=("dpkg",),
@@ -166,7 +197,7 @@ def parse_apk_installed(data: bytes, *, distro: str = "alpine") -> list[Componen
                 ).to_string(),
                 description=fields.get("T") or None,
                 homepage=fields.get("U") or None,
-                licenses=(fields["L"],) if fields.get("L") else (),
+                licenses=(spdx_expression(fields["L"]),) if fields.get("L") else (),
                 found_by=("apk",),
                 properties={"apk.origin": fields["o"]} if fields.get("o") else {},
             )
@@ -317,7 +348,7 @@ def read_rpmdb_sqlite(
                 ).to_string(),
                 description=h.get("summary") or None,
                 homepage=h.get("url") or None,
-                licenses=(h["license"],) if h.get("license") else (),
+                licenses=(spdx_expression(h["license"]),) if h.get("license") else (),
                 found_by=("rpm",),
                 properties=props,
             )
@@ -350,13 +381,22 @@ def find_os_packages(tree: FileTree) -> OsFindings:
         except SourceError as exc:
             unknowns.append(Unknown(path=tree.describe(path), field=field, reason=str(exc)))
 
+    deb_distro, deb_release = distro or "debian", version_id or None
     if tree.is_file(_DPKG_STATUS):
-        attempt(_DPKG_STATUS, "dpkg", lambda d: parse_dpkg_status(d, distro=distro or "debian"))
+        attempt(
+            _DPKG_STATUS,
+            "dpkg",
+            lambda d: parse_dpkg_status(d, distro=deb_distro, release=deb_release),
+        )
     if tree.is_dir(_DPKG_STATUS_D):
         for name in tree.listdir(_DPKG_STATUS_D):
             p = _DPKG_STATUS_D / name
             if tree.is_file(p):
-                attempt(p, "dpkg", lambda d: parse_dpkg_status(d, distro=distro or "debian"))
+                attempt(
+                    p,
+                    "dpkg",
+                    lambda d: parse_dpkg_status(d, distro=deb_distro, release=deb_release),
+                )
     if tree.is_file(_APK_INSTALLED):
         attempt(_APK_INSTALLED, "apk", lambda d: parse_apk_installed(d, distro=distro or "alpine"))
     rpm = _first_file(tree, _RPM_SQLITE)
@@ -390,6 +430,11 @@ def find_os_packages(tree: FileTree) -> OsFindings:
     unique: dict[str, Component] = {}
     for c in components:
         unique.setdefault(c.id, c)
+    owners: dict[str, str] = {}
+    for cid, c in list(unique.items()):
+        if c.ecosystem == "deb":
+            unique[cid] = _with_copyright(tree, c, unknowns)
+            _dpkg_files(tree, c, owners)
     os_info = None
     if release and release.get("ID"):
         os_info = OperatingSystem(
@@ -403,4 +448,35 @@ def find_os_packages(tree: FileTree) -> OsFindings:
         os_release=release,
         unknowns=tuple(unknowns),
         read_from=tuple(read_from),
+        owners=owners,
     )
+
+
+def _with_copyright(tree: FileTree, c: Component, unknowns: list[Unknown]) -> Component:
+    """``c`` with the licenses of its copyright file (its doc folder may link to another's)."""
+    path = _DOC / c.name / "copyright"
+    try:
+        if not tree.is_file(path):
+            return c
+        licenses = copyright_licenses(tree.read_bytes(path, limit=_COPYRIGHT_LIMIT))
+    except SourceError as exc:
+        unknowns.append(Unknown(path=tree.describe(path), field="licenses", reason=str(exc)))
+        return c
+    return replace(c, licenses=licenses) if licenses else c
+
+
+def _dpkg_files(tree: FileTree, c: Component, owners: dict[str, str]) -> None:
+    """The files dpkg says ``c`` installed (``info/<name>[:<arch>].list``) → ``owners``."""
+    arch = c.id.split(":")[2].split("@")[0]
+    for name in (f"{c.name}:{arch}.list", f"{c.name}.list"):
+        path = _DPKG_INFO / name
+        if not tree.is_file(path):
+            continue
+        try:
+            data = tree.read_bytes(path, limit=_LIST_LIMIT)
+        except SourceError:
+            return
+        for line in _text(data).splitlines():
+            if line.startswith("/") and len(line) > 1:
+                owners.setdefault(line[1:], c.id)
+        return

@@ -18,7 +18,7 @@ from typing import Any
 from ...elf import ElfFacts, MalformedElf, parse_elf
 from ...elf.rollup import elf_rollup
 from ...errors import SourceError
-from ...normalize import max_version, serial_for
+from ...normalize import max_version, serial_for, upstream_version
 from ...record import (
     Component,
     Dependency,
@@ -46,7 +46,7 @@ _EB_DIR = re.compile(r"^(?P<prefix>(?:.*/)?software/(?P<name>[^/]+)/(?P<version>
 
 def metadata_keep(path: str, size: int) -> bool:
     """Files a layer scan keeps in memory: the metadata the finders read (small, few)."""
-    if path in _ospkgs.METADATA_PATHS or path.startswith("var/lib/dpkg/status.d/"):
+    if _ospkgs.keep(path):
         return True
     slashed = "/" + path
     if "/.spack/" in slashed:
@@ -240,6 +240,21 @@ def _with_portability(hpc: Hpc, annotations: Mapping[str, str]) -> Hpc:
     return dataclasses.replace(hpc, mpi=mpi)
 
 
+def _mpi_package(hpc: Hpc, os_found: _ospkgs.OsFindings) -> Hpc:
+    """The MPI version from the OS package that installs its library (``libmpi.so.40`` is in
+    ``libopenmpi3 4.1.4-3+b1``: ``openmpi@4.1.4``), when the binaries alone do not say it."""
+    mpi = hpc.mpi
+    if mpi is None or mpi.version or not mpi.soname:
+        return hpc
+    pkg = os_found.owner_of(mpi.soname)
+    if pkg is None:
+        return hpc
+    found = dataclasses.replace(
+        mpi, version=upstream_version(pkg.version), component=mpi.component or pkg.id
+    )
+    return dataclasses.replace(hpc, mpi=found)
+
+
 def _annotations(image: Any) -> dict[str, str]:
     cfg = image.config.get("config") if isinstance(image.config.get("config"), dict) else {}
     labels = cfg.get("Labels") if isinstance(cfg, dict) else None
@@ -316,7 +331,9 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
         roots=roots,
         components=tuple(components),
         dependencies=tuple(_ordered(deps.values())),
-        hpc=_with_portability(_merge_hpc(records, roll, os_found, components), labels),
+        hpc=_mpi_package(
+            _with_portability(_merge_hpc(records, roll, os_found, components), labels), os_found
+        ),
         provenance=Provenance(
             generator=generator(),
             extracted_at=extracted_at(options),
