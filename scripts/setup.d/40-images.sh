@@ -15,6 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=$PWD/.cache/images
+# python-lzo (lzo-compressed squashfs) builds from source against liblzo2-dev (scripts/apt.d).
+.venv/bin/python -c 'import lzo' 2>/dev/null || .venv/bin/python -m pip install -q 'python-lzo>=1.15'
 [ -e "$OUT/DONE" ] && exit 0
 rm -rf "$OUT" && mkdir -p "$OUT"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1747699200}  # 2025-05-20, the apt snapshot date

@@ -32,12 +32,6 @@ SIF_CONFIG = "application/vnd.sylabs.sif.config.v1+json"
 SIF_LAYER = "application/vnd.sylabs.sif.layer.v1.sif"
 
 
-@pytest.fixture(scope="session")
-def images() -> Path:
-    need((IMAGES / "DONE").exists(), "real images not built (scripts/setup.d/40-images.sh)")
-    return IMAGES
-
-
 def dpkg_query(rootfs: Path) -> set[tuple[str, str, str]]:
     """(name, version, arch) of every installed package, as dpkg itself lists them."""
     out = subprocess.run(
@@ -73,11 +67,6 @@ def facts(record: Record) -> dict[str, Any]:
     """What must not depend on the form the image takes."""
     comps = sorted((c.id, c.purl, c.licenses, tuple(sorted(c.found_by))) for c in record.components)
     return {"components": comps, "hpc": record.to_dict()["hpc"]}
-
-
-@pytest.fixture(scope="session")
-def sif_record(images: Path) -> Record:
-    return extract(str(images / "app.sif"))
 
 
 @pytest.fixture(scope="session")

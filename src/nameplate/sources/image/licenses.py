@@ -80,7 +80,7 @@ def _gnu(family: str, major: str, minor: str | None, plus: bool) -> str:
 @functools.lru_cache(maxsize=4096)
 def _name(raw: str) -> str:
     """One license name (Debian, Fedora, apk or SPDX) as an SPDX expression."""
-    name = raw.strip().strip("()").strip()
+    name = re.sub(r"\s+licen[cs]e$", "", raw.strip().strip("()").strip(), flags=re.IGNORECASE)
     if not name:
         return _ref("unknown")
     m = _WITH.match(name)
@@ -134,7 +134,7 @@ def _wrap(expression: str) -> str:
 def spdx_expression(raw: str) -> str:
     """``raw`` (a Debian ``License:`` value, an rpm ``License`` tag, an apk ``L:`` field) as a
     valid SPDX license expression; unknown names become ``LicenseRef-``."""
-    text = " ".join(raw.split())[:1000]
+    text = " ".join(re.sub(r"_(and|or)_", r" \1 ", raw, flags=re.IGNORECASE).split())[:1000]
     if not text:
         return _ref("unknown")
     if not re.search(r"\b(and|or|with)\b", text):  # no Debian/Fedora operators: try SPDX
@@ -161,27 +161,43 @@ def copyright_licenses(data: bytes) -> tuple[str, ...]:
     """The licenses a Debian copyright file declares, as SPDX expressions, in order, unique."""
     text = data[:_TEXT_LIMIT].decode("utf-8", "replace")
     lines = text.splitlines()
-    machine = bool(lines) and lines[0].lower().startswith("format:")
     found: list[str] = []
-    if machine:
-        for line in lines:
-            if line[:8].lower() == "license:":
-                value = line[8:].strip()
-                if value:
-                    found.append(spdx_expression(value))
-    else:
+    for line in lines:  # DEP-5 License: fields (some files use them without the Format header)
+        if line[:8].lower() == "license:":
+            value = line[8:].strip()
+            if value:
+                found.append(spdx_expression(value))
+    if not found:
         later = "any later version" in text.lower()
+        stated = _stated_gnu(text)
         for name in _COMMON.findall(text):
             if name.lower() in ("", "."):
                 continue
             m = _GNU.match(name)
             if m is not None and later and not m[4]:
                 found.append(_gnu(m[1] or "", m[2], m[3], True))
+            elif name.upper() in ("GPL", "LGPL") and stated and stated.startswith(name.upper()):
+                found.append(stated)  # "the GPL" of a text that says which version
             else:
                 found.append(_name(name))
         if not found:
             found.extend(_grants(text))
     return tuple(dict.fromkeys(found))
+
+
+def _stated_gnu(text: str) -> str | None:
+    """The GNU license and version a free text states ("GNU General Public License as
+    published by the Free Software Foundation; either version 2 ... or any later version")."""
+    low = " ".join(text.lower().split())
+    m = re.search(
+        r"gnu (lesser|library|affero)? ?general public license,? (?:as published by the free "
+        r"software foundation[;,]? )?(?:either )?version (\d)(?:\.(\d))?",
+        low,
+    )
+    if m is None:
+        return None
+    family = {"lesser": "L", "library": "L", "affero": "A"}.get(m[1] or "", "")
+    return _gnu(family, m[2], m[3], "any later version" in low)
 
 
 def _grants(text: str) -> list[str]:
@@ -191,14 +207,9 @@ def _grants(text: str) -> list[str]:
     for rule in _table()["texts"]:
         if rule["pattern"] in low:
             out.append(rule["license"])
-    m = re.search(
-        r"gnu (lesser|library|affero)? ?general public license,? (?:as published by the free "
-        r"software foundation;? )?(?:either )?version (\d)(?:\.(\d))?",
-        low,
-    )
-    if m is not None:
-        family = {"lesser": "L", "library": "L", "affero": "A"}.get(m[1] or "", "")
-        out.append(_gnu(family, m[2], m[3], "any later version" in low))
+    stated = _stated_gnu(text)
+    if stated:
+        out.append(stated)
     if "redistribution and use in source and binary forms" in low:
         if "advertising materials" in low:
             out.append("BSD-4-Clause")
