@@ -63,6 +63,7 @@ _platform = click.option(
     help="Also attach this export (cyclonedx-json, spdx-2.3, ...); repeatable.",
 )
 @click.option("--compat", is_flag=True, help="OCI 1.0 form: the type in the config media type.")
+@click.option("--force", is_flag=True, help="Attach even if the record describes another image.")
 @_platform
 @_transport_options
 def attach(
@@ -71,13 +72,16 @@ def attach(
     ref: str,
     exports: tuple[str, ...],
     compat: bool,
+    force: bool,
     platform: str | None,
     plain_http: bool,
     ca_file: str | None,
 ) -> None:
     """Attach a RECORD file to the image or artifact REF as an OCI 1.1 referrer.
 
-    An image index resolves to its manifest for --platform. Prints the artifact's digest.
+    An image index resolves to its manifest for --platform. A record of an image
+    whose digest is not REF's is refused (exit 3) unless --force. Prints the
+    artifact's digest.
     """
     record = load_record(record_file)
     desc = oci.attach(
@@ -85,6 +89,7 @@ def attach(
         ref,
         exports=exports,
         compat=compat,
+        force=force,
         platform=platform,
         transport=_transport(plain_http, ca_file),
     )

@@ -145,11 +145,13 @@ def resolve_image(
     wanted = platform or host_platform()
     data, media_type, digest = store.manifest(reference)
     annotations: dict[str, str] = {}
+    index_platform: str | None = None
     for _ in range(4):  # nested indexes, bounded
         doc = _json(data, f"{store.name}@{digest}")
         if media_type not in INDEX_TYPES and "manifests" not in doc:
             break
         chosen = _select(doc, wanted, f"{store.name}@{digest}")
+        index_platform = _platform_of(chosen) or index_platform
         annotations.update(_str_map(chosen.get("annotations")))
         data, media_type, digest = store.manifest(_check_digest(chosen.get("digest", ""), ref))
     else:
@@ -182,6 +184,15 @@ def resolve_image(
             )
         )
     annotations.update(_str_map(doc.get("annotations")))
+    found: str | None = _config_platform(config) or wanted
+    conflicts: tuple[str, ...] = ()
+    if index_platform and found and not _matches(found, index_platform):
+        conflicts = (
+            f"the index says {index_platform} for manifest {digest}, its config says "
+            f"{found}: the platform is unknown",
+        )
+        log.warning("%s: %s", ref, conflicts[0])
+        found = None
     return ImageManifest(
         ref=ref,
         digest=digest,
@@ -189,8 +200,9 @@ def resolve_image(
         config_digest=config_digest,
         layers=tuple(layers),
         annotations=annotations,
-        platform=_config_platform(config) or wanted,
+        platform=found,
         tag=reference if reference and not _DIGEST.match(reference) else None,
+        conflicts=conflicts,
     )
 
 

@@ -296,6 +296,7 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
             groups.append((c.found_by[0] if c.found_by else "os", [c]))
         unknowns.extend(os_found.unknowns)
         unknowns.extend(Unknown(path=f"/{p}", field="layers", reason=r) for p, r in tree.unknowns)
+    unknowns.extend(Unknown(path=image.ref, field="platform", reason=c) for c in image.conflicts)
     components = _merge_components(groups)
     if tree is not None:
         items, elf_unknowns = _elf_scan(tree, components)

@@ -51,6 +51,8 @@ class ImageManifest:
     annotations: dict[str, str] = field(default_factory=dict)
     platform: str | None = None
     tag: str | None = None
+    #: what the image says about itself that does not agree (recorded as unknowns)
+    conflicts: tuple[str, ...] = ()
     #: the registry blob read by byte ranges (a SIF artifact): what it fetched, for reports
     ranged: RangedBlob | None = field(default=None, compare=False, repr=False)
 
@@ -288,10 +290,13 @@ class ArchiveStore:
         if not isinstance(entries, list) or not entries:
             raise SourceError(f"{where}: expected a non-empty list")
         chosen = None
+        wanted = docker_name(reference) if reference is not None else None
         for e in entries:
             tags = e.get("RepoTags") or [] if isinstance(e, dict) else []
             if reference is None or any(
-                t == reference or t.endswith(f":{reference}") for t in tags
+                isinstance(t, str)
+                and (t == reference or t.endswith(f":{reference}") or docker_name(t) == wanted)
+                for t in tags
             ):
                 chosen = e
                 break
@@ -320,6 +325,23 @@ class ArchiveStore:
             platform=_config_platform(config),
             tag=reference,
         )
+
+
+def docker_name(ref: str) -> str:
+    """A Docker reference in full, as docker and skopeo write ``RepoTags``: ``holdout/a:tag`` →
+    ``docker.io/holdout/a:tag``, ``a`` → ``docker.io/library/a:latest``."""
+    name, at, digest = ref.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = ""
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    first = name.split("/", 1)[0]
+    if "/" not in name or not ("." in first or ":" in first or first == "localhost"):
+        name = f"docker.io/{name if '/' in name else 'library/' + name}"
+    if at:
+        return f"{name}@{digest}"
+    return f"{name}:{tag or 'latest'}"
 
 
 class _Slice(io.RawIOBase):
