@@ -66,11 +66,12 @@ def _valid(expression: str) -> str | None:
         info = _licensing().validate(probe)
     except Exception:
         return None
-    if info.errors or info.invalid_symbols or not info.normalized_expression:
+    normalized = info.normalized_expression
+    if info.errors or info.invalid_symbols or normalized is None or not str(normalized).strip():
         return None
     if refs:
         return expression  # keep the references as written; the rest was valid
-    return str(info.normalized_expression)
+    return str(normalized)
 
 
 def _gnu(family: str, major: str, minor: str | None, plus: bool) -> str:
@@ -142,6 +143,8 @@ def spdx_expression(raw: str) -> str:
         if direct is not None:
             return direct
     groups = [g for g in re.split(r"\s*,\s*", text) if g]
+    if not groups:
+        return _ref(text)
     pieces: list[str] = []
     for i, raw_group in enumerate(groups):
         group = raw_group
