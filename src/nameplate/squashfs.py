@@ -203,6 +203,9 @@ class SquashFs:
 
     def _meta(self, block: int, offset: int, n: int) -> tuple[bytes, int, int]:
         """``n`` bytes of metadata from (``block``, ``offset``); returns them and where they end."""
+        data, nxt = self._meta_block(block)
+        if offset + n <= len(data):  # the common case: inside one block
+            return data[offset : offset + n], block, offset + n
         out = bytearray()
         while True:
             data, nxt = self._meta_block(block)
