@@ -5,6 +5,7 @@ License tag says, the result is a valid SPDX expression."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -145,3 +146,42 @@ def test_fuzz_license_texts_give_valid_spdx(text: str) -> None:
 )
 def test_fuzz_license_words_give_valid_spdx(words: list[str]) -> None:
     assert _valid_expression(spdx_expression(" ".join(words)))
+
+
+@pytest.mark.parametrize(
+    ("cpe_name", "want"),
+    [  # CPE_NAME as these distributions' /etc/os-release write it
+        ("cpe:/o:fedoraproject:fedora:39", "cpe:2.3:o:fedoraproject:fedora:39:*:*:*:*:*:*:*"),
+        (
+            "cpe:/o:redhat:enterprise_linux:9::baseos",
+            "cpe:2.3:o:redhat:enterprise_linux:9:*:baseos:*:*:*:*:*",
+        ),
+        ("cpe:/o:opensuse:leap:15.5", "cpe:2.3:o:opensuse:leap:15.5:*:*:*:*:*:*:*"),
+        ("cpe:/o:rocky:rocky:9::baseos", "cpe:2.3:o:rocky:rocky:9:*:baseos:*:*:*:*:*"),
+        ("not a cpe", None),
+    ],
+)
+def test_os_cpe_from_os_release(tmp_path: Path, cpe_name: str, want: str | None) -> None:
+    from nameplate import formats, schema
+    from nameplate.record import Component
+    from nameplate.sources.image.ospkgs import find_os_packages
+    from nameplate.tree import DirectoryTree
+    from tests.formats.test_formats import _validate
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "os-release").write_text(f'ID=x\nVERSION_ID="1"\nCPE_NAME="{cpe_name}"\n')
+    found = find_os_packages(DirectoryTree(tmp_path))
+    assert found.os is not None and found.os.cpe == want
+    if want is None:
+        return
+    # a component with a CPE (as an imported SBOM gives one) is exported natively
+    from tests.oci.conftest import make_record
+
+    record = make_record()
+    comp = Component(id="x:1", name="x", version="1", cpe=want)
+    record = dataclasses.replace(record, components=(*record.components, comp))
+    schema.validate(record.to_dict())
+    cdx = json.loads(formats.encode(record, "cyclonedx-json"))
+    assert any(c.get("cpe") == want for c in cdx["components"])
+    for fmt in ("cyclonedx-json", "spdx-2.3", "spdx-3.0.1"):
+        assert _validate(record, fmt) == [], fmt

@@ -122,6 +122,8 @@ def _component(
         out["hashes"] = hashes
     if c.licenses:
         out["licenses"] = _licenses(c.licenses)
+    if c.cpe:
+        out["cpe"] = c.cpe
     if c.purl:
         out["purl"] = c.purl
     patches = [

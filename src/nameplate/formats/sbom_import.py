@@ -11,13 +11,22 @@ and a malformed one raises :class:`~nameplate.errors.ExportError` naming the fil
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from packageurl import PackageURL
 
 from ..errors import ExportError
-from ..record import Component, Dependency, Evidence, Hash, OperatingSystem, Record
+from ..record import (
+    SCHEMA_VERSION,
+    Component,
+    Dependency,
+    Evidence,
+    Hash,
+    OperatingSystem,
+    Record,
+)
 
 __all__ = ["OS_PURL_TYPES", "ImportedSbom", "merge", "purl_key", "read_sbom"]
 
@@ -70,6 +79,13 @@ def _obj(value: Any, path: str, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ExportError(f"{where}: {path}: expected an object")
     return value
+
+
+def _cpe(value: str | None) -> str | None:
+    """A CPE 2.3 formatted string as the record schema takes it, else None (dropped)."""
+    if value and re.match(r"^cpe:2\.3:[aho*-]:", value):
+        return value
+    return None
 
 
 def _purl_type(purl: str | None) -> str | None:
@@ -139,6 +155,7 @@ def _cdx_component(
         ecosystem=kind,
         purl=purl,
         description=_opt_str(c.get("description"), f"{path}.description", where),
+        cpe=_cpe(_opt_str(c.get("cpe"), f"{path}.cpe", where)),
         hashes=tuple(hashes),
         licenses=tuple(licenses),
         found_by=tuple(found_by),
@@ -365,8 +382,12 @@ def merge(record: Record, doc: Any, *, where: str = "sbom", digest: str | None =
         digest=digest,
         detail=f"{len(added)} OS packages imported from {sbom.tool}",
     )
+    version = record.schema_version
+    if any(c.cpe for c in added):  # a field of schema 1.2.0: the merged record is of that one
+        version = SCHEMA_VERSION
     return dataclasses.replace(
         record,
+        schema_version=version,
         components=record.components + tuple(added),
         dependencies=record.dependencies + tuple(edges),
         hpc=hpc,

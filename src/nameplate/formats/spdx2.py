@@ -148,14 +148,25 @@ def _package(record: Record, c: Component, deptypes: set[str]) -> dict[str, Any]
     out["copyrightText"] = "NOASSERTION"
     if c.description:
         out["description"] = c.description
+    refs = []
     if c.purl:
-        out["externalRefs"] = [
+        refs.append(
             {
                 "referenceCategory": "PACKAGE-MANAGER",
                 "referenceType": "purl",
                 "referenceLocator": c.purl,
             }
-        ]
+        )
+    if c.cpe:
+        refs.append(
+            {
+                "referenceCategory": "SECURITY",
+                "referenceType": "cpe23Type",
+                "referenceLocator": c.cpe,
+            }
+        )
+    if refs:
+        out["externalRefs"] = refs
     out["primaryPackagePurpose"] = _PURPOSE.get(c.kind, "LIBRARY")
     pairs = _common.component_pairs(c, deptypes)
     pairs += [(f"{NS}:id", c.id)]

@@ -356,6 +356,29 @@ def read_rpmdb_sqlite(
     return out
 
 
+_CPE_FIELD = re.compile(r"^[A-Za-z0-9._~-]*$")
+
+
+def cpe23(name: str) -> str | None:
+    """A CPE name as os-release's ``CPE_NAME`` writes it (the 2.2 URI binding,
+    ``cpe:/o:fedoraproject:fedora:39``, or already 2.3) as a CPE 2.3 formatted string; None for
+    anything else."""
+    name = name.strip()
+    if name.startswith("cpe:2.3:"):
+        parts = name.split(":")
+        return name if len(parts) == 13 and parts[2] in ("a", "o", "h") else None
+    if not name.startswith("cpe:/"):
+        return None
+    fields = name[5:].split(":")
+    if not 2 <= len(fields) <= 7 or fields[0] not in ("a", "o", "h"):
+        return None
+    if not all(_CPE_FIELD.match(f) for f in fields):
+        return None
+    out = [f or "*" for f in fields]
+    out += ["*"] * (11 - len(out))
+    return "cpe:2.3:" + ":".join(out)
+
+
 def _first_file(tree: FileTree, paths: tuple[PurePosixPath, ...]) -> PurePosixPath | None:
     return next((p for p in paths if tree.is_file(p)), None)
 
@@ -441,6 +464,7 @@ def find_os_packages(tree: FileTree) -> OsFindings:
             name=release["ID"],
             version=release.get("VERSION_ID") or None,
             pretty_name=release.get("PRETTY_NAME") or None,
+            cpe=cpe23(release.get("CPE_NAME", "")),
         )
     return OsFindings(
         components=tuple(unique.values()),
