@@ -29,6 +29,7 @@ __all__ = [
     "parse_apk_installed",
     "parse_dpkg_status",
     "parse_os_release",
+    "parse_rpm_files",
     "parse_rpm_header",
     "read_rpmdb_sqlite",
 ]
@@ -243,6 +244,57 @@ def parse_rpm_header(blob: bytes, *, where: str) -> dict[str, str]:
         raise SourceError(f"{where}: malformed rpm header: {exc}") from exc
 
 
+_RPM_DIRINDEXES, _RPM_BASENAMES, _RPM_DIRNAMES = 1116, 1117, 1118
+_RPM_MAX_FILES = 1_000_000
+
+
+def parse_rpm_files(blob: bytes, *, where: str) -> list[str]:
+    """The paths an rpm header lists (``DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]``), without the
+    leading ``/``; bounded, and a ``SourceError`` for counts or offsets that run past the blob."""
+    try:
+        il, dl = struct.unpack_from(">II", blob, 0)
+        if il > 100_000 or 8 + 16 * il + dl > len(blob):
+            raise SourceError(f"{where}: rpm header counts run past the blob")
+        store = 8 + 16 * il
+        found: dict[int, tuple[int, int, int]] = {}
+        for i in range(il):
+            tag, typ, off, count = struct.unpack_from(">iIiI", blob, 8 + 16 * i)
+            if tag in (_RPM_DIRINDEXES, _RPM_BASENAMES, _RPM_DIRNAMES):
+                if off < 0 or off >= dl or count > _RPM_MAX_FILES:
+                    raise SourceError(f"{where}: rpm file list tag {tag} is out of bounds")
+                found[tag] = (typ, store + off, count)
+        if _RPM_BASENAMES not in found:
+            return []
+
+        def strings(tag: int) -> list[str]:
+            typ, pos, count = found[tag]
+            if typ != 8:
+                raise SourceError(f"{where}: rpm tag {tag} is not a string array")
+            out = []
+            for _ in range(count):
+                end = blob.find(b"\0", pos, store + dl)
+                if end < 0:
+                    raise SourceError(f"{where}: rpm tag {tag} runs past the header")
+                out.append(_text(blob[pos:end]))
+                pos = end + 1
+            return out
+
+        bases = strings(_RPM_BASENAMES)
+        dirs = strings(_RPM_DIRNAMES) if _RPM_DIRNAMES in found else [""]
+        typ, pos, count = found.get(_RPM_DIRINDEXES, (4, 0, 0))
+        if typ != 4 or count != len(bases) or pos + 4 * count > store + dl:
+            raise SourceError(f"{where}: rpm DIRINDEXES does not match BASENAMES")
+        indexes = struct.unpack_from(f">{count}i", blob, pos) if count else ()
+        paths = []
+        for base, index in zip(bases, indexes, strict=True):
+            if not 0 <= index < len(dirs):
+                raise SourceError(f"{where}: rpm DIRINDEXES {index} names no directory")
+            paths.append((dirs[index] + base).lstrip("/"))
+        return paths
+    except struct.error as exc:
+        raise SourceError(f"{where}: malformed rpm header: {exc}") from exc
+
+
 #: Namespaces (package-url's registered "vendor" of an rpm) of common rpm ``Vendor`` tags.
 _RPM_VENDORS = (
     ("red hat", "redhat"),
@@ -311,12 +363,18 @@ def _sqlite_rows(data: bytes, *, where: str) -> list[tuple[object, object]]:
 
 
 def read_rpmdb_sqlite(
-    data: bytes, *, where: str, distro: str = "", namespace: str = ""
+    data: bytes,
+    *,
+    where: str,
+    distro: str = "",
+    namespace: str = "",
+    owners: dict[str, str] | None = None,
 ) -> list[Component]:
     """Packages of an ``rpmdb.sqlite`` (rpm ≥ 4.16), read from a private in-memory copy.
 
     ``namespace`` is the purl namespace (the os-release ``ID``); without it, the one of a
     known ``Vendor`` tag (``Red Hat, Inc.`` → ``redhat``) or the vendor's first word.
+    ``owners``, when given, receives each listed file's path → the id of its package.
     """
     rows = _sqlite_rows(data, where=where)
     out: list[Component] = []
@@ -332,9 +390,13 @@ def read_rpmdb_sqlite(
         arch = h.get("arch")
         quals = {k: v for k, v in (("arch", arch), ("epoch", epoch), ("distro", distro)) if v}
         props = {"rpm.sourcerpm": h["sourcerpm"]} if h.get("sourcerpm") else {}
+        cid = f"rpm:{name}:{arch or 'any'}@{(epoch + ':') if epoch else ''}{full}"
+        if owners is not None:
+            for path in parse_rpm_files(blob, where=f"{where}: package {hnum}"):
+                owners.setdefault(path, cid)
         out.append(
             Component(
-                id=f"rpm:{name}:{arch or 'any'}@{(epoch + ':') if epoch else ''}{full}",
+                id=cid,
                 name=name,
                 version=full,
                 kind="os-package",
@@ -388,6 +450,7 @@ def find_os_packages(tree: FileTree) -> OsFindings:
     unknowns: list[Unknown] = []
     components: list[Component] = []
     read_from: list[str] = []
+    owners: dict[str, str] = {}  # file path -> id of the package that installs it
     release: dict[str, str] | None = None
     rel_path = _first_file(tree, _OS_RELEASE)
     if rel_path is not None:
@@ -428,7 +491,9 @@ def find_os_packages(tree: FileTree) -> OsFindings:
         attempt(
             rpm,
             "rpm",
-            lambda d: read_rpmdb_sqlite(d, where=str(rpm), distro=rpm_distro, namespace=distro),
+            lambda d: read_rpmdb_sqlite(
+                d, where=str(rpm), distro=rpm_distro, namespace=distro, owners=owners
+            ),
         )
         wal = rpm.with_name(rpm.name + "-wal")
         if tree.is_file(wal) and tree.size(wal) > 0:
@@ -453,7 +518,6 @@ def find_os_packages(tree: FileTree) -> OsFindings:
     unique: dict[str, Component] = {}
     for c in components:
         unique.setdefault(c.id, c)
-    owners: dict[str, str] = {}
     for cid, c in list(unique.items()):
         if c.ecosystem == "deb":
             unique[cid] = _with_copyright(tree, c, unknowns)
