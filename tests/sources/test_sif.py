@@ -168,3 +168,27 @@ def test_sif_in_registry_read_by_ranges(
     assert got[2] == size and 0 < got[1] < size // 2, got
     assert record.annotations["nameplate.sif.digest"] == sif_record.subject.digest
     assert record.subject.version == "sif"
+
+
+def test_record_of_the_sif_file_attaches_to_its_artifact(
+    images: Path, sif_record: Record, registry: regs.Registry, tmp_path: Path
+) -> None:
+    """The record of app.sif names the file's sha256, which is the pushed artifact's SIF layer:
+    attach accepts it there, and refuses it on another image."""
+    from nameplate import oci
+    from nameplate.errors import SubjectMismatch
+
+    ref = registry.ref("hpc/attach-sif") + ":sif"
+    push_sif(images / "app.sif", ref, tmp_path)
+    desc = oci.attach(sif_record, ref, transport=registry.transport)
+    assert desc.digest.startswith("sha256:")
+    other = registry.ref("hpc/attach-sif") + ":other"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "image.sif").write_bytes(b"not the same SIF")
+    (tmp_path / "other" / "config.json").write_text("{}")
+    regs.oras(
+        "push", "--plain-http", other, "--config", f"config.json:{SIF_CONFIG}",
+        f"image.sif:{SIF_LAYER}", cwd=tmp_path / "other",
+    )  # fmt: skip
+    with pytest.raises(SubjectMismatch):
+        oci.attach(sif_record, other, transport=registry.transport)
