@@ -119,7 +119,7 @@ def test_sif_prefix_and_check(images: Path, sif_record: Record) -> None:
     """``sif:PATH`` names the same image; ``check app.sif`` judges it like any target."""
     again = extract(f"sif:{images / 'app.sif'}")
     assert facts(again) == facts(sif_record)
-    result = CliRunner().invoke(cli, ["check", str(images / "app.sif"), "-o", "json"])
+    result = CliRunner().invoke(cli, ["check", str(images / "app.sif"), "-f", "json"])
     assert result.exit_code in (0, 1, 3), result.output
     assert "verdict" in result.output
 
