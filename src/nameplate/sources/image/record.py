@@ -21,7 +21,7 @@ from ...elf.objects import ObjectCache
 from ...elf.resolver import Resolver
 from ...elf.rollup import elf_rollup
 from ...errors import SourceError
-from ...normalize import serial_for, version_key
+from ...normalize import serial_for, upstream_version, version_key
 from ...record import (
     Component,
     Dependency,
@@ -50,7 +50,7 @@ _EB_DIR = re.compile(r"^(?P<prefix>(?:.*/)?software/(?P<name>[^/]+)/(?P<version>
 
 def metadata_keep(path: str, size: int) -> bool:
     """Files a layer scan keeps in memory: the metadata the finders read (small, few)."""
-    if path in _ospkgs.METADATA_PATHS or path.startswith("var/lib/dpkg/status.d/"):
+    if _ospkgs.keep(path):
         return True
     slashed = "/" + path
     if "/.spack/" in slashed:
@@ -156,7 +156,8 @@ def index_elf(tree: LayerTree, config: Mapping[str, Any]) -> ElfIndex:
     loader-faithful resolver over the image (its ``ld.so.cache``, default directories and
     ``LD_LIBRARY_PATH``)."""
     unknowns: list[Unknown] = []
-    wanted = sorted(p for p, _size, is_elf in tree.files() if is_elf and "/.spack/" not in "/" + p)
+    # every ELF file: a closure may reach any of them (a SIF reads each head in place, once)
+    wanted = sorted(p for p in tree.file_paths() if "/.spack/" not in "/" + p and tree.is_elf(p))
     if len(wanted) > _ELF_MAX_FILES:
         unknowns.append(
             Unknown(
@@ -377,12 +378,28 @@ def _with_portability(hpc: Hpc, annotations: Mapping[str, str]) -> Hpc:
     return dataclasses.replace(hpc, mpi=mpi)
 
 
+def _mpi_package(hpc: Hpc, os_found: _ospkgs.OsFindings) -> Hpc:
+    """The MPI version from the OS package that installs its library (``libmpi.so.40`` is in
+    ``libopenmpi3 4.1.4-3+b1``: ``openmpi@4.1.4``), when the binaries alone do not say it."""
+    mpi = hpc.mpi
+    if mpi is None or mpi.version or not mpi.soname:
+        return hpc
+    pkg = os_found.owner_of(mpi.soname)
+    if pkg is None:
+        return hpc
+    found = dataclasses.replace(
+        mpi, version=upstream_version(pkg.version), component=mpi.component or pkg.id
+    )
+    return dataclasses.replace(hpc, mpi=found)
+
+
 def _annotations(image: Any) -> dict[str, str]:
     cfg = image.config.get("config") if isinstance(image.config.get("config"), dict) else {}
     labels = cfg.get("Labels") if isinstance(cfg, dict) else None
     out = {str(k): str(v) for k, v in (labels or {}).items() if isinstance(v, str)}
     out.update(image.annotations)
-    out["nameplate.image.config"] = image.config_digest
+    if image.config_digest:  # a SIF has no config blob
+        out["nameplate.image.config"] = image.config_digest
     out["nameplate.image.layers"] = str(len(image.layers))
     return out
 
@@ -441,6 +458,7 @@ def build_image_record(
             groups.append((c.found_by[0] if c.found_by else "os", [c]))
         unknowns.extend(os_found.unknowns)
         unknowns.extend(Unknown(path=f"/{p}", field="layers", reason=r) for p, r in tree.unknowns)
+    unknowns.extend(Unknown(path=image.ref, field="platform", reason=c) for c in image.conflicts)
     components = _merge_components(groups)
     outside: list[tuple[str, str]] = []
     libc_release = None
@@ -482,8 +500,11 @@ def build_image_record(
         dependencies=tuple(_ordered(deps.values())),
         hpc=records[0].hpc
         if spack_cache_image
-        else _with_portability(
-            _merge_hpc(records, roll, os_found, components, libc_release), labels
+        else _mpi_package(
+            _with_portability(
+                _merge_hpc(records, roll, os_found, components, libc_release), labels
+            ),
+            os_found,
         ),
         provenance=Provenance(
             generator=generator(),
