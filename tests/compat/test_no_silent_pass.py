@@ -153,9 +153,10 @@ def _needs_unknown(record: Record, host: Host) -> list[str]:
                 out.append("CUDA version")
         if g.vendor == "amd":
             for d in devices:
-                for a in g.architectures:
-                    if a.split(":")[0] == d.gfx and ":" in a and d.xnack is None:
-                        out.append("xnack")
+                mine = [a for a in g.architectures if a.split(":")[0] == d.gfx]
+                plain = any(":" not in a for a in mine)  # runs with XNACK on or off
+                if mine and not plain and d.xnack is None:
+                    out.append("xnack")
     return out
 
 
