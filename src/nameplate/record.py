@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = "1.2.0"
-"""1.2.0 (ADDITION, unreleased while this line says so; see ``docs/concepts/record.md``).
+"""1.2.0 (ADDITION, unreleased while this line says so; see ``docs/concepts/record.md``):
+``Component.modules``.
 1.1.0 (ADDITION): ``Component.versionsuffix``, ``module_name``, ``moduleclass``;
 ``Subject.platform``; ``Mpi.portability_mode``; ``Provenance.started_at``."""
 
@@ -179,6 +180,7 @@ class Component:
     versionsuffix: str | None = None
     module_name: str | None = None
     moduleclass: str | None = None
+    modules: tuple[str, ...] = ()
     installed_at: str | None = None
     files: tuple[FileDigest, ...] = ()
     found_by: tuple[str, ...] = ()

@@ -20,10 +20,13 @@ from typing import Any
 
 from ... import normalize
 from ...errors import SourceError
-from ...record import FileDigest, Record, Tool
+from ...record import FileDigest, Record
 from ...tree import DirectoryTree
 from .._common import ExtractOptions
+from .files import load_json
 from .graph import Extras, Graph
+from .lockfile import lockfile_facts
+from .metadata import read_install
 from .prefix import manifest_files, scan_elf
 from .record import build_records
 from .specfile import node_from_dict
@@ -84,21 +87,23 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
     )
 
 
-def _builder_from_lock(graph: Graph, lock: Path) -> None:
-    """The Spack that concretized the environment, from the lockfile's ``spack`` block (data)."""
-    import json
+def _lockfile_facts(graph: Graph, lock: Path) -> None:
+    """What the lockfile says beyond its specs (the Spack that concretized it), read as data
+    by the same code as the on-disk path."""
+    tree = DirectoryTree(lock.parent)
+    rel = PurePosixPath(lock.name)
+    data = load_json(tree, rel)
+    if isinstance(data, dict):
+        lockfile_facts(data, where=tree.describe(rel), graph=graph)
 
-    try:
-        block = json.loads(lock.read_bytes()).get("spack")
-    except (OSError, ValueError, AttributeError):
-        return
-    if isinstance(block, dict) and isinstance(block.get("version"), str):
-        commit = block.get("commit")
-        graph.builder = Tool(
-            name="spack",
-            version=block["version"],
-            commit=commit if isinstance(commit, str) else None,
-        )
+
+def _install_facts(graph: Graph, roots: list[str], prefixes: dict[str, str]) -> None:
+    """Each root's own ``.spack/`` facts (Spack's SBOM, install_environment.json), read from the
+    prefix Spack names, by the same code as the on-disk path (Spack's API has no reader)."""
+    for h in roots:
+        prefix = prefixes.get(h)
+        if prefix and Path(prefix).is_dir():
+            read_install(DirectoryTree(prefix), PurePosixPath("."), graph, h)
 
 
 def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
@@ -124,6 +129,7 @@ def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
                 ),
                 key=lambda h: (graph.nodes[h].name, h),
             )
+            _install_facts(graph, roots, {s.dag_hash(): str(s.prefix) for s in specs})
         graph.read_from.append(str((target / ".spack-db" / "index.json").resolve()))
     elif (target / "spack.lock").is_file():
         kind = ("spack-environment", "spack-environment", "declared")
@@ -134,7 +140,7 @@ def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
             if spec.dag_hash() not in roots:
                 roots.append(spec.dag_hash())
         graph.read_from.append(str((target / "spack.lock").resolve()))
-        _builder_from_lock(graph, target / "spack.lock")
+        _lockfile_facts(graph, target / "spack.lock")
 
     else:
         raise SourceError(f"{target}: not a Spack store or environment")
@@ -173,6 +179,7 @@ def extract_specs(queries: list[str], options: ExtractOptions) -> list[Record]:
             _extras(graph, store, node, options)
     graph.read_from.append(str(Path(store.root) / ".spack-db" / "index.json"))
     roots = [s.dag_hash() for s in specs]
+    _install_facts(graph, roots, {s.dag_hash(): str(s.prefix) for s in specs})
     name = str(Path(store.root).resolve())
     return build_records(
         graph,

@@ -12,7 +12,8 @@ from ...tree import FileTree
 from .._common import ExtractOptions
 from .files import load_json
 from .graph import Extras, Graph
-from .prefix import manifest_files, sbom_facts, scan_elf
+from .metadata import read_install
+from .prefix import manifest_files, scan_elf
 from .specfile import node_from_dict
 
 __all__ = ["read_db"]
@@ -76,7 +77,7 @@ def read_db(
         )
         graph.add(node)
         installed = rec.get("installed", True) is True
-        external = node.external_path is not None
+        external = node.external
         prefix_dir = on_disk.get(node.hash)
         if installed and not external and prefix_dir is None:
             raise SourceError(
@@ -99,13 +100,6 @@ def read_db(
         if installed and rec.get("explicit") and not external:
             roots.append(node.hash)
     graph.check_edges(where)
-    by_name: dict[tuple[str, str], list[str]] = {}
-    for node in graph.nodes.values():
-        by_name.setdefault((node.name, node.version), []).append(node.hash)
-    for h in roots:  # Spack's own SBOM: sources and licenses (a package version's, not a build's)
-        for key, (sources, licenses) in sbom_facts(tree, on_disk[h], graph).items():
-            for target in by_name.get(key, ()):
-                prior = graph.extras.get(target, Extras())
-                if not prior.sources and not prior.licenses:
-                    graph.update(target, sources=sources, licenses=licenses)
+    for h in roots:  # what each root's own .spack/ says: Spack's SBOM, the Spack that built it
+        read_install(tree, on_disk[h], graph, h)
     return sorted(roots, key=lambda h: (graph.nodes[h].name, h))
