@@ -127,10 +127,10 @@ def test_store_api_and_disk_agree(store: str, combined: bool, tmp_path: Path) ->
         assert all(r.provenance.builder == Tool(name="spack", version="1.3.0.dev0") for r in api)
 
 
-@pytest.mark.parametrize("store", STORES)
-def test_environment_api_and_disk_agree(store: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", [f"{s}/env" for s in STORES] + ["external-modules"])
+def test_environment_api_and_disk_agree(source: str, tmp_path: Path) -> None:
     env = tmp_path / "env"
-    shutil.copytree(DATA / "spack" / store / "env", env)
+    shutil.copytree(DATA / "spack" / source, env)
     for combined in (True, False):
         api = via_spack(env, tmp_path, combined=combined)
         assert api == on_disk(env, combined=combined)

@@ -323,3 +323,21 @@ def test_a_build_cache_has_the_roots_nothing_in_it_depends_on() -> None:
     assert facts(record, {"components", "dependencies"}) == facts(
         store, {"components", "dependencies"}
     )
+
+
+def test_an_external_says_where_it_lives_never_what_it_was_not_built_from() -> None:
+    """Spack 1.3 concretized ``zstd compression=zlib`` against a zlib external known only by
+    its modules (``path: null``) and a gcc external at ``/usr`` (``external-modules/``)."""
+    base = DATA / "spack/external-modules"
+    lock = json.loads((base / "spack.lock").read_text())
+    truth = {n["name"]: n["external"] for n in lock["concrete_specs"].values() if "external" in n}
+    for path in (base, base / "zlib.spec.json"):
+        (record,) = _checked(sources.extract_all(path, kind="spack", options=_opts()))
+        externals = {c.name: c for c in record.components if c.external}
+        assert set(externals) <= set(truth) and "zlib" in externals
+        for name, c in externals.items():
+            assert c.status == "external" and not c.sources
+            assert c.prefix == truth[name]["path"]
+            assert list(c.modules) == (truth[name]["module"] or [])
+    zlib = next(c for c in record.components if c.name == "zlib")
+    assert zlib.modules == ("zlib/1.2.13", "craype-x86-milan") and zlib.prefix is None
