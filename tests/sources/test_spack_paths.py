@@ -228,6 +228,13 @@ def test_every_path_gives_the_same_record(fixture_name: str, root: str) -> None:
             set(FIELDS) - set(fixture.cannot.get(path, {})) - set(fixture.cannot.get("store", {}))
         )
         assert facts(record, both) == facts(reference, both), path
+    # The root's files: its install_manifest.json, in its prefix or in its install tarball.
+    root_id = f"spack:{root}"
+    files = by_path["prefix"].component(root_id).files  # type: ignore[union-attr]
+    assert files
+    for path in (*fixture.caches, "oci"):
+        if path in by_path and NO_TARBALL not in fixture.cannot.get(path, {}).values():
+            assert by_path[path].component(root_id).files == files, path  # type: ignore[union-attr]
 
 
 def _closure(nodes: dict[str, dict[str, Any]], root: str) -> set[str]:
