@@ -330,6 +330,21 @@ def test_a_build_cache_has_the_roots_nothing_in_it_depends_on() -> None:
     assert facts(record, {"components", "dependencies"}) == facts(
         store, {"components", "dependencies"}
     )
+    # The OCI build cache's index image (index.spack), read as Spack's build-cache index: the
+    # same root, though `spack buildcache push /cw5cxc5 /kiaxfa2` named zstd too (the cache
+    # does not record which specs were named; zstd's ref_count is 1).
+    layout = DATA / "spack/spack1.3-real-store/buildcache-oci-layout"
+    (index,) = _checked(
+        sources.extract_all(f"oci:{layout}:index.spack", kind="image", options=_opts())
+    )
+    assert index.roots == record.roots and index.subject.kind == "spack-buildcache"
+    assert facts(index, {"components", "dependencies"}) == facts(
+        store, {"components", "dependencies"}
+    )
+    (zstd,) = sources.extract_all(
+        f"oci:{layout}:index.spack", kind="image", options=_opts(roots=("zstd",))
+    )
+    assert zstd.roots == (f"spack:{REAL_ROOTS[1]}",)
 
 
 def test_an_external_says_where_it_lives_never_what_it_was_not_built_from() -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "is_buildcache",
     "read_buildcache",
     "read_file",
+    "read_index",
     "read_root_tarballs",
     "tops",
 ]
@@ -290,7 +291,10 @@ def read_root_tarballs(graph: Graph, roots: list[str], options: ExtractOptions) 
     for h in roots:
         ref = graph.tarballs.get(h)
         if ref is None:
-            reason = "no install tarball read for it (only v3 and OCI build caches are)"
+            reason = (
+                "no install tarball for it in what was read (a build-cache index or a "
+                "flat-layout spec file holds the spec only)"
+            )
             facts = InstallFacts(unknowns=tuple(unknowns(graph.nodes[h].label, reason, *fields)))
             graph.installs.setdefault(h, facts)
             continue
@@ -313,6 +317,12 @@ def tops(graph: Graph, entries: list[str]) -> list[str]:
     is not told apart from a dependency: the cache does not record which were named."""
     needed = {graph.resolve(e.hash) for n in graph.nodes.values() for e in n.edges}
     return [h for h in entries if h not in needed]
+
+
+def read_index(data: Any, *, where: str, graph: Graph) -> list[str]:
+    """Add a build-cache index (a DB of ``{spec, ref_count, in_buildcache}`` records) to
+    ``graph``; return the cache's roots (:func:`tops`), every entry being selectable."""
+    return _read_index(data, where=where, graph=graph)
 
 
 def _read_index(data: Any, *, where: str, graph: Graph) -> list[str]:

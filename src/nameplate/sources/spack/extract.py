@@ -36,7 +36,14 @@ from .roots import choose_roots
 from .specfile import parse_specfile
 from .tarball import TarballRef
 
-__all__ = ["detect", "extract_all", "extract_tree", "find", "record_from_specfile_data"]
+__all__ = [
+    "detect",
+    "extract_all",
+    "extract_tree",
+    "find",
+    "record_from_specfile_data",
+    "records_from_buildcache_index",
+]
 
 
 def _classify(tree: FileTree, top: PurePosixPath) -> str | None:
@@ -132,8 +139,14 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
         kind = classified
         roots = _read_into(tree, kind, top, graph, options)
         tree_name = tree.name
+    return _records(graph, kind, roots, tree_name, options)
+
+
+def _records(
+    graph: Graph, kind: str, roots: list[str], name: str, options: ExtractOptions
+) -> list[Record]:
     if kind == "buildcache":  # what each root's install tarball says, for the roots chosen
-        roots = choose_roots(graph, roots, options, identity=tree_name)
+        roots = choose_roots(graph, roots, options, identity=name)
         buildcache.read_root_tarballs(graph, roots, options)
         options = replace(options, roots=())
     subject_kind, per_root, status = _SUBJECTS[kind]
@@ -142,11 +155,22 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
         roots,
         subject_kind=subject_kind,
         per_root_kind=per_root,
-        combined_name=tree_name,
+        combined_name=name,
         status=status,
         options=options,
-        identity=tree_name,
+        identity=name,
     )
+
+
+def records_from_buildcache_index(
+    data: Any, *, where: str, options: ExtractOptions
+) -> list[Record]:
+    """Records of a parsed build-cache index (a DB: a flat cache's ``index.json``, the layer of
+    an OCI build cache's ``index.spack`` image): one per root of the cache, the specs nothing in
+    it depends on (``--root`` may name any entry)."""
+    graph = Graph()
+    roots = buildcache.read_index(data, where=where, graph=graph)
+    return _records(graph, "buildcache", roots, where, options)
 
 
 def extract_tree(tree: FileTree, options: ExtractOptions) -> Record | None:
