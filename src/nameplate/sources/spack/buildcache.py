@@ -31,12 +31,10 @@ from ...record import Evidence, Unknown
 from ...tree import DirectoryTree, FileTree, read_gzip_bounded
 from .._common import ExtractOptions
 from .files import load_json
-from .graph import Extras, Graph, InstallFacts, component_id
+from .graph import Extras, Graph, component_id
 from .lockfile import read_lockfile
-from .metadata import read_install, unknowns
-from .prefix import manifest_files
 from .specfile import Node, node_from_dict, parse_specfile, strip_clearsign
-from .tarball import TarballRef, metadata_tree
+from .tarball import TarballRef
 
 __all__ = [
     "file_kind",
@@ -44,7 +42,6 @@ __all__ = [
     "read_buildcache",
     "read_file",
     "read_index",
-    "read_root_tarballs",
     "tops",
 ]
 
@@ -281,34 +278,6 @@ def _tarball(
 
 def _in_memory(tree: FileTree, path: PurePosixPath) -> BinaryIO:
     return io.BytesIO(tree.read_bytes(path, limit=_LIMIT))
-
-
-def read_root_tarballs(graph: Graph, roots: list[str], options: ExtractOptions) -> None:
-    """Each root's install facts, and with ``include_files`` its file digests, from the
-    ``.spack/`` folder of its install tarball; unknowns where there is none or it is unreadable
-    (a cache of an older layout, a blob missing, a digest that does not match)."""
-    fields = ("components.sources", "components.licenses", "provenance.builder")
-    for h in roots:
-        ref = graph.tarballs.get(h)
-        if ref is None:
-            reason = (
-                "no install tarball for it in what was read (a build-cache index or a "
-                "flat-layout spec file holds the spec only)"
-            )
-            facts = InstallFacts(unknowns=tuple(unknowns(graph.nodes[h].label, reason, *fields)))
-            graph.installs.setdefault(h, facts)
-            continue
-        try:
-            tree = metadata_tree(ref)
-        except SourceError as exc:
-            reason = "install tarball not read: " + str(exc).removeprefix(f"{ref.where}: ")
-            facts = InstallFacts(unknowns=tuple(unknowns(ref.where, reason, *fields)))
-            graph.installs[h] = facts
-            continue
-        top = PurePosixPath(".")
-        read_install(tree, top, graph, h)
-        if options.include_files:
-            graph.update(h, files=manifest_files(tree, top, None, graph))
 
 
 def tops(graph: Graph, entries: list[str]) -> list[str]:

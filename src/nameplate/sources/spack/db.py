@@ -12,7 +12,6 @@ from ...tree import FileTree
 from .._common import ExtractOptions
 from .files import load_json
 from .graph import Extras, Graph
-from .metadata import read_install
 from .prefix import manifest_files, scan_elf
 from .specfile import node_from_dict
 
@@ -97,9 +96,10 @@ def read_db(
             status="installed" if installed else "declared",
             files=files,
         )
+        if prefix_dir is not None and installed and not external:
+            graph.prefixes[node.hash] = (tree, prefix_dir)  # its .spack/, read if it is a root
+            graph.selectable.append(node.hash)
         if installed and rec.get("explicit") and not external:
             roots.append(node.hash)
     graph.check_edges(where)
-    for h in roots:  # what each root's own .spack/ says: Spack's SBOM, the Spack that built it
-        read_install(tree, on_disk[h], graph, h)
     return sorted(roots, key=lambda h: (graph.nodes[h].name, h))

@@ -29,6 +29,7 @@ from .._common import ExtractOptions
 from . import api, buildcache
 from .db import read_db
 from .graph import Graph
+from .installs import read_installs
 from .lockfile import read_env
 from .prefix import read_prefix
 from .record import build_records
@@ -145,10 +146,9 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
 def _records(
     graph: Graph, kind: str, roots: list[str], name: str, options: ExtractOptions
 ) -> list[Record]:
-    if kind == "buildcache":  # what each root's install tarball says, for the roots chosen
-        roots = choose_roots(graph, roots, options, identity=name)
-        buildcache.read_root_tarballs(graph, roots, options)
-        options = replace(options, roots=())
+    roots = choose_roots(graph, roots, options, identity=name)
+    read_installs(graph, roots, options)  # what each root's own install says
+    options = replace(options, roots=())
     subject_kind, per_root, status = _SUBJECTS[kind]
     return build_records(
         graph,
@@ -183,6 +183,7 @@ def extract_tree(tree: FileTree, options: ExtractOptions) -> Record | None:
                 roots.append(h)
     if not roots:
         return None
+    read_installs(graph, roots, options)
     (record,) = build_records(
         graph,
         roots,
@@ -221,7 +222,7 @@ def record_from_specfile_data(
             if layer_digest == digest:
                 where_layer = f"{where.partition(': ')[0]}: layer {layer_digest}"
                 graph.tarballs[root] = TarballRef(where_layer, layer_digest, size, opener)
-        buildcache.read_root_tarballs(graph, [root], options)
+        read_installs(graph, [root], options)
     subject_kind, _, status = _SUBJECTS[kind]
     (record,) = build_records(
         graph,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from ...errors import SourceError
 from ...record import Evidence, FileDigest, Source, Status, Tool, Unknown
+from ...tree import FileTree
 from .specfile import Node
 from .tarball import TarballRef
 
@@ -80,9 +82,12 @@ class Graph:
     build_host: dict[str, str] = field(default_factory=dict)
     #: Install facts of roots, by DAG hash (see :class:`InstallFacts`).
     installs: dict[str, InstallFacts] = field(default_factory=dict)
-    #: Build-cache install tarballs by DAG hash, read for the roots chosen only.
+    #: Where installs are, by DAG hash, read for the roots chosen only (:mod:`.installs`):
+    #: prefixes (tree, path) and build-cache install tarballs.
+    prefixes: dict[str, tuple[FileTree, PurePosixPath]] = field(default_factory=dict)
     tarballs: dict[str, TarballRef] = field(default_factory=dict)
-    #: Hashes ``--root`` may name besides the roots (every entry of a build cache).
+    #: Hashes ``--root`` may name besides the roots (any install of a store, any spec of an
+    #: environment, any entry of a build cache).
     selectable: list[str] = field(default_factory=list)
     #: ELF facts of the installed files of a node (path, facts, digest, component id).
     elf: dict[str, list[tuple[str, Any, str | None, str | None]]] = field(default_factory=dict)

@@ -103,6 +103,7 @@ def read_lockfile(data: Any, *, where: str, graph: Graph) -> list[str]:
                 graph.update(target, properties=(("spack.group", group),))
     graph.read_from.append(where)
     graph.check_edges(where)
+    graph.selectable += [h for h in graph.nodes if not graph.nodes[h].external]
     return roots
 
 

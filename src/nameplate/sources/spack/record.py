@@ -7,6 +7,7 @@ config, and Spack's own API), so every path gives the same record for the same D
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 from ... import normalize
@@ -386,16 +387,18 @@ def _hpc(
     )
 
 
-def _unknowns_within(graph: Graph, hashes: Sequence[str]) -> list[Unknown]:
-    """The graph's unknowns, less those about files of installs outside ``hashes`` (a store
-    read whole, described one root at a time)."""
-    if not graph.unknowns:
-        return []
-    inside = set(hashes)
-    outside = tuple(
-        e.prefix.rstrip("/") + "/" for h, e in graph.extras.items() if e.prefix and h not in inside
-    )
-    return [u for u in graph.unknowns if not (outside and u.path.startswith(outside))]
+def unknown_owners(graph: Graph) -> dict[Unknown, str | None]:
+    """For each of the graph's unknowns, the install whose prefix holds the file it is about
+    (None: not about an install's file), so that a store read whole and described one root at
+    a time gives each record only its own DAG's unknowns."""
+    by_prefix = {e.prefix.rstrip("/"): h for h, e in graph.extras.items() if e.prefix}
+    owners: dict[Unknown, str | None] = {}
+    for u in graph.unknowns:
+        path = PurePosixPath(u.path)
+        owners[u] = next(
+            (by_prefix[str(p)] for p in (path, *path.parents) if str(p) in by_prefix), None
+        )
+    return owners
 
 
 def build_record(
@@ -407,8 +410,10 @@ def build_record(
     status: Status,
     options: ExtractOptions,
     identity: str,
+    owners: Mapping[Unknown, str | None] | None = None,
 ) -> Record:
-    """One record for the DAG under ``roots`` (hashes in ``graph``)."""
+    """One record for the DAG under ``roots`` (hashes in ``graph``); ``owners`` is
+    :func:`unknown_owners` of the graph, when several records are made from it."""
     hashes = graph.closure(roots)
     compilers = _compiler_hashes(graph, hashes)
     facts = sbom_facts_of(graph, roots, hashes)
@@ -438,8 +443,10 @@ def build_record(
     evidence += elf_evidence
     builder, builder_unknowns = builder_of(graph, roots)
     build_host = next((dict(i.build_host) for i in installs if i.build_host), graph.build_host)
+    owners = unknown_owners(graph) if owners is None else owners
+    inside = set(hashes)
     unknowns = [
-        *_unknowns_within(graph, hashes),
+        *(u for u in graph.unknowns if owners.get(u) is None or owners[u] in inside),
         *(u for i in installs for u in i.unknowns),
         *builder_unknowns,
     ]
@@ -491,6 +498,7 @@ def build_records(
                 identity=identity,
             )
         ]
+    owners = unknown_owners(graph)
     return [
         build_record(
             graph,
@@ -500,6 +508,7 @@ def build_records(
             status=status,
             options=options,
             identity=identity,
+            owners=owners,
         )
         for h in roots
     ]
