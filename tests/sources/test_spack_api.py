@@ -144,6 +144,7 @@ def test_environment_api_and_disk_agree(source: str, tmp_path: Path) -> None:
         ("spack1.3-fake-store", "g32vemqewbcc2j2pcffahyu2y4kfw4t6"),
         ("spack1.3-real-store", "cw5cxc5hhixi7gulbvy42ghde7cah776"),
         ("spack1.3-real-store", "kiaxfa2ktv6lqnzpvnm6idtmq247xekb"),
+        ("spack1.3-real-store", "jc3kmofwtwai5bglz6cbp22o7p4cfw23"),  # xz: not explicit
     ],
 )
 def test_spack_nameplate_extension(store: str, root: str, tmp_path: Path) -> None:

@@ -29,8 +29,8 @@ def choose_roots(
     graph: Graph, roots: Sequence[str], options: ExtractOptions, *, identity: str
 ) -> list[str]:
     """The roots ``options.roots`` names (all of them without ``--root``); a query may also
-    name a hash of ``graph.selectable`` (any entry of a build cache). ``SourceError`` when
-    nothing matches or there is no root at all."""
+    name a hash of ``graph.selectable`` (any install of a store, any spec of an environment,
+    any entry of a build cache). ``SourceError`` when nothing matches or there is no root."""
     if options.roots:
         candidates = list(dict.fromkeys([*roots, *graph.selectable]))
         chosen = [
