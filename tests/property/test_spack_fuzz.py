@@ -220,3 +220,17 @@ def test_a_tarball_that_does_not_match_its_digest_is_refused() -> None:
     )
     with pytest.raises(NameplateError, match="longer than"):
         metadata_tree(ref)
+
+
+@given(paths, json_values)
+def test_buildcache_index_records_mutated(path: list[int], value: Any) -> None:
+    """A build-cache index (the layer of an OCI cache's index.spack image) to records."""
+    from nameplate.sources import ExtractOptions
+    from nameplate.sources.spack.extract import records_from_buildcache_index
+
+    accepts_only_typed_errors(
+        records_from_buildcache_index,
+        mutate(INDEX, path, value),
+        where="x",
+        options=ExtractOptions(),
+    )
