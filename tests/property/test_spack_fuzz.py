@@ -215,6 +215,11 @@ def test_a_tarball_that_does_not_match_its_digest_is_refused() -> None:
     ref = TarballRef("x", "sha256:" + "0" * 64, len(TARBALL), lambda: io.BytesIO(TARBALL))
     with pytest.raises(NameplateError, match="does not match"):
         metadata_tree(ref)
+    # Tampered where .spack/ is (the gzip stream breaks there): tampering is what is reported.
+    digest = "sha256:" + hashlib.sha256(TARBALL).hexdigest()
+    bad = TARBALL[:40] + bytes([TARBALL[40] ^ 0xFF]) + TARBALL[41:]
+    with pytest.raises(NameplateError, match="does not match"):
+        metadata_tree(TarballRef("x", digest, len(bad), lambda: io.BytesIO(bad)))
     ref = TarballRef(
         "x", "sha256:" + hashlib.sha256(TARBALL).hexdigest(), 10, lambda: io.BytesIO(TARBALL)
     )

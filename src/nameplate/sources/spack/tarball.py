@@ -158,6 +158,7 @@ def metadata_tree(ref: TarballRef) -> MetadataTree:
         raise SourceError(f"{ref.where}: cannot read: {exc.strerror or exc}") from exc
     files: dict[str, bytes] = {}
     prefix: str | None = None
+    unreadable: SourceError | None = None  # reported after the digest: tampering comes first
     with raw:
         stream = _Hashing(raw, algorithm, ref.size, ref.where)
         try:
@@ -183,17 +184,19 @@ def metadata_tree(ref: TarballRef) -> MetadataTree:
                         files[f".spack/{rel}"] = extracted.read(wanted + 1)[:wanted]
                     if len(files) == len(METADATA):
                         break
-        except SourceError:
-            raise
+        except SourceError as exc:
+            unreadable = exc
         # tarfile and gzip fail on bad input with these (TypeError: a gzip header cut short)
         except (tarfile.TarError, EOFError, zlib.error, OSError, TypeError, ValueError) as exc:
-            raise SourceError(f"{ref.where}: not a readable gzip tarball: {exc}") from exc
+            unreadable = SourceError(f"{ref.where}: not a readable gzip tarball: {exc}")
         while stream.read(_CHUNK):  # the rest, for the digest
             pass
     if ref.size is not None and stream.count != ref.size:
         raise SourceError(f"{ref.where}: {stream.count} bytes, {ref.size} expected")
     if stream.hexdigest() != expected:
         raise SourceError(f"{ref.where}: content does not match its {algorithm} (tampered?)")
+    if unreadable is not None:
+        raise unreadable
     if prefix is None:
         raise SourceError(f"{ref.where}: no .spack/ folder in the tarball")
     return MetadataTree(ref.where, prefix, files)
