@@ -499,16 +499,20 @@ def build_records(
             )
         ]
     owners = unknown_owners(graph)
-    return [
-        build_record(
-            graph,
-            [h],
-            subject_kind=per_root_kind or subject_kind,
-            subject_name=None,
-            status=status,
-            options=options,
-            identity=identity,
-            owners=owners,
+    records = []
+    for h in roots:
+        records.append(
+            build_record(
+                graph,
+                [h],
+                subject_kind=per_root_kind or subject_kind,
+                subject_name=None,
+                status=status,
+                options=options,
+                identity=identity,
+                owners=owners,
+            )
         )
-        for h in roots
-    ]
+        if options.on_progress is not None:
+            options.on_progress(len(records), len(roots))
+    return records
