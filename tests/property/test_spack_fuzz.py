@@ -239,3 +239,35 @@ def test_buildcache_index_records_mutated(path: list[int], value: Any) -> None:
         where="x",
         options=ExtractOptions(),
     )
+
+
+def test_a_node_without_a_name_is_a_typed_error() -> None:
+    """Found by the fuzz pass: an empty name reached the purl builder (ValueError)."""
+    from nameplate.sources import ExtractOptions
+    from nameplate.sources.spack.extract import records_from_buildcache_index
+
+    bad = mutate(INDEX, [0, 1, 0, 0, 0], "")
+    with pytest.raises(NameplateError, match="name: empty"):
+        records_from_buildcache_index(bad, where="x", options=ExtractOptions())
+
+
+REAL_SPEC = json.loads(
+    (
+        DATA / "spack/spack1.3-real-store/opt/spack/linux-x86_64_v4"
+        "/omp-fortran-hello-1.0-cw5cxc5hhixi7gulbvy42ghde7cah776/.spack/spec.json"
+    ).read_text()
+)
+
+
+@given(paths, json_values)
+def test_real_spec_to_record_mutated(path: list[int], value: Any) -> None:
+    """A really compiled install's spec.json (compilers, externals, virtuals), mutated, to a
+    record: components, edges, HPC fields."""
+    from nameplate.sources import ExtractOptions
+    from nameplate.sources.spack.extract import record_from_specfile_data
+
+    doc = mutate(REAL_SPEC, path, value)
+    if isinstance(doc, dict):
+        accepts_only_typed_errors(
+            record_from_specfile_data, doc, where="x", options=ExtractOptions()
+        )

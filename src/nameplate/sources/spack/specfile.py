@@ -205,6 +205,8 @@ def node_from_dict(
     if not isinstance(node, Mapping):
         raise SourceError(f"{where}: expected a spec node object")
     node_name = name if name is not None else _str(node.get("name"), f"{where}.name")
+    if not node_name.strip():
+        raise SourceError(f"{where}.name: empty (a Spack package has a name)")
     dag_hash, others = _hash_of(node, where)
     arch = node.get("arch")
     platform = os_name = None
@@ -316,6 +318,8 @@ def parse_specfile(data: Mapping[str, Any], *, where: str) -> tuple[int, list[No
     version = specfile_version(data, where)
     spec = data["spec"]
     nodes = list(_nodes_v1(spec, where) if version == 1 else _READERS[version](spec, where))
+    if not nodes:
+        raise SourceError(f"{where}: $.spec: no nodes")
     return version, nodes
 
 
