@@ -184,12 +184,12 @@ class DirectoryTree:
         except OSError as exc:
             raise SourceError(f"{real}: cannot stat: {exc.strerror}") from exc
 
-    def open_binary(self, path: PurePosixPath | str) -> BinaryIO:
-        """``path`` opened for reading (a regular file in the tree), for readers that seek
-        (ELF headers) instead of reading a large file whole."""
+    def open(self, path: PurePosixPath) -> BinaryIO:
+        """Regular file ``path``, opened to be streamed by a reader that bounds what it reads
+        (a build-cache tarball, read for its first few members and hashed whole)."""
         real = self._real(path)
         try:
-            f = open(real, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+            f = open(real, "rb")  # noqa: SIM115 - the caller closes it
         except OSError as exc:
             raise SourceError(f"{real}: cannot read: {exc.strerror}") from exc
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from ..errors import SourceError
-from ..tree import FileTree
+from ..tree import DirectoryTree, FileTree
 from .parse import ELF_MAGIC, ElfFacts, parse_elf
 
 __all__ = ["ELF_DIRS", "ELF_LIMIT", "ObjectCache", "prefix_entry_points"]
@@ -46,9 +46,8 @@ class ObjectCache:
             return None
         out: ElfFacts | None = None
         path = PurePosixPath(tree_path)
-        opener = getattr(self.tree, "open_binary", None)
-        if opener is not None:  # seek to the headers; hash in chunks: no file is held whole
-            out = self._from_stream(opener, tree_path)
+        if isinstance(self.tree, DirectoryTree):  # seek to the headers; hash in chunks
+            out = self._from_stream(self.tree.open, tree_path)
             self.facts[tree_path] = out
             return out
         try:
@@ -66,10 +65,12 @@ class ObjectCache:
         self.facts[tree_path] = out
         return out
 
-    def _from_stream(self, opener: Callable[[str], BinaryIO], tree_path: str) -> ElfFacts | None:
+    def _from_stream(
+        self, opener: Callable[[PurePosixPath], BinaryIO], tree_path: str
+    ) -> ElfFacts | None:
         where = self.tree.describe(PurePosixPath(tree_path))
         try:
-            with opener(tree_path) as f:
+            with opener(PurePosixPath(tree_path)) as f:
                 if f.read(4) != ELF_MAGIC:
                     return None
                 facts = parse_elf(f, where=where)

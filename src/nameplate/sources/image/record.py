@@ -439,6 +439,7 @@ def build_image_record(
             image.config,
             where=f"{image.ref}: config {image.config_digest}",
             options=opts,
+            layers=[(layer.digest, layer.size, layer.open) for layer in image.layers],
             installed=installed,
         )
         records.append(rec)

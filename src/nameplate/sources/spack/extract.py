@@ -17,9 +17,10 @@ Reads Spack's on-disk formats as data, without Spack (see ``docs/sources/spack.m
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from ...errors import SourceError
 from ...record import Record
@@ -29,12 +30,22 @@ from . import api, buildcache
 from .closure import ClosureScanner
 from .db import find_store, read_db, scan_environment, store_scanner
 from .graph import Graph
+from .installs import read_installs
 from .lockfile import read_env
 from .prefix import read_prefix, scan_installed
 from .record import build_records
+from .roots import choose_roots
 from .specfile import parse_specfile
+from .tarball import TarballRef
 
-__all__ = ["detect", "extract_all", "extract_tree", "find", "record_from_specfile_data"]
+__all__ = [
+    "detect",
+    "extract_all",
+    "extract_tree",
+    "find",
+    "record_from_specfile_data",
+    "records_from_buildcache_index",
+]
 
 
 def _classify(tree: FileTree, top: PurePosixPath) -> str | None:
@@ -134,17 +145,37 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
             roots = _read_in_store(in_store, kind, graph, options)
         else:
             roots = _read_into(tree, kind, top, graph, options)
+    return _records(graph, kind, roots, tree_name, options)
+
+
+def _records(
+    graph: Graph, kind: str, roots: list[str], name: str, options: ExtractOptions
+) -> list[Record]:
+    roots = choose_roots(graph, roots, options, identity=name)
+    read_installs(graph, roots, options)  # what each root's own install says
+    options = replace(options, roots=())
     subject_kind, per_root, status = _SUBJECTS[kind]
     return build_records(
         graph,
         roots,
         subject_kind=subject_kind,
         per_root_kind=per_root,
-        combined_name=tree_name,
+        combined_name=name,
         status=status,
         options=options,
-        identity=tree_name,
+        identity=name,
     )
+
+
+def records_from_buildcache_index(
+    data: Any, *, where: str, options: ExtractOptions
+) -> list[Record]:
+    """Records of a parsed build-cache index (a DB: a flat cache's ``index.json``, the layer of
+    an OCI build cache's ``index.spack`` image): one per root of the cache, the specs nothing in
+    it depends on (``--root`` may name any entry)."""
+    graph = Graph()
+    roots = buildcache.read_index(data, where=where, graph=graph)
+    return _records(graph, "buildcache", roots, where, options)
 
 
 def _read_in_store(
@@ -156,8 +187,7 @@ def _read_in_store(
     tree = DirectoryTree(root)
     top = PurePosixPath(rel)
     if kind == "prefix":
-        store = PurePosixPath(".")
-        scanner, _ = store_scanner(tree, store)
+        scanner, _ = store_scanner(tree, PurePosixPath("."))
         return [read_prefix(tree, top, graph, options, scanner)]
     roots = read_env(tree, top, graph)
     scan_environment(tree, PurePosixPath("opt/spack"), graph, options)
@@ -181,8 +211,7 @@ def extract_tree(
                 roots.append(h)
     if not roots:
         return None
-    from dataclasses import replace
-
+    read_installs(graph, roots, options)
     (record,) = build_records(
         graph,
         roots,
@@ -200,11 +229,16 @@ def record_from_specfile_data(
     *,
     where: str,
     options: ExtractOptions,
+    layers: Sequence[tuple[str, int, Callable[[], BinaryIO]]] = (),
     installed: tuple[FileTree, ClosureScanner] | None = None,
 ) -> Record:
     """A record from a parsed spec document: spec.json, a build-cache spec, an OCI config.
-    ``installed``: a tree holding the prefixes (an OCI build-cache image's layers) and its
-    resolver, for the ELF facts of what the root loads."""
+
+    For an OCI build-cache image, ``layers`` are its layers (digest, size, opener): the one
+    whose digest the config's ``binary_cache_checksum`` names is the root's install tarball,
+    read for its ``.spack/`` metadata (Spack's SBOM, the Spack that built it). ``installed``:
+    the tree its layers merge into (every prefix at its build-time path) and its resolver, for
+    the ELF facts of what the root loads."""
     graph = Graph()
     _, nodes = parse_specfile(data, where=where)
     for node in nodes:
@@ -214,6 +248,14 @@ def record_from_specfile_data(
     if installed is not None:
         scan_installed(installed[0], graph, installed[1])
     kind = "buildcache" if "rootfs" in data or "buildcache_layout_version" in data else "specfile"
+    if kind == "buildcache":
+        root = nodes[0].hash
+        digest = _tarball_digest(data)
+        for layer_digest, size, opener in layers:
+            if layer_digest == digest:
+                where_layer = f"{where.partition(': ')[0]}: layer {layer_digest}"
+                graph.tarballs[root] = TarballRef(where_layer, layer_digest, size, opener)
+        read_installs(graph, [root], options)
     subject_kind, _, status = _SUBJECTS[kind]
     (record,) = build_records(
         graph,
@@ -225,3 +267,11 @@ def record_from_specfile_data(
         identity=where,
     )
     return record
+
+
+def _tarball_digest(data: Mapping[str, Any]) -> str | None:
+    """The digest of the root's install tarball, as a build-cache spec or OCI config gives it."""
+    checksum = data.get("binary_cache_checksum")
+    if not isinstance(checksum, Mapping) or not isinstance(checksum.get("hash"), str):
+        return None
+    return f"{checksum.get('hash_algorithm', 'sha256')}:{checksum['hash']}"
