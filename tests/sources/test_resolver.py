@@ -20,14 +20,22 @@ from nameplate.errors import SourceError
 from nameplate.normalize import max_version
 from nameplate.tree import DirectoryTree
 from tests.conftest import DATA, need
+from tests.sources._real_store import real_store
 
-STORE = DATA / "spack" / "real-store"
+REAL = DATA / "spack" / "spack1.3-real-store"
+TRUTH = REAL / "ground-truth"
 RECORDED = "/tmp/realspack2/store/opt/spack"
 
 
-def _store_resolver() -> Resolver:
-    tree = DirectoryTree(STORE / "opt" / "spack")
-    installs = json.loads((STORE / "opt/spack/.spack-db/index.json").read_text())["database"]
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real store's ``opt/spack``, its links restored (``tests/sources/_real_store.py``)."""
+    return real_store(tmp_path_factory.mktemp("real-store"))
+
+
+def _store_resolver(store: Path) -> Resolver:
+    tree = DirectoryTree(store)
+    installs = json.loads((store / ".spack-db/index.json").read_text())["database"]
     mounts = [
         (rec["path"], rec["path"].removeprefix(RECORDED + "/"))
         for rec in installs["installs"].values()
@@ -43,23 +51,11 @@ def _ldd_truth(path: Path) -> tuple[str, list[tuple[str, str]]]:
     return entry, pairs
 
 
-def _removed() -> set[str]:
-    """Files pruned from the fixture store (the README's REMOVED-FILES.tsv, build-time paths)."""
-    text = (Path(__file__).parents[2].parent / "shared").joinpath(
-        "fixtures/spack/real-store/REMOVED-FILES.tsv"
-    )
-    if not text.is_file():
-        return set()
-    return {line.split("\t")[0] for line in text.read_text().splitlines()[1:] if line}
-
-
-@pytest.mark.parametrize(
-    "truth", sorted((STORE / "ground-truth").glob("*.ldd.txt")), ids=lambda p: p.name
-)
-def test_store_closure_equals_ldd(truth: Path) -> None:
+@pytest.mark.parametrize("truth", sorted(TRUTH.glob("*.ldd.txt")), ids=lambda p: p.name)
+def test_store_closure_equals_ldd(store: Path, truth: Path) -> None:
     """Every library ``ldd`` found inside the store is found at the same path; what it found
     outside the store (the host's glibc and GCC runtime) is outside the tree for us too."""
-    res = _store_resolver()
+    res = _store_resolver(store)
     entry, pairs = _ldd_truth(truth)
     closure = res.closure(entry.removeprefix(RECORDED + "/"))
     assert closure is not None and closure.entry == entry
@@ -71,7 +67,7 @@ def test_store_closure_equals_ldd(truth: Path) -> None:
             continue
         on_disk = res.to_tree(path)
         assert on_disk is not None
-        if (STORE / "opt/spack" / on_disk).resolve().is_file():
+        if (store / on_disk).resolve().is_file():
             assert ours[name].path == path, (name, ours.get(name))
             checked += 1
         else:  # pruned from the fixture (REMOVED-FILES.tsv): the loader would not find it here
@@ -79,15 +75,14 @@ def test_store_closure_equals_ldd(truth: Path) -> None:
     assert checked == sum(
         1
         for _, p in pairs
-        if p.startswith(RECORDED)
-        and (STORE / "opt/spack" / p.removeprefix(RECORDED + "/")).resolve().is_file()
+        if p.startswith(RECORDED) and (store / p.removeprefix(RECORDED + "/")).resolve().is_file()
     )
 
 
-def test_store_ldd_facts_worth_testing() -> None:
+def test_store_ldd_facts_worth_testing(store: Path) -> None:
     """The README's loader facts: the program's libquadmath/libstdc++/libgcc_s come through its
     DT_RPATH (gcc-runtime), but libgfortran read alone has no RPATH: its needs are the host's."""
-    res = _store_resolver()
+    res = _store_resolver(store)
     prog = res.closure(
         "linux-x86_64_v4/omp-fortran-hello-1.0-cw5cxc5hhixi7gulbvy42ghde7cah776/bin/omp-fortran-hello"
     )
@@ -105,7 +100,7 @@ def _readelf_needs(path: Path) -> list[str]:
     return re.findall(r"Name: (GLIBC_[\d.]+)", path.read_text().split("version needs")[1])
 
 
-def test_root_floor_is_the_max_over_its_closure() -> None:
+def test_root_floor_is_the_max_over_its_closure(store: Path) -> None:
     """The program's libc floor equals the maximum of ``readelf -V`` over the objects it loads
     that are in the fixture (the truth files), and the record names the file that needs it."""
     from nameplate import extract_all
@@ -113,14 +108,12 @@ def test_root_floor_is_the_max_over_its_closure() -> None:
 
     (rec,) = [
         r
-        for r in extract_all(STORE / "opt" / "spack", options=ExtractOptions())
+        for r in extract_all(store, options=ExtractOptions())
         if r.subject.name == "omp-fortran-hello"
     ]
     files = ["omp-fortran-hello", "libzhello.so", "libzstd.so.1.5.4", "libgfortran.so.5"]
     truth = max_version(
-        v.removeprefix("GLIBC_")
-        for f in files
-        for v in _readelf_needs(STORE / "ground-truth" / f"{f}.readelf.txt")
+        v.removeprefix("GLIBC_") for f in files for v in _readelf_needs(TRUTH / f"{f}.readelf.txt")
     )
     assert rec.hpc.libc is not None and rec.hpc.libc.min_version == truth == "2.34"
     assert rec.hpc.libc.version == "2.36"  # the glibc external: the build libc
@@ -128,11 +121,7 @@ def test_root_floor_is_the_max_over_its_closure() -> None:
     assert rec.hpc.cxx.required_by and rec.hpc.cxx.required_by.endswith("/lib/libzhello.so")
     assert rec.hpc.openmp is not None and rec.hpc.openmp.versions == ("GOMP_4.0", "OMP_1.0")
     assert rec.hpc.fortran is not None and rec.hpc.fortran.versions == ("GFORTRAN_10",)
-    (zstd,) = [
-        r
-        for r in extract_all(STORE / "opt" / "spack", options=ExtractOptions())
-        if r.subject.name == "zstd"
-    ]
+    (zstd,) = [r for r in extract_all(store, options=ExtractOptions()) if r.subject.name == "zstd"]
     # zstd loads only its own library: no libstdc++ from gcc-runtime's unrelated files
     assert zstd.hpc.cxx is None and zstd.hpc.openmp is None
 

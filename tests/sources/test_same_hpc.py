@@ -1,11 +1,12 @@
 """One root, five ways to read it, one ``hpc``: a store, a prefix of that store, an environment
 of that Spack instance, the file build cache (layout v3) and the OCI build-cache image.
 
-Every input is Spack's own output (``tests/data/spack/real-store``): the store is made here by
-unpacking the build cache's real install tarballs at their build-time paths, with the fixture
-store's real DB (``.spack-db/index.json``) and environment (``spack.lock``). Both build caches
-lack gcc-runtime's tarball (pruned from the fixture, see its README), so the store made here
-holds gcc-runtime's metadata only, exactly the files every other input holds.
+Every input is Spack's own output, the team's shared fixture ``fixtures/spack/real-store`` (the
+copy in ``tests/data`` leaves the install tarballs out): the store is made here by unpacking the
+build cache's real install tarballs at their build-time paths, with the fixture store's real DB
+(``.spack-db/index.json``) and environment (``spack.lock``). Both build caches lack
+gcc-runtime's tarball (pruned from the fixture, see its README), so the store made here holds
+gcc-runtime's metadata only, exactly the files every other input holds.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import pytest
 from nameplate.record import Record
 from nameplate.sources import extract_all
 from nameplate.sources._common import ExtractOptions
-from tests.conftest import DATA
+from tests.conftest import need
+from tests.sources._real_store import SHARED_REAL
 
-FIXTURE = DATA / "spack" / "real-store"
+FIXTURE = SHARED_REAL
 RUNTIME = "linux-x86_64_v4/gcc-runtime-12.2.0-6ax4uhtlybyiruf6b2pvqsnpkvvpodzi"
 ROOTS = {
     "omp-fortran-hello": "omp-fortran-hello-1.0-cw5cxc5hhixi7gulbvy42ghde7cah776",
@@ -40,6 +42,7 @@ def _is_tarball(path: Path) -> bool:
 @pytest.fixture(scope="module")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``<tmp>/tmp/realspack2/store``: a Spack instance whose ``opt/spack`` is the store."""
+    need(FIXTURE.is_dir(), f"{FIXTURE}: the team's shared fixture (with the install tarballs)")
     root = tmp_path_factory.mktemp("same-hpc")
     for blob in sorted((FIXTURE / "buildcache-v3" / "blobs").rglob("*")):
         if blob.is_file() and blob.read_bytes()[:2] == b"\x1f\x8b":
