@@ -328,8 +328,14 @@ def scan_tarballs(graph: Graph, hashes: list[str], where: str) -> None:
             )
             continue
         if "sha256:" + hashlib.sha256(raw).hexdigest() != ref.digest:
-            raise SourceError(f"{ref.where}: content does not match its sha256 (tampered?)")
-        mem.add(io.BytesIO(raw), ref.where)
+            graph.unknowns.append(  # a tampered tarball is no source of facts
+                Unknown(path=ref.where, field="elf", reason="does not match its sha256: not read")
+            )
+            continue
+        try:
+            mem.add(io.BytesIO(raw), ref.where)
+        except SourceError as exc:
+            graph.unknowns.append(Unknown(path=ref.where, field="elf", reason=str(exc)))
     scan_installed(mem, graph, ClosureScanner(mem, rooted=True, cache=mem.cache))
 
 
