@@ -56,10 +56,12 @@ _json: Any = st.recursive(
 
 
 def _only_nameplate_errors(call: Any) -> None:
+    message = ""
     try:
         call()
     except NameplateError as exc:
-        assert "\n" not in str(exc)
+        message = str(exc)
+    assert "\n" not in message
 
 
 @given(_json)

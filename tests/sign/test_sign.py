@@ -18,7 +18,7 @@ from nameplate.sign.keys import key_hint
 from nameplate.sign.openpgp import is_detached_signature
 from nameplate.sign.statement import parse_statement
 from tests.oci.conftest import make_record
-from tests.sign.keys import GpgHome, gpg_home, pem_pair  # noqa: F401 - a fixture
+from tests.sign.keys import GpgHome, pem_pair
 
 SUBJECT = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32
@@ -128,7 +128,7 @@ def test_refusals(tmp_path: Path) -> None:
         payload=env.payload.replace(b"zen3", b"zen4"),
         signatures=env.signatures,
     )
-    with pytest.raises(SignatureError, match="BAD signature by trusted key .*changed"):
+    with pytest.raises(SignatureError, match=r"BAD signature by trusted key .*changed"):
         _check(changed, trusted, hint=signer.hint)
     with pytest.raises(SignatureError, match="not signed by a trusted key"):
         _check(changed, trusted)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._options import output_format
+from .trust import require_signed_options, trusted_keys
 
 if TYPE_CHECKING:
     from ..compat.profile import Host
@@ -141,19 +142,42 @@ def _load_target(target: str, platform: str | None) -> Record:
 @output_format
 @_mode_option
 @click.option("--platform", default=None, help="os/arch[/variant] of an image index.")
+@require_signed_options
 def check(
-    target: str, host_file: str | None, fmt: str, mpi_mode: str, platform: str | None
+    *,
+    target: str,
+    host_file: str | None,
+    fmt: str,
+    mpi_mode: str,
+    platform: str | None,
+    require_signed: bool,
+    keys: tuple[str, ...],
+    keyrings: tuple[str, ...],
 ) -> None:
     """Check whether a record, image or binary runs on a host.
 
     TARGET is a record file (*.json), a binary or install to extract, or an
-    image reference whose newest attached record is pulled. Exit 0 if it
-    runs (pass), 1 if it does not (fail), 3 if a needed fact is unknown.
+    image reference whose newest attached record is pulled (with
+    --require-signed: its newest record signed by a trusted key). Exit 0 if
+    it runs (pass), 1 if it does not (fail), 3 if a needed fact is unknown
+    (or no record is signed by a trusted key).
     """
     from ..compat.report import check as run_check
 
-    record = _load_target(target, platform)
-    report = run_check(record, _host(host_file), options=_options(mpi_mode))
+    trusted = trusted_keys(require_signed, keys, keyrings)
+    if trusted is None:
+        record = _load_target(target, platform)
+        report = run_check(record, _host(host_file), options=_options(mpi_mode))
+    else:
+        from ..compat.signed import signed_report, trusted_target, unsigned_report
+
+        host_profile = _host(host_file)
+        signed, why = trusted_target(target, trusted, platform=platform)
+        if signed is None:
+            report = unsigned_report(target, host_profile.name or host_profile.cpu.target, why)
+        else:
+            report = run_check(signed, host_profile, options=_options(mpi_mode))
+            report = signed_report(report, why)
     click.echo(report.to_json() if fmt == "json" else report.to_text(), nl=False)
     raise SystemExit(report.verdict.exit_code)
 
@@ -164,19 +188,32 @@ def check(
 @output_format
 @_mode_option
 @click.option("--tag", "tags", multiple=True, help="Only these tags (repeatable).")
+@require_signed_options
 def select(
-    repo: str, host_file: str | None, fmt: str, mpi_mode: str, tags: tuple[str, ...]
+    *,
+    repo: str,
+    host_file: str | None,
+    fmt: str,
+    mpi_mode: str,
+    tags: tuple[str, ...],
+    require_signed: bool,
+    keys: tuple[str, ...],
+    keyrings: tuple[str, ...],
 ) -> None:
     """Pick the tag of a repository that fits a host best.
 
     Lists the tags and platform manifests of REPO, pulls their records and
     ranks those that run: most specific CPU target, MPI of the host's ABI,
     CUDA fit, newest. Prints the best reference and why the others lost.
+    With --require-signed, only records signed by a trusted key count.
     Exit 0 with a pick, 1 if nothing runs here.
     """
     from ..compat.select import select as run_select
 
-    sel = run_select(repo, _host(host_file), options=_options(mpi_mode), tags=tags or None)
+    trusted = trusted_keys(require_signed, keys, keyrings)
+    sel = run_select(
+        repo, _host(host_file), options=_options(mpi_mode), tags=tags or None, trusted=trusted
+    )
     if fmt == "json":
         import json
 
@@ -207,16 +244,27 @@ def _catalog_url(value: str | None) -> str:
 @click.command()
 @click.argument("refs", nargs=-1, required=True)
 @_catalog_option
-def index(refs: tuple[str, ...], catalog: str | None) -> None:
+@require_signed_options
+def index(
+    *,
+    refs: tuple[str, ...],
+    catalog: str | None,
+    require_signed: bool,
+    keys: tuple[str, ...],
+    keyrings: tuple[str, ...],
+) -> None:
     """Crawl repositories into a catalog of records.
 
     Each REF is a repository (every tag), a tag or digest, or a local record
     file. Tags, platform manifests and their newest attached records are
-    written in one transaction per batch; re-indexing replaces entries.
+    written in one transaction per batch; re-indexing replaces entries. With
+    --require-signed, only records signed by a trusted key are indexed.
     """
     from ..compat.catalog import Catalog, collect
 
-    entries, problems = collect(refs)  # every input first: a failure leaves no catalog behind
+    trusted = trusted_keys(require_signed, keys, keyrings)
+    # every input first: a failure leaves no catalog behind
+    entries, problems = collect(refs, trusted=trusted)
     with Catalog.open(_catalog_url(catalog)) as cat:
         written = cat.add_many(entries)
         cat.analyze()

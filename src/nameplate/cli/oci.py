@@ -63,6 +63,21 @@ _platform = click.option(
     help="Also attach this export (cyclonedx-json, spdx-2.3, ...); repeatable.",
 )
 @click.option("--compat", is_flag=True, help="OCI 1.0 form: the type in the config media type.")
+@click.option(
+    "--sign",
+    "sign_key",
+    metavar="KEY",
+    help="Also attach the record signed by KEY: a PEM private key (ECDSA P-256 or Ed25519; "
+    "password in $NAMEPLATE_KEY_PASSWORD) or gpg:KEYID.",
+)
+@click.option(
+    "--signature-format",
+    type=click.Choice(["both", "bundle", "att"]),
+    default="both",
+    show_default=True,
+    help="Where the signature goes: a sigstore bundle referrer (cosign --new-bundle-format), "
+    "cosign's sha256-<hex>.att tag, or both.",
+)
 @_platform
 @_transport_options
 def attach(
@@ -71,6 +86,8 @@ def attach(
     ref: str,
     exports: tuple[str, ...],
     compat: bool,
+    sign_key: str | None,
+    signature_format: str,
     platform: str | None,
     plain_http: bool,
     ca_file: str | None,
@@ -78,17 +95,36 @@ def attach(
     """Attach a RECORD file to the image or artifact REF as an OCI 1.1 referrer.
 
     An image index resolves to its manifest for --platform. Prints the artifact's digest.
+    With --sign, an in-toto statement (subject: REF's digest; predicate: the record) signed
+    in a DSSE envelope is attached too, as cosign attest would; a key that cannot sign
+    pushes nothing.
     """
     record = load_record(record_file)
-    desc = oci.attach(
+    transport = _transport(plain_http, ca_file)
+    if sign_key is None:
+        desc = oci.attach(
+            record, ref, exports=exports, compat=compat, platform=platform, transport=transport
+        )
+        click.echo(desc.digest)
+        return
+    from ..sign import load_signer
+
+    formats = ("bundle", "att") if signature_format == "both" else (signature_format,)
+    desc, signatures = oci.attach_signed(
         record,
         ref,
+        signer=load_signer(sign_key),
+        formats=formats,
         exports=exports,
         compat=compat,
         platform=platform,
-        transport=_transport(plain_http, ca_file),
+        transport=transport,
     )
     click.echo(desc.digest)
+    for sig in signatures:
+        tag = sig.annotations.get("org.opencontainers.image.ref.name")
+        where = f"a layer of cosign's tag {tag}" if tag else "sigstore bundle"
+        click.echo(f"signed: {sig.digest} ({where})", err=True)
 
 
 attach.help = inspect.cleandoc(attach.help or "") + "\n\n" + _REFS

@@ -42,6 +42,7 @@ from ._catalog_sql import (
 from .specquery import SpecQuery, parse
 
 if TYPE_CHECKING:
+    from ..sign import TrustedKeys
     from .select import Found
 
 __all__ = ["Catalog", "CatalogEntry", "Entry", "collect", "default_catalog", "index"]
@@ -250,10 +251,13 @@ def _entry(r: Sequence[Any]) -> CatalogEntry:
     )
 
 
-def collect(refs: Iterable[str], *, store: Any = None) -> tuple[list[Entry], list[str]]:
+def collect(
+    refs: Iterable[str], *, store: Any = None, trusted: TrustedKeys | None = None
+) -> tuple[list[Entry], list[str]]:
     """What :func:`index` writes: the entries of each reference (a repository, a tag, a
     digest, or a local record file), and the manifests that had no record. A missing file or
-    layout, or a registry that cannot be read, is an error (nothing is written)."""
+    layout, or a registry that cannot be read, is an error (nothing is written). With
+    ``trusted`` keys only records signed by one of them are entries (a file never is)."""
     from .._io import load_record
     from .select import or_no_such_file
 
@@ -261,9 +265,12 @@ def collect(refs: Iterable[str], *, store: Any = None) -> tuple[list[Entry], lis
     problems: list[str] = []
     for ref in refs:
         if Path(ref).is_file():
+            if trusted is not None:
+                problems.append(f"{ref}: a local file carries no signature (--require-signed)")
+                continue
             entries.append(Entry(record=load_record(ref)))
             continue
-        for found in or_no_such_file(ref, functools.partial(_crawled, ref, store)):
+        for found in or_no_such_file(ref, functools.partial(_crawled, ref, store, trusted)):
             if found.record is None:
                 problems.append(f"{found.ref}: {found.problem}")
                 continue
@@ -279,10 +286,10 @@ def collect(refs: Iterable[str], *, store: Any = None) -> tuple[list[Entry], lis
     return entries, problems
 
 
-def _crawled(ref: str, store: Any) -> list[Found]:
+def _crawled(ref: str, store: Any, trusted: TrustedKeys | None = None) -> list[Found]:
     from .select import crawl
 
-    return list(crawl(ref, store=store))
+    return list(crawl(ref, store=store, trusted=trusted))
 
 
 def index(catalog: Catalog, refs: Iterable[str], *, store: Any = None) -> tuple[int, list[str]]:

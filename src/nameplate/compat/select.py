@@ -19,7 +19,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import CompatError, NameplateError, RegistryError
 from ..normalize import version_key
@@ -27,6 +27,9 @@ from ..record import Record
 from .profile import Host
 from .report import Report, Verdict, check
 from .rules import CheckOptions
+
+if TYPE_CHECKING:
+    from ..sign import TrustedKeys
 
 __all__ = ["Candidate", "Found", "Selection", "crawl", "or_no_such_file", "rank", "select"]
 
@@ -43,6 +46,9 @@ class Found:
     platform: str | None = None
     record: Record | None = None
     problem: str | None = None
+    #: with trusted keys: who signed the record; None and ``unsigned`` when no trusted key did
+    signed_by: str | None = None
+    unsigned: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -95,9 +101,15 @@ def _platform(desc_platform: Mapping[str, Any] | None) -> str | None:
     return "/".join(str(p) for p in parts if isinstance(p, str) and p)
 
 
-def crawl(repo: str, *, tags: Sequence[str] | None = None, store: Any = None) -> Iterator[Found]:
+def crawl(
+    repo: str,
+    *,
+    tags: Sequence[str] | None = None,
+    store: Any = None,
+    trusted: TrustedKeys | None = None,
+) -> Iterator[Found]:
     """Every platform manifest of every tag of ``repo`` (or of the tag or digest it names), each
-    with its newest record."""
+    with its newest record; with ``trusted`` keys, its newest record signed by one of them."""
     from .. import oci
     from ..oci import manifest as m
 
@@ -110,7 +122,10 @@ def crawl(repo: str, *, tags: Sequence[str] | None = None, store: Any = None) ->
     if parsed.digest:
         named: list[tuple[str, str]] = [(parsed.name or "", f"{base}@{parsed.digest}")]
     else:
-        names = [parsed.name] if parsed.name else list(tags or oci.list_tags(base, store=store))
+        # a registry reference without a tag is the repository (parse says "latest")
+        whole = parsed.kind == "registry" and ":" not in repo.rsplit("/", 1)[-1]
+        name = None if whole else parsed.name
+        names = [name] if name else list(tags or oci.list_tags(base, store=store))
         named = [(t, f"{base}:{t}") for t in sorted(names)]
     for tag, tag_ref in named:
         st, r = oci.open_store(tag_ref, store=store)
@@ -127,6 +142,19 @@ def crawl(repo: str, *, tags: Sequence[str] | None = None, store: Any = None) ->
         for digest, platform in targets:
             ref = f"{base}@{digest}"
             try:
+                if trusted is not None:
+                    got, why = oci.pull_trusted(ref, trusted, store=store)
+                    yield Found(
+                        ref=ref,
+                        tag=tag,
+                        digest=digest,
+                        platform=platform,
+                        record=got,
+                        problem=None if got else why,
+                        signed_by=why if got else None,
+                        unsigned=got is None,
+                    )
+                    continue
                 record = oci.pull(ref, store=store)
                 yield Found(ref=ref, tag=tag, digest=digest, platform=platform, record=record)
             except NameplateError as exc:
@@ -220,7 +248,9 @@ def rank(found: Sequence[Found], host: Host, *, options: CheckOptions | None = N
     out: list[Candidate] = []
     best_key = scored[0][0] if scored else ()
     for i, (key, f, report) in enumerate(scored):
-        if report is None or f.record is None:
+        if f.unsigned:
+            why = f"unknown: {f.problem}"
+        elif report is None or f.record is None:
             why = f"no record: {f.problem or 'none attached'}"
         elif report.verdict is Verdict.FAIL:
             why = "does not run: " + "; ".join(report.why_not)
@@ -249,6 +279,8 @@ def select(
     options: CheckOptions | None = None,
     tags: Sequence[str] | None = None,
     store: Any = None,
+    trusted: TrustedKeys | None = None,
 ) -> Selection:
-    """Crawl ``repo`` and rank its manifests for ``host``."""
-    return rank(list(crawl(repo, tags=tags, store=store)), host, options=options)
+    """Crawl ``repo`` and rank its manifests for ``host`` (with ``trusted`` keys: only records
+    signed by one of them count)."""
+    return rank(list(crawl(repo, tags=tags, store=store, trusted=trusted)), host, options=options)

@@ -19,6 +19,7 @@ Signing happens before anything is pushed: a key that cannot sign pushes nothing
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import time
 from collections.abc import Sequence
@@ -119,10 +120,11 @@ def _append_att(st: Store, subject: str, envelope: Envelope) -> Descriptor:
         annotations={COSIGN_SIGNATURE: "", "predicateType": sign.PREDICATE_TYPE},
     )
     st.put_blob(io.BytesIO(data), layer.digest, layer.size)
+    done = dataclasses.replace(layer, annotations={**layer.annotations, m.ANNOTATION_REF_NAME: tag})
     for attempt in range(_ATT_TRIES):
         layers = _att_layers(_tagged(st, tag), f"{st}:{tag}")
         if any(d.digest == layer.digest for d in layers):
-            return layer
+            return done
         if attempt:
             time.sleep(0.05 * attempt)
         st.put_manifest(_att_manifest(st, [*layers, layer]), m.MANIFEST, tag=tag)
@@ -357,7 +359,7 @@ def verify(
     for d in record_descs:
         _, data = _record_layer(st, str(r), d.digest)
         records.append((d, data))
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, SignatureError):
             by_text.setdefault(sign.predicate_key(_json(data)), d.digest)
     signers: dict[str, list[str]] = {d.digest: [] for d, _ in records}
     via: dict[str, list[str]] = {d.digest: [] for d, _ in records}

@@ -9,7 +9,7 @@ that are trusted to. Pure apart from ``gpg`` for OpenPGP keys; registries are :m
 - :mod:`.trust`: which trusted key signed an envelope, or why none did;
 - :mod:`.record`: signing a record, checking an envelope against the attached records.
 
-See ``docs/signing.md``.
+See ``docs/oci.md`` (Signed records).
 """
 
 from __future__ import annotations

@@ -39,9 +39,25 @@ def sign_record(record_json: bytes, *, name: str, digest: str, signer: Signer) -
     )
 
 
+def _numbers(doc: Any) -> Any:
+    """Whole floats as integers: a predicate that went through Go's ``map[string]any`` (cosign
+    attest) carries ``1024`` as a float64, printed ``1024`` or ``1.024e+03``."""
+    if isinstance(doc, float) and doc.is_integer():
+        return int(doc)
+    if isinstance(doc, dict):
+        return {k: _numbers(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_numbers(v) for v in doc]
+    return doc
+
+
 def predicate_key(doc: Any) -> str:
-    """A canonical text of a JSON value, to compare a predicate with a record."""
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A canonical text of a JSON value, to compare a predicate with a record (key order,
+    spacing and the spelling of whole numbers do not matter)."""
+    try:
+        return json.dumps(_numbers(doc), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (RecursionError, ValueError) as exc:
+        raise SignatureError(f"a predicate nested too deeply or not JSON: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
