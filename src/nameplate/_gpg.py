@@ -19,7 +19,7 @@ from types import TracebackType
 
 from .errors import SignatureError
 
-__all__ = ["OpenPgpKeyring", "detach_sign", "verify_clearsigned"]
+__all__ = ["OpenPgpKeyring", "detach_sign", "export_public", "verify_clearsigned"]
 
 _TIMEOUT = 60
 
@@ -167,6 +167,16 @@ def detach_sign(data: bytes, key: str, *, where: str) -> tuple[bytes, str]:
         if len(parts) > 2 and parts[:2] == ["[GNUPG:]", "SIG_CREATED"]:
             fpr = parts[-1]
     return result.stdout, fpr or key
+
+
+def export_public(key: str, *, where: str) -> bytes:
+    """The public key of ``key`` from the user's keyring (``$GNUPGHOME``), binary."""
+    if not key or key.startswith("-") or "\n" in key:
+        raise SignatureError(f"{where}: not an OpenPGP key name: {key[:80]!r}")
+    result = _run([_gpg(where), "--batch", "--no-tty", "--export", key], where)
+    if result.returncode != 0 or not result.stdout:
+        raise SignatureError(f"{where}: no OpenPGP key {key} in the keyring")
+    return result.stdout
 
 
 def verify_clearsigned(data: bytes, public_keys: Sequence[Path], *, where: str) -> str:

@@ -53,8 +53,23 @@ _platform = click.option(
 
 
 @click.command("attach")
-@click.argument("record_file", metavar="RECORD", type=click.Path(exists=True, dir_okay=False))
-@click.option("--to", "ref", required=True, metavar="REF", help="Image or artifact to attach to.")
+@click.argument(
+    "record_file", metavar="RECORD", required=False, type=click.Path(exists=True, dir_okay=False)
+)
+@click.option("--to", "ref", metavar="REF", help="Image or artifact to attach to.")
+@click.option(
+    "--spack-cache",
+    metavar="REPO",
+    help="Instead of RECORD --to REF: give every spec image of this Spack OCI build cache "
+    "(HOST/REPO or oci:PATH) the record of its spec; idempotent.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="GLOB",
+    help="With --spack-cache: only spec tags matching GLOB; repeatable.",
+)
 @click.option(
     "--export",
     "exports",
@@ -82,8 +97,10 @@ _platform = click.option(
 @_transport_options
 def attach(
     *,
-    record_file: str,
-    ref: str,
+    record_file: str | None,
+    ref: str | None,
+    spack_cache: str | None,
+    tags: tuple[str, ...],
     exports: tuple[str, ...],
     compat: bool,
     sign_key: str | None,
@@ -98,22 +115,45 @@ def attach(
     With --sign, an in-toto statement (subject: REF's digest; predicate: the record) signed
     in a DSSE envelope is attached too, as cosign attest would; a key that cannot sign
     pushes nothing.
+
+    With --spack-cache REPO, each <name>-<version>-<hash>.spack image of a build cache that
+    spack buildcache push wrote gets the record of the spec in its config (signed with
+    --sign); an image that has its record already gets nothing (or only the signature).
     """
-    record = load_record(record_file)
     transport = _transport(plain_http, ca_file)
-    if sign_key is None:
+    formats = ("bundle", "att") if signature_format == "both" else (signature_format,)
+    signer = None
+    if sign_key is not None:
+        from ..sign import load_signer
+
+        signer = load_signer(sign_key)
+    if spack_cache is not None:
+        if record_file is not None or ref is not None or compat or platform:
+            raise click.UsageError("--spack-cache takes no RECORD, --to, --compat or --platform")
+        _attach_cache(
+            spack_cache,
+            signer=signer,
+            formats=formats,
+            tags=tags,
+            exports=exports,
+            transport=transport,
+        )
+        return
+    if record_file is None or ref is None:
+        raise click.UsageError("give RECORD and --to REF (or --spack-cache REPO)")
+    if tags:
+        raise click.UsageError("--tag applies to --spack-cache only")
+    record = load_record(record_file)
+    if signer is None:
         desc = oci.attach(
             record, ref, exports=exports, compat=compat, platform=platform, transport=transport
         )
         click.echo(desc.digest)
         return
-    from ..sign import load_signer
-
-    formats = ("bundle", "att") if signature_format == "both" else (signature_format,)
     desc, signatures = oci.attach_signed(
         record,
         ref,
-        signer=load_signer(sign_key),
+        signer=signer,
         formats=formats,
         exports=exports,
         compat=compat,
@@ -125,6 +165,32 @@ def attach(
         tag = sig.annotations.get("org.opencontainers.image.ref.name")
         where = f"a layer of cosign's tag {tag}" if tag else "sigstore bundle"
         click.echo(f"signed: {sig.digest} ({where})", err=True)
+
+
+def _attach_cache(
+    repo: str,
+    *,
+    signer: Any,
+    formats: tuple[str, ...],
+    tags: tuple[str, ...],
+    exports: tuple[str, ...],
+    transport: oci.Transport,
+) -> None:
+    from ..spack_cache import attach_cache
+
+    result = attach_cache(
+        repo, signer=signer, formats=formats, tags=tags, exports=exports, transport=transport
+    )
+    for image in result.images:
+        about = f" ({image.spec})" if image.spec else ""
+        detail = f": {image.reason}" if image.reason else ""
+        pushed = f", {len(image.pushed)} artifacts pushed" if image.pushed else ""
+        click.echo(f"{image.action:<8} {image.tag}{about}{detail}{pushed}")
+    n = sum(1 for i in result.images if i.action != "skipped")
+    click.echo(
+        f"{n} spec images: {result.count('attached')} records attached, "
+        f"{result.count('signed')} signed, {result.count('present')} already present"
+    )
 
 
 attach.help = inspect.cleandoc(attach.help or "") + "\n\n" + _REFS

@@ -72,6 +72,10 @@ class Signer(Protocol):
         """The raw signature of ``data``; raises SignatureError."""
         ...
 
+    def trusted(self) -> TrustedKeys:
+        """Its own public key, as trusted keys (to tell what it signed already)."""
+        ...
+
 
 def _read(path: str | os.PathLike[str], what: str) -> bytes:
     p = Path(path)
@@ -172,6 +176,10 @@ class PemSigner:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
+    def trusted(self) -> TrustedKeys:
+        """The public half as the only trusted key."""
+        return TrustedKeys(pem=(self.public,))
+
     def sign(self, data: bytes) -> bytes:
         """ECDSA P-256 over SHA-256 (DER), or Ed25519."""
         from cryptography.hazmat.primitives import hashes
@@ -205,6 +213,12 @@ class OpenPgpSigner:
     def hint(self) -> str:
         """``openpgp:KEY``: not a cosign hint, so cosign never mistakes it for its key."""
         return f"openpgp:{self.key}"
+
+    def trusted(self) -> TrustedKeys:
+        """The public key exported from the user's keyring as the only trusted key."""
+        from .._gpg import export_public
+
+        return TrustedKeys(openpgp=((self.name, export_public(self.key, where=self.name)),))
 
     def sign(self, data: bytes) -> bytes:
         """A binary detached OpenPGP signature made by ``gpg``."""
