@@ -19,9 +19,9 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..errors import SignatureError
 
@@ -133,35 +133,27 @@ class PemPublicKey:
         return True
 
 
-@dataclass(frozen=True, slots=True)
 class PemSigner:
-    """An ECDSA P-256 or Ed25519 private key."""
+    """An ECDSA P-256 or Ed25519 private key (loaded once: decrypting may be slow)."""
 
-    name: str
-    kind: str
-    pem: bytes = field(repr=False)
-    password: bytes | None = field(default=None, repr=False)
+    def __init__(self, name: str, kind: str, key: Any) -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        self.name = name
+        self.kind = kind
+        self._key = key
+        der = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.public = PemPublicKey(name=name, kind=kind, der=der, hint=key_hint(der))
+
+    def __repr__(self) -> str:
+        return f"PemSigner({self.name!r}, {self.kind!r})"
 
     @property
     def openpgp(self) -> bool:
         """Never: a PEM key."""
         return False
-
-    def _key(self) -> object:
-        from cryptography.hazmat.primitives import serialization
-
-        return serialization.load_pem_private_key(self.pem, password=self.password)
-
-    @property
-    def public(self) -> PemPublicKey:
-        """The public half (what verifiers are given)."""
-        from cryptography.hazmat.primitives import serialization
-
-        key = self._key()
-        der = key.public_key().public_bytes(  # type: ignore[attr-defined]
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return PemPublicKey(name=self.name, kind=self.kind, der=der, hint=key_hint(der))
 
     @property
     def hint(self) -> str:
@@ -172,9 +164,10 @@ class PemSigner:
         """The public key as PEM (``-----BEGIN PUBLIC KEY-----``), as ``cosign.pub`` is."""
         from cryptography.hazmat.primitives import serialization
 
-        return serialization.load_der_public_key(self.public.der).public_bytes(
+        pem: bytes = self._key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
+        return pem
 
     def trusted(self) -> TrustedKeys:
         """The public half as the only trusted key."""
@@ -183,14 +176,13 @@ class PemSigner:
     def sign(self, data: bytes) -> bytes:
         """ECDSA P-256 over SHA-256 (DER), or Ed25519."""
         from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+        from cryptography.hazmat.primitives.asymmetric import ec
 
-        key = self._key()
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(hashes.SHA256()))
-        if isinstance(key, ed25519.Ed25519PrivateKey):
-            return key.sign(data)
-        raise SignatureError(f"{self.name}: not an ECDSA P-256 or Ed25519 key")  # pragma: no cover
+        if self.kind == "ecdsa-p256":
+            signature: bytes = self._key.sign(data, ec.ECDSA(hashes.SHA256()))
+        else:
+            signature = self._key.sign(data)
+        return signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +253,7 @@ def load_signer(spec: str, *, env: dict[str, str] | None = None) -> Signer:
         raise SignatureError(
             f"{spec}: a {_type_name(key)} key: nameplate signs with ECDSA P-256 or Ed25519"
         )
-    return PemSigner(name=str(spec), kind=kind, pem=data, password=password)
+    return PemSigner(str(spec), kind, key)
 
 
 @dataclass(frozen=True, slots=True)
