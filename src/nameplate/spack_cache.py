@@ -37,6 +37,7 @@ __all__ = ["INDEX_TAG", "CacheResult", "SpecImage", "attach_cache", "is_spec_tag
 
 INDEX_TAG = "index.spack"
 _HASH = re.compile(r"^[a-z2-7]{32}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 
 
 def spec_tag(name: str, version: str, dag_hash: str) -> str:
@@ -136,6 +137,7 @@ def attach_cache(
         for t in sorted(listed)
         if t != INDEX_TAG
         and t.endswith(".spack")
+        and _TAG.match(t)  # a registry's list is untrusted: only valid tags are read
         and (not tags or any(fnmatch.fnmatchcase(t, g) for g in tags))
     ]
     trusted_self = signer.trusted() if signer is not None else None
@@ -162,7 +164,8 @@ def attach_cache(
             )
             done.append(SpecImage(tag, subject.digest, "skipped", reason=reason))
             continue
-        spec = f"{root[0]}@{root[1]}/{root[2][:7]}"
+        # from the config (untrusted): shown with printable characters only
+        spec = re.sub(r"[^\w.+@/=:,~-]", "?", f"{root[0]}@{root[1]}/{root[2][:7]}")
         refs = st.referrers(subject.digest)
         if not _has_record_of(st, str(r), refs, root[2]):
             plan = _Plan(tag, subject, spec, record=record)

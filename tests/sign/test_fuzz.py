@@ -88,3 +88,15 @@ def test_key_files(data: bytes) -> None:
         _only_nameplate_errors(lambda: sign.load_trusted([path]))
         path.write_bytes(data)
         _only_nameplate_errors(lambda: sign.load_signer(str(path), env={}))
+
+
+@given(st.text(max_size=200), st.text(max_size=40), st.from_regex(r"[a-z2-7]{32}", fullmatch=True))
+def test_spack_tags(name: str, version: str, dag_hash: str) -> None:
+    import re
+
+    from nameplate.spack_cache import is_spec_tag, spec_tag
+
+    tag = spec_tag(name, version, dag_hash)
+    assert re.fullmatch(r"[\w.-]{1,128}", tag)
+    assert tag.endswith(f"-{dag_hash}.spack") and is_spec_tag(tag)
+    assert is_spec_tag(name) in (True, False)
