@@ -292,10 +292,20 @@ def _blob(st: Store, desc: Descriptor, where: str) -> bytes:
     return data
 
 
-def _candidates(st: Store, subject: str, refs: list[Descriptor], repo: str) -> list[Any]:
-    """(where, envelope, hint) of every signature attached to ``subject`` that claims to be a
-    nameplate record's, and (where, reason) for those that cannot even be read."""
-    out: list[Any] = []
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A signature found next to the subject: its envelope, or why it cannot be read."""
+
+    where: str
+    envelope: Envelope | None = None
+    hint: str = ""
+    unreadable: str = ""
+
+
+def _candidates(st: Store, subject: str, refs: list[Descriptor], repo: str) -> list[_Candidate]:
+    """Every signature attached to ``subject`` that claims to be a nameplate record's (by the
+    annotations; the signed statement decides), read and parsed, bounded."""
+    out: list[_Candidate] = []
     for d in refs:
         if d.artifact_type not in sign.bundle.BUNDLE_MEDIA_TYPES:
             continue
@@ -312,14 +322,14 @@ def _candidates(st: Store, subject: str, refs: list[Descriptor], repo: str) -> l
                 raise SignatureError(f"{where}: not one sigstore bundle layer")
             bundle = sign.parse_bundle(_blob(st, layers[0], where), where=where)
         except (SignatureError, RegistryError) as exc:
-            out.append((where, str(exc)))
+            out.append(_Candidate(where, unreadable=str(exc)))
             continue
-        out.append((where, bundle.envelope, bundle.hint))
+        out.append(_Candidate(where, bundle.envelope, bundle.hint))
     tag = att_tag(subject)
     try:
         att_layers = _att_layers(_tagged(st, tag), f"{repo}:{tag}")
     except RegistryError as exc:
-        out.append((f"{repo}:{tag} (cosign .att)", str(exc)))
+        out.append(_Candidate(f"{repo}:{tag} (cosign .att)", unreadable=str(exc)))
         att_layers = []
     if att_layers:
         for i, layer in enumerate(att_layers):
@@ -331,9 +341,9 @@ def _candidates(st: Store, subject: str, refs: list[Descriptor], repo: str) -> l
             try:
                 envelope = sign.parse_envelope(_blob(st, layer, where), where=where)
             except (SignatureError, RegistryError) as exc:
-                out.append((where, str(exc)))
+                out.append(_Candidate(where, unreadable=str(exc)))
                 continue
-            out.append((where, envelope, ""))
+            out.append(_Candidate(where, envelope))
     return out
 
 
@@ -365,26 +375,25 @@ def verify(
     via: dict[str, list[str]] = {d.digest: [] for d, _ in records}
     refusals: list[tuple[str, str]] = []
     with sign.Verifier(trusted) as verifier:
-        for item in _candidates(st, subject, refs, r.repo):
-            if len(item) == 2:
-                refusals.append(item)
+        for found in _candidates(st, subject, refs, r.repo):
+            if found.envelope is None:
+                refusals.append((found.where, found.unreadable))
                 continue
-            where, envelope, hint = item
             try:
                 checked = sign.check_envelope(
-                    envelope,
+                    found.envelope,
                     verifier=verifier,
                     subject=subject,
                     records=by_text,
-                    hint=hint,
-                    where=where,
+                    hint=found.hint,
+                    where=found.where,
                 )
             except NameplateError as exc:
-                refusals.append((where, str(exc)))
+                refusals.append((found.where, str(exc)))
                 continue
             if checked.key not in signers[checked.record]:
                 signers[checked.record].append(checked.key)
-            form = "cosign .att" if where.endswith("(cosign .att)") else "sigstore bundle"
+            form = "cosign .att" if found.where.endswith("(cosign .att)") else "sigstore bundle"
             if form not in via[checked.record]:
                 via[checked.record].append(form)
     return Verification(
