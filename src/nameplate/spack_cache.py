@@ -29,7 +29,7 @@ from .errors import NameplateError, SourceError
 from .oci import Transport
 from .oci import manifest as m
 from .oci.artifacts import _resolve, attach_to, open_store, record_layer
-from .oci.signed import FORMATS, _prepare, _Prepared, _push_signature, verify
+from .oci.signed import FORMATS, PreparedSignature, prepare_signature, push_signature, verify
 from .record import Record
 from .sign import Signer
 
@@ -112,7 +112,7 @@ class _Plan:
     spec: str
     record: Record | None = None  # to attach
     sign_bytes: bytes | None = None  # an attached record to sign
-    prepared: _Prepared | None = None
+    prepared: PreparedSignature | None = None
 
 
 def attach_cache(
@@ -186,7 +186,7 @@ def attach_cache(
         if signer is not None:
             payload = plan.record.to_json().encode() if plan.record else plan.sign_bytes
             assert payload is not None
-            plan.prepared = _prepare(payload, subject.digest, r.repo, signer, formats)
+            plan.prepared = prepare_signature(payload, subject.digest, r.repo, signer, formats)
         plans.append(plan)
     # everything is read and signed: now push
     for plan in plans:
@@ -200,7 +200,7 @@ def attach_cache(
                 json.loads(plan.sign_bytes or b"{}").get("provenance", {}).get("extracted_at", "")
             )
         if plan.prepared is not None:
-            sigs = _push_signature(st, plan.subject, plan.prepared, created)
+            sigs = push_signature(st, plan.subject, plan.prepared, created)
             pushed.extend(s.digest for s in sigs)
         action = "attached" if plan.record is not None else "signed"
         done.append(

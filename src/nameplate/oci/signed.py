@@ -40,11 +40,15 @@ from .manifest import Descriptor
 
 __all__ = [
     "FORMATS",
+    "PreparedSignature",
     "SignedRecord",
     "Verification",
     "att_tag",
     "attach_signed",
+    "prepare_signature",
     "pull_trusted",
+    "push_signature",
+    "sign_attached",
     "verify",
 ]
 
@@ -132,26 +136,31 @@ def _append_att(st: Store, subject: str, envelope: Envelope) -> Descriptor:
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
+class PreparedSignature:
+    """A statement signed and ready to push (signing comes before any push)."""
+
     envelope: Envelope
     hint: str
     formats: tuple[str, ...]
 
 
-def _prepare(
+def prepare_signature(
     record_json: bytes, subject: str, name: str, signer: sign.Signer, formats: Sequence[str]
-) -> _Prepared:
+) -> PreparedSignature:
+    """Sign the statement "``subject`` (named ``name``) has this record" for ``formats``
+    (``att`` is dropped for an OpenPGP key, which cosign cannot check)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise SignatureError(f"signature formats: {', '.join(unknown) or 'none'}: use bundle, att")
     wanted = tuple(f for f in FORMATS if f in formats and not (f == "att" and signer.openpgp))
     envelope = sign.sign_record(record_json, name=name, digest=subject, signer=signer)
-    return _Prepared(envelope=envelope, hint=signer.hint, formats=wanted)
+    return PreparedSignature(envelope=envelope, hint=signer.hint, formats=wanted)
 
 
-def _push_signature(
-    st: Store, subject: Descriptor, prepared: _Prepared, created: str
+def push_signature(
+    st: Store, subject: Descriptor, prepared: PreparedSignature, created: str
 ) -> list[Descriptor]:
+    """Push a prepared signature next to ``subject``: the bundle referrer, the ``.att`` layer."""
     out: list[Descriptor] = []
     if "bundle" in prepared.formats:
         out.append(
@@ -194,9 +203,9 @@ def attach_signed(
     the record artifact's descriptor and those of the signature artifacts."""
     st, r = open_store(ref, store=store, transport=transport)
     subject = _resolve(st, r, platform).descriptor()
-    prepared = _prepare(record.to_json().encode(), subject.digest, r.repo, signer, formats)
+    prepared = prepare_signature(record.to_json().encode(), subject.digest, r.repo, signer, formats)
     desc = attach_to(st, subject, record, exports, compat=compat)
-    return desc, _push_signature(st, subject, prepared, record.provenance.extracted_at)
+    return desc, push_signature(st, subject, prepared, record.provenance.extracted_at)
 
 
 def sign_attached(
@@ -210,8 +219,8 @@ def sign_attached(
     created: str,
 ) -> list[Descriptor]:
     """Sign a record already attached to ``subject`` (its exact bytes) and push the signature."""
-    prepared = _prepare(record_json, subject.digest, name, signer, formats)
-    return _push_signature(st, subject, prepared, created)
+    prepared = prepare_signature(record_json, subject.digest, name, signer, formats)
+    return push_signature(st, subject, prepared, created)
 
 
 # -- reading and checking ------------------------------------------------------------------
