@@ -183,7 +183,7 @@ def test_check_require_signed_uses_only_the_signed_record(
         "--require-signed",
         "--key",
         str(keys["pub"]),
-        "-o",
+        "-f",
         "json",
         env=env,
     )
@@ -227,14 +227,14 @@ def test_select_and_index_require_signed(
         else:
             oci.attach(targeted(1, target), f"{base}:{tag}", transport=t)
     env = {"NAMEPLATE_PLAIN_HTTP": distribution.host}
-    code, out, _ = run("select", base, "--host", H200, "-o", "json", env=env)
+    code, out, _ = run("select", base, "--host", H200, "-f", "json", env=env)
     assert code == 0 and json.loads(out)["best_tag"] == "icelake"  # the most specific target
     code, out, _ = run(
         "select",
         base,
         "--host",
         H200,
-        "-o",
+        "-f",
         "json",
         "--require-signed",
         "--key",

@@ -180,7 +180,7 @@ def test_select_picks_a_spec_image(distribution: regs.Registry, repo: str, tmp_p
             Host(cpu=cpu, libc=HostLibc(family="glibc", version="2.36")).to_json()
         )
     code, out, err = run(
-        "select", base, "--host", str(hosts["linux-debian12-icelake"]), "-o", "json", env=env
+        "select", base, "--host", str(hosts["linux-debian12-icelake"]), "-f", "json", env=env
     )
     sel = json.loads(out)
     assert code == 0, out + err
@@ -197,7 +197,7 @@ def test_select_picks_a_spec_image(distribution: regs.Registry, repo: str, tmp_p
         str(hosts["linux-debian12-icelake"]),
         "--key",
         str(pub),
-        "-o",
+        "-f",
         "json",
         env=env,
     )

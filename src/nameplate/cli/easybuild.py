@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._options import Destination, output_option
+
 __all__ = ["COMMANDS", "site_hooks"]
 
 
@@ -43,16 +45,9 @@ def site_hooks(*, push: str | None, attach: str | None, sign: str | None) -> str
     "--attach", metavar="REF", help="Attach each record to REF (a template), which exists."
 )
 @click.option("--sign", metavar="KEY", help="Sign each record: a PEM private key or gpg:KEYID.")
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a site hooks file with these settings here (for eb --hooks or hooks = in an "
-    "EasyBuild configuration file) instead of printing the path of nameplate's.",
-)
+@output_option("the site hooks file", folder="nameplate_hooks.py")
 def easybuild_hooks(
-    *, push: str | None, attach: str | None, sign: str | None, output: Path | None
+    *, push: str | None, attach: str | None, sign: str | None, output: Destination
 ) -> None:
     """Print the path of the EasyBuild hooks file shipped with nameplate, or write a site's.
 
@@ -60,22 +55,26 @@ def easybuild_hooks(
     EasyBuild configuration file): at the end of every install it writes
     <installdir>/easybuild/nameplate.json and, when configured, publishes the record:
     $NAMEPLATE_EB_PUSH (push the install there, attach to it), $NAMEPLATE_EB_ATTACH (attach to
-    an existing reference), $NAMEPLATE_EB_SIGN (sign). With -o FILE the settings are written
-    into a hooks file instead. A failure in the hook is a warning, never a failed install.
+    an existing reference), $NAMEPLATE_EB_SIGN (sign). With --push, --attach or --sign, a site
+    hooks file carrying them is written instead (to -o FILE, or standard output). A failure
+    in the hook is a warning, never a failed install.
     """
     if push and attach:
         raise click.UsageError("give --push or --attach, not both")
-    if output is None:
-        if push or attach or sign:
-            raise click.UsageError("--push, --attach and --sign go into a hooks file: add -o FILE")
+    if not (push or attach or sign):
+        if not output.stdout:
+            raise click.UsageError("-o writes a site hooks file: give --push, --attach or --sign")
         from .. import easybuild_hooks as hooks
 
         click.echo(str(Path(hooks.__file__).resolve()))
         return
-    from .._io import atomic_write
+    from ._output import emit, note
 
-    atomic_write(output, site_hooks(push=push, attach=attach, sign=sign).encode())
-    click.echo(str(output))
+    written = emit(
+        output, site_hooks(push=push, attach=attach, sign=sign), name="nameplate_hooks.py"
+    )
+    if written is not None:
+        note(f"wrote {written}")
 
 
 COMMANDS: dict[str, click.Command] = {"easybuild-hooks": easybuild_hooks}

@@ -68,3 +68,8 @@ __all__ = [
     "summary_annotations",
     "verify",
 ]
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)
