@@ -413,3 +413,21 @@ def test_a_key_that_cannot_sign_pushes_nothing(
     )
     code, _, err = run("verify", ref, "--plain-http")
     assert code == 2 and "--key" in err
+
+
+def test_a_record_of_another_image_is_refused_before_signing(
+    tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    ref = f"oci:{tmp_path}/store:app-1"
+    push_image(ref)
+    record = dataclasses.replace(
+        make_record(1),
+        subject=dataclasses.replace(make_record(1).subject, digest="sha256:" + "0" * 64),
+    )
+    rec = save(record, tmp_path / "other.json")
+    code, out, err = run("attach", rec, "--to", ref, "--sign", str(keys["key"]))
+    assert code == 3 and "the record describes sha256:000" in err and out == ""
+    assert oci.discover(ref) == []
+    code, _, err = run("attach", rec, "--to", ref, "--sign", str(keys["key"]), "--force")
+    assert code == 0, err
+    assert len(oci.discover(ref, artifact_type=sign.BUNDLE_MEDIA_TYPE)) == 1

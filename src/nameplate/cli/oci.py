@@ -83,6 +83,7 @@ def _print(fmt: str, text: str, data: dict[str, Any]) -> None:
     help="Where the signature goes: a sigstore bundle referrer (cosign --new-bundle-format), "
     "cosign's sha256-<hex>.att tag, or both.",
 )
+@click.option("--force", is_flag=True, help="Attach even if the record describes another image.")
 @_platform
 @registry_options
 @format_option()
@@ -96,6 +97,7 @@ def attach(
     compat: bool,
     sign_key: str | None,
     signature_format: str,
+    force: bool,
     platform: str | None,
     transport: Transport | None,
     fmt: str,
@@ -103,10 +105,11 @@ def attach(
     """Attach a RECORD file (- for standard input) to the image or artifact REF as an
     OCI 1.1 referrer.
 
-    An image index resolves to its manifest for --platform. Prints the artifact's digest.
-    With --sign, an in-toto statement (subject: REF's digest; predicate: the record) signed
-    in a DSSE envelope is attached too, as cosign attest would; a key that cannot sign
-    pushes nothing.
+    An image index resolves to its manifest for --platform. A record of an image
+    whose digest is not REF's is refused (exit 3) unless --force. Prints the
+    artifact's digest. With --sign, an in-toto statement (subject: REF's digest;
+    predicate: the record) signed in a DSSE envelope is attached too, as cosign
+    attest would; a key that cannot sign pushes nothing.
 
     With --spack-cache REPO, each <name>-<version>-<hash>.spack image of a build cache that
     spack buildcache push wrote gets the record of the spec in its config (signed with
@@ -117,8 +120,10 @@ def attach(
 
     formats = ("bundle", "att") if signature_format == "both" else (signature_format,)
     if spack_cache is not None:
-        if record_file is not None or ref is not None or compat or platform:
-            raise click.UsageError("--spack-cache takes no RECORD, --to, --compat or --platform")
+        if record_file is not None or ref is not None or compat or platform or force:
+            raise click.UsageError(
+                "--spack-cache takes no RECORD, --to, --compat, --platform or --force"
+            )
         _attach_cache(
             spack_cache,
             sign_key=sign_key,
@@ -143,7 +148,13 @@ def attach(
     record = load_record(record_file)
     if signer is None:
         desc = oci.attach(
-            record, ref, exports=exports, compat=compat, platform=platform, transport=transport
+            record,
+            ref,
+            exports=exports,
+            compat=compat,
+            force=force,
+            platform=platform,
+            transport=transport,
         )
         _print(fmt, desc.digest, desc.to_dict())
         return
@@ -154,6 +165,7 @@ def attach(
         formats=formats,
         exports=exports,
         compat=compat,
+        force=force,
         platform=platform,
         transport=transport,
     )

@@ -195,14 +195,19 @@ def attach_signed(
     store: StoreArg = None,
     platform: str | None = None,
     transport: _wire.Transport | None = None,
+    force: bool = False,
 ) -> tuple[Descriptor, list[Descriptor]]:
-    """Attach ``record`` to ``ref`` as :func:`~.artifacts.attach` does, signed by ``signer``.
+    """Attach ``record`` to ``ref`` as :func:`~.artifacts.attach` does (the same subject
+    check, the same ``force``), signed by ``signer``.
 
     The statement is signed first: when the key cannot sign, nothing is pushed. ``formats``:
     where the signature goes (:data:`FORMATS`; an OpenPGP signature only in a bundle). Returns
     the record artifact's descriptor and those of the signature artifacts."""
     st, r = open_store(ref, store=store, transport=transport)
-    subject = _resolve(st, r, platform).descriptor()
+    resolved = _resolve(st, r, platform)
+    if not force:
+        m.check_subject(record, resolved, str(r))
+    subject = resolved.descriptor()
     prepared = prepare_signature(record.to_json().encode(), subject.digest, r.repo, signer, formats)
     desc = attach_to(st, subject, record, exports, compat=compat)
     return desc, push_signature(st, subject, prepared, record.provenance.extracted_at)
