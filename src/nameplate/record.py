@@ -178,6 +178,7 @@ class Component:
     versionsuffix: str | None = None
     module_name: str | None = None
     moduleclass: str | None = None
+    modules: tuple[str, ...] = ()
     installed_at: str | None = None
     files: tuple[FileDigest, ...] = ()
     found_by: tuple[str, ...] = ()

@@ -3,10 +3,13 @@
 ``spack buildcache push`` writes one image per spec to an OCI registry, tagged
 ``<name>-<version>-<dag hash>.spack`` (longer tags are cut as Spack cuts them), whose config
 embeds the concrete spec of the whole DAG; the tag ``index.spack`` holds the cache's index.
-:func:`attach_cache` gives each spec image the full record of its spec (read from the config, as
-``nameplate extract image`` does: no layer is pulled), attached as a referrer, and signed when a
-key is given. It is idempotent: a spec image that already has a record of its spec is left alone
-(and only signed, when it has no signature of this key yet), so a second run attaches nothing.
+:func:`attach_cache` gives each spec image the full record of its spec (read as ``nameplate
+extract image`` reads a spec image: the DAG from the config, Spack's SBOM and build environment
+from the ``.spack/`` of the root's own install tarball, streamed and checked against its digest;
+a tarball that cannot be read is an unknown of the record), attached as a referrer, and signed
+when a key is given. It is idempotent: a spec image that already has a record of its spec is
+left alone (and only signed, when it has no signature of this key yet), so a second run
+attaches nothing.
 
 Spack is not disturbed: nothing of Spack's is rewritten (its manifests, tags and
 ``index.spack`` stay byte for byte); referrers go through the referrers API, or the

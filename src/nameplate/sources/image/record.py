@@ -279,7 +279,10 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
         from ..spack.extract import record_from_specfile_data
 
         rec = record_from_specfile_data(
-            image.config, where=f"{image.ref}: config {image.config_digest}", options=opts
+            image.config,
+            where=f"{image.ref}: config {image.config_digest}",
+            options=opts,
+            layers=[(layer.digest, layer.size, layer.open) for layer in image.layers],
         )
         records.append(rec)
         groups.append(("spack", rec.components))
