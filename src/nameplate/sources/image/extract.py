@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
 
-from ...errors import SourceError
+from ...errors import NameplateError, SourceError
 from ...record import Record
 from ...squashfs import ReadAt
 from .._common import ExtractOptions
@@ -465,23 +465,27 @@ class _FileHash:
 
 
 def _buildcache_layers(text: str, image: ImageManifest) -> tuple[LayerTree | None, list[str]]:
-    """The layers of a Spack build-cache image that can be read, merged; the digests of those
-    that cannot (a blob missing from the store) are returned so the record names them."""
+    """The layers of a Spack build-cache image merged (every prefix at its build-time path);
+    the digests of those that cannot be read (a blob missing, or not what its digest says) are
+    returned so the record names them. One pass when every layer reads."""
+    try:
+        return scan_layers(text, image.layers, keep=_spack_keep, limits=Limits()), []
+    except NameplateError:
+        pass
     present, missing = [], []
     for layer in image.layers:
         try:
-            layer.open().close()
-        except (SourceError, OSError):
+            scan_layers(text, [layer], keep=_spack_keep, limits=Limits())
+        except NameplateError:
             missing.append(layer.digest)
             continue
         present.append(layer)
     if not present:
         return None, missing
     try:
-        tree = scan_layers(text, present, keep=_spack_keep, limits=Limits())
-    except SourceError:
+        return scan_layers(text, present, keep=_spack_keep, limits=Limits()), missing
+    except NameplateError:
         return None, missing
-    return tree, missing
 
 
 def _spack_keep(path: str, size: int) -> bool:
