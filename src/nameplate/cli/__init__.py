@@ -41,6 +41,10 @@ def _table(name: str) -> dict[str, click.Command]:
         from .compat import COMMANDS as compat_commands
 
         return compat_commands
+    if name == "serve":
+        from .serve import COMMANDS as serve_commands
+
+        return serve_commands
     if name == "easybuild-hooks":
         from .easybuild import COMMANDS as easybuild_commands
 
@@ -71,6 +75,7 @@ COMMANDS: dict[str, str] = {
     "select": "Pick the tag of a repository that fits a host best.",
     "index": "Crawl repositories into a catalog of records.",
     "query": "Query the catalog in Spack spec syntax.",
+    "serve": "Serve the catalog: JSON API, web pages, indexing on push.",
     "easybuild-hooks": "Print the path of the EasyBuild hooks file (eb --hooks=...).",
 }
 

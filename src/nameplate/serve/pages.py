@@ -1,0 +1,174 @@
+"""Server-rendered pages: search, record, compatibility matrix, diff, hosts.
+
+Plain HTML forms and links, no script (the Content-Security-Policy allows none): every page
+works in any browser, a terminal browser included, and stays small on a slow link (one cached
+stylesheet, gzip). Pages are rendered on a database thread, from Jinja2 templates with
+autoescaping on, so every string from a record is printed as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from .. import formats
+from .._version import __version__
+from ..compat.report import check
+from . import params
+from .db import Session
+from .hosts import profile_summary
+from .service import links
+from .views import MAX_TREE, cell, downloads, matrix_rows, record_view
+
+if TYPE_CHECKING:
+    from .app import State
+
+__all__ = ["ROUTES", "STYLESHEET", "environment", "render_error"]
+
+EXAMPLES = ("hdf5 +mpi ^openmpi", "hypre ^cuda@12:", "target=icelake:", "zlib-ng@2.3:")
+
+STYLESHEET = resources.files("nameplate.serve").joinpath("static/nameplate.css").read_bytes()
+_CSS_VERSION = hashlib.sha256(STYLESHEET).hexdigest()[:12]
+
+
+def environment() -> Environment:
+    """The template environment: autoescaping everywhere, undefined names are errors."""
+    env = Environment(
+        loader=PackageLoader("nameplate.serve", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(version=__version__, css_version=_CSS_VERSION, q="", page="")
+    return env
+
+
+def _state(request: Request) -> State:
+    state: State = request.app.state.np
+    return state
+
+
+def _html(text: str, status: int = 200) -> Response:
+    return HTMLResponse(text, status_code=status, headers={"Cache-Control": "no-cache"})
+
+
+async def search(request: Request) -> Response:
+    """``GET /?q=SPEC``."""
+    st = _state(request)
+    p = params.params_of(request.query_params.multi_items(), ("q", "limit"))
+    q = params.spec(p)
+    limit = params.limit(p, default=50, most=500)
+
+    def render(s: Session) -> str:
+        results = st.service.search(s, q, limit)
+        total = None if q is not None else st.service.count(s)
+        return st.env.get_template("search.html").render(
+            page="search",
+            q=q.text if q else "",
+            results=results,
+            total=total,
+            limit=limit,
+            examples=EXAMPLES,
+        )
+
+    return _html(await st.db.run(render))
+
+
+async def record(request: Request) -> Response:
+    """``GET /records/{id}``."""
+    st = _state(request)
+    params.params_of(request.query_params.multi_items(), ())
+    rid = params.record_id(request.path_params["id"])
+
+    def render(s: Session) -> str:
+        entry, rec = st.service.record(s, rid)
+        sites = st.service.hosts(s)
+        checks = [(name, cell(check(rec, site.host))) for name, site in sites.items()]
+        return st.env.get_template("record.html").render(
+            page="record",
+            entry=entry,
+            v=record_view(rec),
+            checks=checks,
+            downloads=downloads(formats.MEDIA_TYPES, formats.EXTENSIONS),
+            self_url=links(entry.key)["self"],
+            max_tree=MAX_TREE,
+        )
+
+    return _html(await st.db.run(render))
+
+
+async def matrix(request: Request) -> Response:
+    """``GET /matrix?q=SPEC``."""
+    st = _state(request)
+    p = params.params_of(request.query_params.multi_items(), ("q", "limit"))
+    q = params.spec(p)
+    limit = params.limit(p, default=25, most=100)
+
+    def render(s: Session) -> str:
+        names, rows = st.service.matrix(s, q, limit)
+        return st.env.get_template("matrix.html").render(
+            page="matrix", q=q.text if q else "", hosts=names, rows=matrix_rows(rows), limit=limit
+        )
+
+    return _html(await st.db.run(render))
+
+
+async def diff(request: Request) -> Response:
+    """``GET /diff?a=ID&b=ID``."""
+    st = _state(request)
+    p = params.params_of(request.query_params.multi_items(), ("a", "b"))
+    a, b = p.get("a") or None, p.get("b") or None
+
+    def render(s: Session) -> str:
+        ctx: dict[str, Any] = {"page": "diff", "a": a, "b": b, "d": None}
+        if a and b:
+            ea, eb, d = st.service.diff(s, a, b)
+            ctx.update(d=d, ra=ea, rb=eb, la=links(ea.key), lb=links(eb.key))
+        return st.env.get_template("diff.html").render(**ctx)
+
+    return _html(await st.db.run(render))
+
+
+async def hosts(request: Request) -> Response:
+    """``GET /hosts``."""
+    st = _state(request)
+    params.params_of(request.query_params.multi_items(), ())
+
+    def render(s: Session) -> str:
+        sites = st.service.hosts(s)
+        return st.env.get_template("hosts.html").render(
+            page="hosts", hosts=[profile_summary(h) for h in sites.values()]
+        )
+
+    return _html(await st.db.run(render))
+
+
+async def stylesheet(request: Request) -> Response:
+    """``GET /static/nameplate.css`` (cached for a year: its URL carries its hash)."""
+    return Response(
+        STYLESHEET,
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
+
+
+def render_error(env: Environment, status: int, reason: str, message: str) -> str:
+    """The HTML of an error page (the message escaped like everything else)."""
+    return env.get_template("error.html").render(status=status, reason=reason, message=message)
+
+
+ROUTES: list[tuple[str, Any, list[str]]] = [
+    ("/", search, ["GET"]),
+    ("/records/{id:path}", record, ["GET"]),
+    ("/matrix", matrix, ["GET"]),
+    ("/diff", diff, ["GET"]),
+    ("/hosts", hosts, ["GET"]),
+    ("/static/nameplate.css", stylesheet, ["GET"]),
+]
+"""(path, handler, methods) of the pages; :mod:`.app` mounts them."""

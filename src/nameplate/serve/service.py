@@ -1,0 +1,266 @@
+"""What the service answers, independent of HTTP: searches, records, checks, selections,
+matrices, diffs, host profiles and notifications.
+
+Every method takes the calling thread's :class:`~.db.Session` first and runs on a database
+thread (``await db.run(service.method, ...)``); none keeps state between calls but the
+content-keyed caches, so replicas agree. Errors are :class:`~nameplate.errors.ServeError`\\ s
+with the HTTP status to answer.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..compat.catalog import CatalogEntry
+from ..compat.profile import Host
+from ..compat.report import Report, check
+from ..compat.rules import CheckOptions
+from ..compat.select import Found, rank
+from ..compat.specquery import SpecQuery
+from ..errors import ServeError
+from ..record import Record
+from .cache import RecordCache
+from .config import ServeConfig
+from .db import Session
+from .diff import RecordDiff, diff
+from .hosts import ProfileCache, SiteHost, parse_profile, profile_summary, site_hosts
+from .notify import parse_notification
+from .params import host_name, record_id, repository
+
+__all__ = ["Service", "id_path"]
+
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64le", "riscv64": "riscv64"}
+
+
+def id_path(key: str) -> str:
+    """A record id as a URL path part: ``/`` ``:`` ``@`` kept for readability, everything else
+    escaped; a ``.``/``..``/empty segment (which a browser would fold) escapes the whole id."""
+    if any(seg in ("", ".", "..") for seg in key.split("/")):
+        return urllib.parse.quote(key, safe="")
+    return urllib.parse.quote(key, safe="/:@")
+
+
+def links(key: str) -> dict[str, str]:
+    """Where a record is, in the API and on the pages."""
+    path = id_path(key)
+    return {"self": f"/v1/records/{path}", "page": f"/records/{path}"}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Checked:
+    """A check: the record's id and the host's name, and the report."""
+
+    record: str
+    host: str
+    report: Report
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data (``GET /v1/check``)."""
+        return {**self.report.to_dict(), "record": self.record, "host": self.host}
+
+
+class Service:
+    """The answers, over one catalog and the site's host profiles."""
+
+    def __init__(self, config: ServeConfig, files: Mapping[str, SiteHost]) -> None:
+        self.config = config
+        self.files = dict(files)
+        self.records = RecordCache(config.cache_bytes)
+        self.profiles = ProfileCache()
+
+    # -- records --------------------------------------------------------------------------------
+
+    def summary(self, entry: CatalogEntry) -> dict[str, Any]:
+        """A record's summary with its links."""
+        return {**self.records.summary(entry), "links": links(entry.key)}
+
+    def search(self, s: Session, q: SpecQuery | None, limit: int) -> list[dict[str, Any]]:
+        """Records matching ``q`` (every record when None), newest first."""
+        found = s.catalog.recent(limit) if q is None else s.catalog.query(q, limit=limit)
+        return [self.summary(e) for e in found]
+
+    def count(self, s: Session) -> int:
+        """How many records the catalog holds."""
+        return s.catalog.count()
+
+    def entry(self, s: Session, rid: str, field: str = "id") -> CatalogEntry:
+        """The catalog entry ``rid`` (404 when there is none)."""
+        found = s.catalog.get(record_id(rid, field))
+        if found is None:
+            raise ServeError(
+                f"{field}: no record {rid[:200]!r} in the catalog", status=404, field=field
+            )
+        return found
+
+    def record(self, s: Session, rid: str, field: str = "id") -> tuple[CatalogEntry, Record]:
+        """The entry ``rid`` and its parsed record."""
+        e = self.entry(s, rid, field)
+        return e, self.records.record(e)
+
+    def export(self, s: Session, rid: str, fmt: str) -> bytes:
+        """The record ``rid`` in export format ``fmt``."""
+        from .. import formats
+
+        _, record = self.record(s, rid)
+        return formats.encode(record, fmt)
+
+    def by_ref(self, s: Session, ref: str, platform: str | None, host: Host | None) -> CatalogEntry:
+        """The entry of an indexed reference: ``REGISTRY/REPO@DIGEST`` (its key), or
+        ``REGISTRY/REPO:TAG`` (the manifest of ``platform``, else of the host's architecture,
+        else the newest)."""
+        ref = record_id(ref, "ref")
+        if "@" in ref:
+            return self.entry(s, ref, "ref")
+        repo, sep, tag = ref.rpartition(":")
+        if not sep or "/" in tag:
+            raise ServeError(f"ref: {ref[:200]!r} is not REGISTRY/REPO:TAG or @DIGEST", field="ref")
+        hits = [e for e in s.catalog.in_repository(repository(repo, "ref")) if e.tag == tag]
+        if not hits:
+            raise ServeError(f"ref: {ref[:200]!r} is not in the catalog", status=404, field="ref")
+        if platform:
+            hits = [e for e in hits if e.platform == platform]
+            if not hits:
+                raise ServeError(
+                    f"platform: {ref} has no {platform!r} manifest", status=404, field="platform"
+                )
+        elif len(hits) > 1 and host is not None and host.cpu.family in _ARCH:
+            arch = _ARCH[host.cpu.family]
+            hits = [e for e in hits if e.platform and e.platform.split("/")[1:2] == [arch]] or hits
+        return hits[0]
+
+    # -- host profiles --------------------------------------------------------------------------
+
+    def hosts(self, s: Session) -> dict[str, SiteHost]:
+        """Every site host profile, by name."""
+        return site_hosts(self.files, s.store.hosts(), self.profiles)
+
+    def host(self, s: Session, name: str, field: str = "host") -> SiteHost:
+        """The profile ``name`` (404 when there is none)."""
+        name = host_name(name, field)
+        if name in self.files:
+            return self.files[name]
+        text = s.store.host(name)
+        if text is None:
+            raise ServeError(f"{field}: no host profile {name!r}", status=404, field=field)
+        return SiteHost(name=name, host=self.profiles.host(name, text), source="api")
+
+    def put_host(self, s: Session, name: str, body: bytes) -> tuple[bool, dict[str, Any]]:
+        """Register ``name``; (created, its summary)."""
+        name = host_name(name, "name")
+        if name in self.files:
+            raise ServeError(
+                f"name: {name!r} is defined by a file of --hosts", status=409, field="name"
+            )
+        host, text = parse_profile(body, name)
+        created = s.store.put_host(name, text)
+        return created, profile_summary(SiteHost(name=name, host=host, source="api"))
+
+    def delete_host(self, s: Session, name: str) -> None:
+        """Remove the registered profile ``name``."""
+        name = host_name(name, "name")
+        if name in self.files:
+            raise ServeError(
+                f"name: {name!r} is defined by a file of --hosts", status=409, field="name"
+            )
+        if not s.store.delete_host(name):
+            raise ServeError(f"name: no host profile {name!r}", status=404, field="name")
+
+    # -- compatibility --------------------------------------------------------------------------
+
+    def check(
+        self,
+        s: Session,
+        *,
+        record: str | None,
+        ref: str | None,
+        platform: str | None,
+        host: str | None,
+        profile: Host | None = None,
+        mpi_mode: str | None = None,
+    ) -> Checked:
+        """The report of a record (by id, or an indexed reference) on a named host or a
+        profile given inline."""
+        if (record is None) == (ref is None):
+            raise ServeError("record, ref: give exactly one of them", field="record")
+        if profile is not None:
+            site = SiteHost(name=profile.name or "posted", host=profile, source="api")
+        else:
+            site = self.host(s, host or "")
+        entry = (
+            self.entry(s, record, "record")
+            if record is not None
+            else self.by_ref(s, ref or "", platform, site.host)
+        )
+        report = check(
+            self.records.record(entry), site.host, options=CheckOptions(mpi_mode=mpi_mode)
+        )
+        return Checked(record=entry.key, host=site.name, report=report)
+
+    def select(self, s: Session, repo: str, host: str, mpi_mode: str | None) -> dict[str, Any]:
+        """Rank the indexed tags of ``repo`` for the host ``host``."""
+        repo = repository(repo)
+        site = self.host(s, host)
+        newest: dict[tuple[str | None, str | None], CatalogEntry] = {}
+        for e in s.catalog.in_repository(repo):  # newest first: keep one per tag and platform
+            newest.setdefault((e.tag, e.platform), e)
+        if not newest:
+            raise ServeError(
+                f"repository: no records of {repo!r} in the catalog", status=404, field="repository"
+            )
+        found = [
+            Found(
+                ref=e.ref or e.key,
+                tag=e.tag or "",
+                digest=(e.ref or e.key).rpartition("@")[2],
+                platform=e.platform,
+                record=self.records.record(e),
+            )
+            for e in newest.values()
+        ]
+        chosen = rank(found, site.host, options=CheckOptions(mpi_mode=mpi_mode))
+        return {"repository": repo, "host": site.name, **chosen.to_dict()}
+
+    def matrix(
+        self, s: Session, q: SpecQuery | None, limit: int
+    ) -> tuple[list[str], list[tuple[dict[str, Any], list[Report]]]]:
+        """The records of ``q`` × every host profile: names, and per record its reports."""
+        sites = self.hosts(s)
+        found = s.catalog.recent(limit) if q is None else s.catalog.query(q, limit=limit)
+        rows = []
+        for e in found:
+            record = self.records.record(e)
+            rows.append((self.summary(e), [check(record, h.host) for h in sites.values()]))
+        return list(sites), rows
+
+    def diff(self, s: Session, a: str, b: str) -> tuple[CatalogEntry, CatalogEntry, RecordDiff]:
+        """Records ``a`` and ``b`` and what changed from one to the other."""
+        ea, ra = self.record(s, a, "a")
+        eb, rb = self.record(s, b, "b")
+        return ea, eb, diff(ra, rb)
+
+    # -- notifications --------------------------------------------------------------------------
+
+    def notify(self, s: Session, body: bytes) -> dict[str, Any]:
+        """Queue the pushes of configured registries in a notification."""
+        note = parse_notification(body)
+        ignored = list(note.ignored)
+        wanted = []
+        for ev in note.events:
+            if ev.registry in self.config.registries:
+                wanted.append(ev)
+            else:
+                ignored.append(f"{ev.ref}: registry {ev.registry} is not configured (--registry)")
+        queued = s.store.enqueue(wanted) if wanted else 0
+        return {
+            "format": note.format,
+            "accepted": len(wanted),
+            "queued": queued,
+            "ignored": ignored,
+        }
+
+    def events(self, s: Session, limit: int) -> list[dict[str, Any]]:
+        """The newest queued notifications."""
+        return s.store.events(limit)
