@@ -80,6 +80,7 @@ def start(
 ) -> Served:
     """Start ``nameplate serve ARGS --bind 127.0.0.1:PORT`` and wait for ``/healthz``."""
     port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"{name}.log"
     environ = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

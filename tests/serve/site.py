@@ -151,14 +151,14 @@ def write_hosts(folder: Path, names: list[str] | None = None) -> Path:
 def fill(url: str, records: list[Record], *, with_hostile: bool = True) -> dict[str, str]:
     """Index the site into the catalog at ``url``; returns ids by a short name."""
     entries = [Entry(record=r) for r in records] + repo_entries()
-    bad = hostile(records)
+    ids = {f"{r.subject.name}@{r.subject.version}": r.serial for r in records}
     if with_hostile:
+        bad = hostile(records)
         entries.append(Entry(record=bad))
+        ids["hostile"] = bad.serial
     with Catalog.open(url) as cat:
         cat.add_many(entries)
         cat.analyze()
-    ids = {f"{r.subject.name}@{r.subject.version}": r.serial for r in records}
-    ids["hostile"] = bad.serial
     for e in repo_entries():
         ids[f"hypre:{e.tag}"] = e.key
     return ids

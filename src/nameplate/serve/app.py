@@ -81,6 +81,8 @@ def _answer(
 
 async def _serve_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServeError)
+    if exc.status in (401, 403):  # the reason only: never a header of the request
+        log.debug("%s %s refused (%d): %s", request.method, request.url.path, exc.status, exc)
     return _answer(request, exc.status, str(exc), exc.field, challenge(exc) or None)
 
 

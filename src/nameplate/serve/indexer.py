@@ -157,7 +157,7 @@ class IndexWorker(threading.Thread):
             plain_http=frozenset(config.plain_http), ca_file=config.ca_file
         )
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._catalog: Catalog | None = None
         self._store: Store | None = None
 
@@ -167,7 +167,7 @@ class IndexWorker(threading.Thread):
 
     def stop(self) -> None:
         """Finish the event at hand and stop."""
-        self._stop.set()
+        self._halt.set()
         self._wake.set()
 
     def _connect(self) -> tuple[Catalog, Store]:
@@ -215,9 +215,9 @@ class IndexWorker(threading.Thread):
         store.finish(q.id, out.state, out.detail)
 
     def run(self) -> None:  # pragma: no cover - exercised through the service tests
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
-                while not self._stop.is_set() and self.step():
+                while not self._halt.is_set() and self.step():
                     pass
             except NameplateError as exc:
                 log.warning("the notification queue is unreachable: %s", exc)

@@ -9,6 +9,7 @@ with the HTTP status to answer.
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from .notify import parse_notification
 from .params import host_name, record_id, repository
 
 __all__ = ["Service", "id_path"]
+
+log = logging.getLogger("nameplate.serve")
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64le", "riscv64": "riscv64"}
 
@@ -156,6 +159,7 @@ class Service:
             )
         host, text = parse_profile(body, name)
         created = s.store.put_host(name, text)
+        log.info("host profile %s %s", name, "registered" if created else "replaced")
         return created, profile_summary(SiteHost(name=name, host=host, source="api"))
 
     def delete_host(self, s: Session, name: str) -> None:
@@ -167,6 +171,7 @@ class Service:
             )
         if not s.store.delete_host(name):
             raise ServeError(f"name: no host profile {name!r}", status=404, field="name")
+        log.info("host profile %s removed", name)
 
     # -- compatibility --------------------------------------------------------------------------
 
@@ -254,6 +259,15 @@ class Service:
             else:
                 ignored.append(f"{ev.ref}: registry {ev.registry} is not configured (--registry)")
         queued = s.store.enqueue(wanted) if wanted else 0
+        log.info(
+            "notification (%s): %d queued, %d already seen, %d ignored",
+            note.format,
+            queued,
+            len(wanted) - queued,
+            len(ignored),
+        )
+        for why in ignored:
+            log.debug("notification item ignored: %s", why)
         return {
             "format": note.format,
             "accepted": len(wanted),
