@@ -560,6 +560,9 @@ def document() -> dict[str, Any]:
             },
         },
     }
+    for ops in paths.values():  # an unknown or repeated query parameter is refused anywhere
+        for op in ops.values():
+            op["responses"].setdefault("400", _BAD)
     return {
         "openapi": "3.1.0",
         "info": {
