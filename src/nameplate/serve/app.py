@@ -29,6 +29,7 @@ from starlette.routing import Route
 from ..compat.catalog import Catalog
 from ..errors import CatalogError, NameplateError, ServeError
 from . import api, pages
+from .cache import Memo
 from .config import ServeConfig, from_env, read_token
 from .db import Database
 from .hosts import load_dir
@@ -51,6 +52,7 @@ class State:
     db: Database
     service: Service
     env: Environment
+    pages: Memo[str]
     worker: IndexWorker | None = None
 
 
@@ -124,6 +126,7 @@ def create_app(config: ServeConfig) -> Starlette:
         db=Database(config.catalog, threads=config.threads),
         service=Service(config, files),
         env=pages.environment(),
+        pages=Memo(500),
     )
 
     @contextlib.asynccontextmanager

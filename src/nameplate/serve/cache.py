@@ -1,73 +1,92 @@
-"""Parsed records and their summaries, cached by content.
+"""Parsed records, summaries and computed answers, cached by content.
 
 A record is stored in the catalog as JSON; turning it into a :class:`~nameplate.record.Record`
 costs far more than the query that found it (12 ms for a 100 KiB Spack record, against 0.1 ms
-for its compatibility check). Entries are keyed by the catalog key *and* the SHA-256 of the JSON,
-so a record re-indexed under the same key is parsed again: the cache never answers with stale
-data, and replicas need no invalidation. Bounded by the bytes of JSON it holds (LRU).
+for its compatibility check), and ranking a repository's tags runs every rule on every tag.
+Everything here is keyed by *content*: an entry by its catalog key and a hash of its JSON, a
+host profile by a hash of its canonical JSON. A record re-indexed under the same key, or a
+profile replaced, therefore misses the cache: it never answers with stale data, and replicas
+need no invalidation. All caches are bounded (LRU) and thread-safe.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from ..compat.catalog import CatalogEntry
 from ..record import Record
 
-__all__ = ["RecordCache", "summary_of"]
+__all__ = ["Memo", "RecordCache", "fingerprint", "summary_of"]
+
+_T = TypeVar("_T")
+
+Fingerprint = tuple[str, int, int]
+"""An entry's identity and content: its key, and the length and hash of its JSON."""
+
+
+def fingerprint(entry: CatalogEntry) -> Fingerprint:
+    """What identifies an entry's content in this process (``hash`` of a string is a keyed
+    SipHash, computed at memory speed; the key and length make a collision moot)."""
+    return entry.key, len(entry.record_json), hash(entry.record_json)
+
+
+class Memo(Generic[_T]):
+    """A bounded LRU of computed values."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, _T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """The value for ``key``, computed (outside the lock) when missing."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
 
 
 class RecordCache:
-    """An LRU of parsed records and summaries, thread-safe."""
+    """Parsed records, bounded by the bytes of JSON they came from, and their summaries."""
 
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
         self._size = 0
-        self._records: OrderedDict[tuple[str, bytes], tuple[Record, int]] = OrderedDict()
-        self._summaries: OrderedDict[tuple[str, bytes], dict[str, Any]] = OrderedDict()
+        self._records: OrderedDict[Fingerprint, Record] = OrderedDict()
+        self._summaries: Memo[dict[str, Any]] = Memo(50_000)
         self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(entry: CatalogEntry) -> tuple[str, bytes]:
-        return entry.key, hashlib.sha256(entry.record_json.encode()).digest()
 
     def record(self, entry: CatalogEntry) -> Record:
         """The entry's record, parsed once per content."""
-        key = self._key(entry)
+        key = fingerprint(entry)
         with self._lock:
             hit = self._records.get(key)
             if hit is not None:
                 self._records.move_to_end(key)
-                return hit[0]
+                return hit
         record = entry.record()
-        size = len(entry.record_json)
         with self._lock:
             if key not in self._records:
-                self._records[key] = (record, size)
-                self._size += size
+                self._records[key] = record
+                self._size += key[1]
             while self._size > self._max and len(self._records) > 1:
-                _, (_, dropped) = self._records.popitem(last=False)
-                self._size -= dropped
+                dropped, _ = self._records.popitem(last=False)
+                self._size -= dropped[1]
         return record
 
     def summary(self, entry: CatalogEntry) -> dict[str, Any]:
         """The entry's summary (:func:`summary_of`), computed once per content."""
-        key = self._key(entry)
-        with self._lock:
-            hit = self._summaries.get(key)
-            if hit is not None:
-                self._summaries.move_to_end(key)
-                return hit
-        out = summary_of(entry)
-        with self._lock:
-            self._summaries[key] = out
-            while len(self._summaries) > 50_000:
-                self._summaries.popitem(last=False)
-        return out
+        return self._summaries.get(fingerprint(entry), lambda: summary_of(entry))
 
 
 def _get(doc: Any, *path: str) -> Any:

@@ -14,7 +14,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +38,11 @@ class SiteHost:
     name: str
     host: Host
     source: Literal["file", "api"]
+    fingerprint: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256(self.host.to_json().encode()).hexdigest()
+        object.__setattr__(self, "fingerprint", digest)
 
 
 def _named(host: Host, name: str) -> Host:

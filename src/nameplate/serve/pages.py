@@ -18,8 +18,8 @@ from starlette.responses import HTMLResponse, Response
 
 from .. import formats
 from .._version import __version__
-from ..compat.report import check
 from . import params
+from .cache import fingerprint
 from .db import Session
 from .hosts import profile_summary
 from .service import links
@@ -66,15 +66,19 @@ async def search(request: Request) -> Response:
     limit = params.limit(p, default=50, most=500)
 
     def render(s: Session) -> str:
-        results = st.service.search(s, q, limit)
+        found = st.service.found(s, q, limit)
         total = None if q is not None else st.service.count(s)
-        return st.env.get_template("search.html").render(
-            page="search",
-            q=q.text if q else "",
-            results=results,
-            total=total,
-            limit=limit,
-            examples=EXAMPLES,
+        key = ("search", q.text if q else "", limit, total, tuple(fingerprint(e) for e in found))
+        return st.pages.get(
+            key,
+            lambda: st.env.get_template("search.html").render(
+                page="search",
+                q=q.text if q else "",
+                results=[st.service.summary(e) for e in found],
+                total=total,
+                limit=limit,
+                examples=EXAMPLES,
+            ),
         )
 
     return _html(await st.db.run(render))
@@ -87,18 +91,24 @@ async def record(request: Request) -> Response:
     rid = params.record_id(request.path_params["id"])
 
     def render(s: Session) -> str:
-        entry, rec = st.service.record(s, rid)
+        entry = st.service.entry(s, rid)
         sites = st.service.hosts(s)
-        checks = [(name, cell(check(rec, site.host))) for name, site in sites.items()]
-        return st.env.get_template("record.html").render(
-            page="record",
-            entry=entry,
-            v=record_view(rec),
-            checks=checks,
-            downloads=downloads(formats.MEDIA_TYPES, formats.EXTENSIONS),
-            self_url=links(entry.key)["self"],
-            max_tree=MAX_TREE,
-        )
+        key = ("record", fingerprint(entry), tuple(h.fingerprint for h in sites.values()))
+
+        def page() -> str:
+            rec = st.service.records.record(entry)
+            checks = [(n, cell(st.service.report(entry, h))) for n, h in sites.items()]
+            return st.env.get_template("record.html").render(
+                page="record",
+                entry=entry,
+                v=record_view(rec),
+                checks=checks,
+                downloads=downloads(formats.MEDIA_TYPES, formats.EXTENSIONS),
+                self_url=links(entry.key)["self"],
+                max_tree=MAX_TREE,
+            )
+
+        return st.pages.get(key, page)
 
     return _html(await st.db.run(render))
 
@@ -111,10 +121,30 @@ async def matrix(request: Request) -> Response:
     limit = params.limit(p, default=25, most=100)
 
     def render(s: Session) -> str:
-        names, rows = st.service.matrix(s, q, limit)
-        return st.env.get_template("matrix.html").render(
-            page="matrix", q=q.text if q else "", hosts=names, rows=matrix_rows(rows), limit=limit
+        found = st.service.found(s, q, limit)
+        sites = st.service.hosts(s)
+        key = (
+            "matrix",
+            q.text if q else "",
+            limit,
+            tuple(fingerprint(e) for e in found),
+            tuple(h.fingerprint for h in sites.values()),
         )
+
+        def page() -> str:
+            rows = [
+                (st.service.summary(e), [st.service.report(e, h) for h in sites.values()])
+                for e in found
+            ]
+            return st.env.get_template("matrix.html").render(
+                page="matrix",
+                q=q.text if q else "",
+                hosts=list(sites),
+                rows=matrix_rows(rows),
+                limit=limit,
+            )
+
+        return st.pages.get(key, page)
 
     return _html(await st.db.run(render))
 

@@ -23,7 +23,7 @@ from ..compat.select import Found, rank
 from ..compat.specquery import SpecQuery
 from ..errors import ServeError
 from ..record import Record
-from .cache import RecordCache
+from .cache import Memo, RecordCache, fingerprint
 from .config import ServeConfig
 from .db import Session
 from .diff import RecordDiff, diff
@@ -73,6 +73,17 @@ class Service:
         self.files = dict(files)
         self.records = RecordCache(config.cache_bytes)
         self.profiles = ProfileCache()
+        self.reports: Memo[Report] = Memo(20_000)
+        self.answers: Memo[Any] = Memo(2_000)
+
+    def report(self, entry: CatalogEntry, site: SiteHost, mpi_mode: str | None = None) -> Report:
+        """The check of ``entry`` on ``site``, computed once per content of both."""
+        return self.reports.get(
+            (fingerprint(entry), site.fingerprint, mpi_mode),
+            lambda: check(
+                self.records.record(entry), site.host, options=CheckOptions(mpi_mode=mpi_mode)
+            ),
+        )
 
     # -- records --------------------------------------------------------------------------------
 
@@ -80,10 +91,13 @@ class Service:
         """A record's summary with its links."""
         return {**self.records.summary(entry), "links": links(entry.key)}
 
+    def found(self, s: Session, q: SpecQuery | None, limit: int) -> list[CatalogEntry]:
+        """Entries matching ``q`` (every record when None), newest first."""
+        return s.catalog.recent(limit) if q is None else s.catalog.query(q, limit=limit)
+
     def search(self, s: Session, q: SpecQuery | None, limit: int) -> list[dict[str, Any]]:
-        """Records matching ``q`` (every record when None), newest first."""
-        found = s.catalog.recent(limit) if q is None else s.catalog.query(q, limit=limit)
-        return [self.summary(e) for e in found]
+        """Summaries of the records matching ``q``, newest first."""
+        return [self.summary(e) for e in self.found(s, q, limit)]
 
     def count(self, s: Session) -> int:
         """How many records the catalog holds."""
@@ -199,9 +213,7 @@ class Service:
             if record is not None
             else self.by_ref(s, ref or "", platform, site.host)
         )
-        report = check(
-            self.records.record(entry), site.host, options=CheckOptions(mpi_mode=mpi_mode)
-        )
+        report = self.report(entry, site, mpi_mode)
         return Checked(record=entry.key, host=site.name, report=report)
 
     def select(self, s: Session, repo: str, host: str, mpi_mode: str | None) -> dict[str, Any]:
@@ -215,29 +227,32 @@ class Service:
             raise ServeError(
                 f"repository: no records of {repo!r} in the catalog", status=404, field="repository"
             )
-        found = [
-            Found(
-                ref=e.ref or e.key,
-                tag=e.tag or "",
-                digest=(e.ref or e.key).rpartition("@")[2],
-                platform=e.platform,
-                record=self.records.record(e),
-            )
-            for e in newest.values()
-        ]
-        chosen = rank(found, site.host, options=CheckOptions(mpi_mode=mpi_mode))
-        return {"repository": repo, "host": site.name, **chosen.to_dict()}
+        key = (repo, tuple(fingerprint(e) for e in newest.values()), site.fingerprint, mpi_mode)
+
+        def ranked() -> dict[str, Any]:
+            found = [
+                Found(
+                    ref=e.ref or e.key,
+                    tag=e.tag or "",
+                    digest=(e.ref or e.key).rpartition("@")[2],
+                    platform=e.platform,
+                    record=self.records.record(e),
+                )
+                for e in newest.values()
+            ]
+            chosen = rank(found, site.host, options=CheckOptions(mpi_mode=mpi_mode))
+            return {"repository": repo, "host": site.name, **chosen.to_dict()}
+
+        result: dict[str, Any] = self.answers.get(key, ranked)
+        return result
 
     def matrix(
         self, s: Session, q: SpecQuery | None, limit: int
     ) -> tuple[list[str], list[tuple[dict[str, Any], list[Report]]]]:
         """The records of ``q`` × every host profile: names, and per record its reports."""
         sites = self.hosts(s)
-        found = s.catalog.recent(limit) if q is None else s.catalog.query(q, limit=limit)
-        rows = []
-        for e in found:
-            record = self.records.record(e)
-            rows.append((self.summary(e), [check(record, h.host) for h in sites.values()]))
+        found = self.found(s, q, limit)
+        rows = [(self.summary(e), [self.report(e, h) for h in sites.values()]) for e in found]
         return list(sites), rows
 
     def diff(self, s: Session, a: str, b: str) -> tuple[CatalogEntry, CatalogEntry, RecordDiff]:
