@@ -21,7 +21,7 @@ from .openapi import document
 from .security import read_json_body, require_token
 
 if TYPE_CHECKING:
-    from .app import State
+    from .state import State
 
 __all__ = ["ROUTES"]
 

@@ -14,10 +14,8 @@ import http
 import logging
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Environment
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -36,24 +34,12 @@ from .hosts import load_dir
 from .indexer import IndexWorker
 from .security import SecurityHeaders, challenge
 from .service import Service
+from .state import State
 from .store import Store
 
-__all__ = ["State", "create_app", "create_app_from_env"]
+__all__ = ["create_app", "create_app_from_env"]
 
 log = logging.getLogger("nameplate.serve")
-
-
-@dataclass(slots=True)
-class State:
-    """What the handlers share: configuration, token, database, answers, templates."""
-
-    config: ServeConfig
-    token: bytes | None
-    db: Database
-    service: Service
-    env: Environment
-    pages: Memo[str]
-    worker: IndexWorker | None = None
 
 
 def _wants_json(request: Request) -> bool:

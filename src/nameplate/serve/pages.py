@@ -26,7 +26,7 @@ from .service import links
 from .views import MAX_TREE, cell, downloads, matrix_rows, record_view
 
 if TYPE_CHECKING:
-    from .app import State
+    from .state import State
 
 __all__ = ["ROUTES", "STYLESHEET", "environment", "render_error"]
 
