@@ -83,6 +83,17 @@ def shoot(driver: Any, name: str, height: int = 900) -> None:
     driver.set_window_size(1280, 900)
 
 
+def wait_for_url(driver: Any, part: str) -> None:
+    """Wait for the navigation a click or a key started (the page loaded)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(
+        lambda d: (
+            part in d.current_url and d.execute_script("return document.readyState") == "complete"
+        )
+    )
+
+
 def text(driver: Any) -> str:
     from selenium.webdriver.common.by import By
 
@@ -98,7 +109,7 @@ def test_search_page(browser: Any, served: tuple[server.Served, dict[str, str]])
     assert browser.title.startswith("Search")
     box = browser.find_element(By.ID, "q")
     box.send_keys("hdf5 +mpi ^openmpi", Keys.ENTER)
-    assert "q=hdf5" in browser.current_url
+    wait_for_url(browser, "q=hdf5")
     body = text(browser)
     assert "2 records match hdf5 +mpi ^openmpi" in body
     rows = browser.find_elements(By.CSS_SELECTOR, "table.results tbody tr")
@@ -113,6 +124,7 @@ def test_record_page(browser: Any, served: tuple[server.Served, dict[str, str]])
     s, _ = served
     browser.get(s.base + "/?q=hdf5%401.14.6")
     browser.find_element(By.LINK_TEXT, "hdf5@1.14.6").click()
+    wait_for_url(browser, "/records/")
     assert browser.title.startswith("hdf5@1.14.6")
     body = text(browser)
     for heading in (
@@ -160,7 +172,7 @@ def test_diff_page(browser: Any, served: tuple[server.Served, dict[str, str]]) -
     browser.find_element(By.CSS_SELECTOR, f"input[name=a][value='{ids['hdf5@1.14.5']}']").click()
     browser.find_element(By.CSS_SELECTOR, f"input[name=b][value='{ids['hdf5@1.14.6']}']").click()
     browser.find_element(By.XPATH, "//button[text()='Compare a and b']").click()
-    assert "/diff?" in browser.current_url
+    wait_for_url(browser, "/diff?")
     body = text(browser)
     assert "hdf5@1.14.5 (a) → hdf5@1.14.6 (b)" in body
     first = browser.find_element(By.CSS_SELECTOR, "table.diff tbody tr").text
