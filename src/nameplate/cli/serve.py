@@ -54,9 +54,9 @@ __all__ = ["COMMANDS"]
 @click.option(
     "--threads",
     type=int,
-    default=8,
+    default=4,
     show_default=True,
-    help="Database connections (threads) per worker.",
+    help="Database threads per worker (two connections each).",
 )
 @click.option(
     "--log-level",

@@ -61,7 +61,7 @@ class ServeConfig:
     registries: frozenset[str] = frozenset()
     plain_http: frozenset[str] = frozenset()
     ca_file: str | None = None
-    threads: int = 8
+    threads: int = 4
     poll: float = 1.0
     indexing: bool = True
     cache_bytes: int = 64 << 20
@@ -90,7 +90,7 @@ def from_env(environ: Mapping[str, str]) -> ServeConfig:
             registries=frozenset(data.get("registries") or ()),
             plain_http=frozenset(data.get("plain_http") or ()),
             ca_file=data.get("ca_file"),
-            threads=int(data.get("threads", 8)),
+            threads=int(data.get("threads", 4)),
             poll=float(data.get("poll", 1.0)),
             indexing=bool(data.get("indexing", True)),
             cache_bytes=int(data.get("cache_bytes", 64 << 20)),
