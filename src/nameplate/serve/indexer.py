@@ -21,6 +21,7 @@ import contextlib
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +38,12 @@ __all__ = ["IndexWorker", "index_event"]
 log = logging.getLogger("nameplate.serve")
 
 _FALLBACK_TAG = re.compile(r"^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})$")
+PRUNE_EVERY = 600.0
+"""Seconds between two clean-ups of the queue."""
+
+KEEP_EVENTS = 7 * 86400.0
+"""Finished events are kept a week (``GET /v1/notifications``), then forgotten."""
+
 _MAX_TAGS = 200
 """Tags resolved when an image's tag is not known from a notification."""
 
@@ -215,10 +222,14 @@ class IndexWorker(threading.Thread):
         store.finish(q.id, out.state, out.detail)
 
     def run(self) -> None:  # pragma: no cover - exercised through the service tests
+        pruned = 0.0
         while not self._halt.is_set():
             try:
                 while not self._halt.is_set() and self.step():
                     pass
+                if time.monotonic() - pruned > PRUNE_EVERY:
+                    pruned = time.monotonic()
+                    self._connect()[1].prune(KEEP_EVENTS)
             except NameplateError as exc:
                 log.warning("the notification queue is unreachable: %s", exc)
                 self._disconnect()

@@ -11,6 +11,7 @@ host profiles and the queue, and a notification is indexed once by whichever rep
 from __future__ import annotations
 
 import contextlib
+import datetime
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -247,18 +248,13 @@ class Store:
             [limit],
         )
         keys = (
-            "id",
-            "source",
-            "registry",
-            "repository",
-            "digest",
-            "tag",
-            "state",
-            "attempts",
-            "received",
-            "detail",
-        )
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+            "id", "source", "registry", "repository", "digest", "tag", "state", "attempts",
+            "received", "detail",
+        )  # fmt: skip
+        out = [dict(zip(keys, r, strict=True)) for r in rows]
+        for event in out:
+            event["received"] = _iso(float(event["received"]))
+        return out
 
     def prune(self, older_than: float) -> int:
         """Forget finished events older than ``older_than`` seconds."""
@@ -298,6 +294,12 @@ class Store:
             [registry, repository, digest],
         )
         return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def _iso(moment: float) -> str:
+    return datetime.datetime.fromtimestamp(moment, tz=datetime.timezone.utc).isoformat(
+        timespec="seconds"
+    )
 
 
 @contextlib.contextmanager
