@@ -433,3 +433,34 @@ def test_unknown_paths_and_methods(client: TestClient) -> None:
     page = client.get("/nope")
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
+
+
+# -- the pages, on both backends --------------------------------------------------------------------
+
+
+def test_pages(client: TestClient, site_ids: dict[str, str]) -> None:
+    hdf5 = site_ids["hdf5@1.14.6"]
+    expect = {
+        "/": ["Search records", "newest of"],
+        "/?q=hdf5%20%2Bmpi": ["2</strong> records match", "hdf5@1.14.6"],
+        f"/records/{hdf5}": ["Dependency tree", "Runs on", "cpu-icelake", "[build,link]"],
+        f"/records/{site_ids['hypre:3.1.0-zen4-openmpi']}": [
+            "registry.example.org/hpc/hypre:3.1.0-zen4-openmpi"
+        ],
+        "/matrix?q=hypre": ["Compatibility matrix", "gpu-h200", "v-pass"],
+        f"/diff?a={site_ids['hdf5@1.14.5']}&b={hdf5}": ["hdf5@1.14.5</a> (a)", "Changed"],
+        "/diff": ["Give two record ids"],
+        "/hosts": ["arm-grace", "neoverse_v2"],
+    }
+    for path, needles in expect.items():
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:300])
+        assert r.headers["content-type"].startswith("text/html")
+        for needle in needles:
+            assert needle in r.text, (path, needle)
+    css = client.get("/static/nameplate.css")
+    assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
+    bad = client.get("/?q=hdf5%20%5E")
+    assert bad.status_code == 400
+    assert "^" in bad.text and "<h1>400" in bad.text
+    assert client.get("/records/urn:uuid:nope").status_code == 404

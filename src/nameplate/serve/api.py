@@ -71,8 +71,7 @@ async def record(request: Request) -> Response:
     rid = params.record_id(request.path_params["id"])
     if p.get("format"):
         fmt = params.export_format(p["format"])
-        data = await st.db.run(st.service.export, rid, fmt)
-        entry = await st.db.run(st.service.entry, rid)
+        entry, data = await st.db.run(st.service.export, rid, fmt)
         name = _filename(entry.subject, entry.version) + formats.EXTENSIONS.get(fmt, "")
         return Response(
             data,

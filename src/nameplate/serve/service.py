@@ -117,12 +117,12 @@ class Service:
         e = self.entry(s, rid, field)
         return e, self.records.record(e)
 
-    def export(self, s: Session, rid: str, fmt: str) -> bytes:
-        """The record ``rid`` in export format ``fmt``."""
+    def export(self, s: Session, rid: str, fmt: str) -> tuple[CatalogEntry, bytes]:
+        """The entry ``rid`` and its record in export format ``fmt``."""
         from .. import formats
 
-        _, record = self.record(s, rid)
-        return formats.encode(record, fmt)
+        entry, record = self.record(s, rid)
+        return entry, formats.encode(record, fmt)
 
     def by_ref(self, s: Session, ref: str, platform: str | None, host: Host | None) -> CatalogEntry:
         """The entry of an indexed reference: ``REGISTRY/REPO@DIGEST`` (its key), or
