@@ -193,6 +193,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--query-ttl", type=float, default=1.0, help="the server's --query-ttl")
     ap.add_argument("--postgres", default="auto")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores; load average before the run: {os.getloadavg()[0]:.2f}")
@@ -214,7 +215,8 @@ def main() -> None:
         served = server.start(
             tmp,
             "--catalog", url, "--hosts", str(hosts_dir), "--workers", str(args.workers),
-            "--threads", str(args.threads), "--log-level", "warning",
+            "--threads", str(args.threads), "--query-ttl", str(args.query_ttl),
+            "--log-level", "warning",
         )  # fmt: skip
         try:
             port = int(served.base.rsplit(":", 1)[1])

@@ -59,6 +59,13 @@ __all__ = ["COMMANDS"]
     help="Database threads per worker (two connections each).",
 )
 @click.option(
+    "--query-ttl",
+    type=click.FloatRange(0, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds a search's matches are reused (0: every search queries the catalog).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -77,6 +84,7 @@ def serve(  # noqa: PLR0917 - one parameter per option
     tls_key: str | None,
     workers: int,
     threads: int,
+    query_ttl: float,
     log_level: str,
 ) -> None:
     """Serve the catalog: JSON API, web pages, indexing on push.
@@ -100,6 +108,7 @@ def serve(  # noqa: PLR0917 - one parameter per option
         plain_http=frozenset(registry_host(r) for r in plain_http),
         ca_file=ca_file,
         threads=threads,
+        query_ttl=query_ttl,
     )
     run(
         config,

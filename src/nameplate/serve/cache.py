@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
@@ -20,7 +21,7 @@ from typing import Any, Generic, TypeVar
 from ..compat.catalog import CatalogEntry
 from ..record import Record
 
-__all__ = ["Memo", "RecordCache", "fingerprint", "summary_of"]
+__all__ = ["Fresh", "Memo", "RecordCache", "fingerprint", "summary_of"]
 
 _T = TypeVar("_T")
 
@@ -51,6 +52,34 @@ class Memo(Generic[_T]):
         value = compute()
         with self._lock:
             self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+class Fresh(Generic[_T]):
+    """Values kept for ``ttl`` seconds: the one cache here that is not keyed by content, for
+    what only a query can tell (which records match a spec). ``ttl`` 0 keeps nothing."""
+
+    def __init__(self, ttl: float, size: int = 1000) -> None:
+        self.ttl = ttl
+        self._size = size
+        self._items: OrderedDict[Hashable, tuple[float, _T]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """The value for ``key`` if computed less than ``ttl`` seconds ago, else computed."""
+        if self.ttl <= 0:
+            return compute()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and now - hit[0] < self.ttl:
+                return hit[1]
+        value = compute()
+        with self._lock:
+            self._items[key] = (now, value)
+            self._items.move_to_end(key)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return value

@@ -53,6 +53,7 @@ class ServeConfig:
     ``registries``: the only registries contacted, and those whose notifications are indexed.
     ``plain_http``: registries reached over plain HTTP. ``threads``: database threads of the
     process. ``poll``: seconds between looks at the notification queue when idle.
+    ``query_ttl``: seconds a search's matches are reused (0: every search queries).
     """
 
     catalog: str
@@ -65,6 +66,7 @@ class ServeConfig:
     poll: float = 1.0
     indexing: bool = True
     cache_bytes: int = 64 << 20
+    query_ttl: float = 1.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_env(self) -> str:
@@ -94,6 +96,7 @@ def from_env(environ: Mapping[str, str]) -> ServeConfig:
             poll=float(data.get("poll", 1.0)),
             indexing=bool(data.get("indexing", True)),
             cache_bytes=int(data.get("cache_bytes", 64 << 20)),
+            query_ttl=float(data.get("query_ttl", 1.0)),
             extra=dict(data.get("extra") or {}),
         )
     except (ValueError, KeyError, TypeError) as exc:

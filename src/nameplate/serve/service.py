@@ -23,7 +23,7 @@ from ..compat.select import Found, rank
 from ..compat.specquery import SpecQuery
 from ..errors import ServeError
 from ..record import Record
-from .cache import Memo, RecordCache, fingerprint
+from .cache import Fresh, Memo, RecordCache, fingerprint
 from .config import ServeConfig
 from .db import Session
 from .diff import RecordDiff, diff
@@ -75,6 +75,7 @@ class Service:
         self.profiles = ProfileCache()
         self.reports: Memo[Report] = Memo(20_000)
         self.answers: Memo[Any] = Memo(2_000)
+        self.matches: Fresh[list[CatalogEntry]] = Fresh(config.query_ttl)
 
     def report(self, entry: CatalogEntry, site: SiteHost, mpi_mode: str | None = None) -> Report:
         """The check of ``entry`` on ``site``, computed once per content of both."""
@@ -92,8 +93,12 @@ class Service:
         return {**self.records.summary(entry), "links": links(entry.key)}
 
     def found(self, s: Session, q: SpecQuery | None, limit: int) -> list[CatalogEntry]:
-        """Entries matching ``q`` (every record when None), newest first."""
-        return s.catalog.recent(limit) if q is None else s.catalog.query(q, limit=limit)
+        """Entries matching ``q`` (every record when None), newest first; the same query within
+        ``config.query_ttl`` seconds is answered from the last run (results are at most that
+        old)."""
+        if q is None:
+            return self.matches.get(("", limit), lambda: s.catalog.recent(limit))
+        return self.matches.get((q.text, limit), lambda: s.catalog.query(q, limit=limit))
 
     def search(self, s: Session, q: SpecQuery | None, limit: int) -> list[dict[str, Any]]:
         """Summaries of the records matching ``q``, newest first."""
