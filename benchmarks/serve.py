@@ -229,7 +229,8 @@ def main() -> None:
             served.stop()
         print(
             f"load: {args.clients} clients, {args.seconds:.0f} s (after {args.warmup:.0f} s warm-up), "
-            f"server: {args.workers} workers x {args.threads} database threads"
+            f"server: {args.workers} workers x {args.threads} database threads,"
+            f" --query-ttl {args.query_ttl:g}"
         )
         print(
             f"{'':8} {'floor p50':>10} {'floor p95':>10} {'p50':>9} {'p95':>9} {'req/s':>7} {'p95/floor':>10} {'goal p95<=100ms':>16}"
