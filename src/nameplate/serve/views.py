@@ -80,6 +80,17 @@ def tree(record: Record, *, limit: int = MAX_TREE) -> tuple[list[dict[str, Any]]
     return out, cut
 
 
+def _value(v: object) -> str:
+    """A variant value as Spack writes it: ``+``/``~`` for booleans, lists with commas."""
+    if v is True:
+        return "+"
+    if v is False:
+        return "~"
+    if isinstance(v, tuple):
+        return ",".join(str(x) for x in v)
+    return str(v)
+
+
 def _component_row(i: int, c: Component) -> dict[str, Any]:
     return {
         "anchor": f"c{i}",
@@ -91,9 +102,7 @@ def _component_row(i: int, c: Component) -> dict[str, Any]:
         "external": c.external,
         "purl": c.purl,
         "licenses": ", ".join(c.licenses),
-        "options": ", ".join(
-            f"{k}={'+' if v is True else '~' if v is False else v}" for k, v in c.options.items()
-        ),
+        "options": ", ".join(f"{k}={_value(v)}" for k, v in c.options.items()),
         "found_by": ", ".join(c.found_by),
         "prefix": c.prefix,
     }
