@@ -63,7 +63,7 @@ __all__ = ["COMMANDS"]
     type=click.FloatRange(0, 60),
     default=1.0,
     show_default=True,
-    help="Seconds a search's matches are reused (0: every search queries the catalog).",
+    help="Seconds the matches of a search or a repository listing are reused (0: never).",
 )
 @click.option(
     "--log-level",

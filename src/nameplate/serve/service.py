@@ -97,8 +97,13 @@ class Service:
         ``config.query_ttl`` seconds is answered from the last run (results are at most that
         old)."""
         if q is None:
-            return self.matches.get(("", limit), lambda: s.catalog.recent(limit))
-        return self.matches.get((q.text, limit), lambda: s.catalog.query(q, limit=limit))
+            return self.matches.get(("recent", limit), lambda: s.catalog.recent(limit))
+        return self.matches.get(("query", q.text, limit), lambda: s.catalog.query(q, limit=limit))
+
+    def in_repository(self, s: Session, repo: str) -> list[CatalogEntry]:
+        """The entries of a repository, newest first (reused for ``config.query_ttl`` seconds,
+        as the matches of a search)."""
+        return self.matches.get(("repository", repo), lambda: s.catalog.in_repository(repo))
 
     def search(self, s: Session, q: SpecQuery | None, limit: int) -> list[dict[str, Any]]:
         """Summaries of the records matching ``q``, newest first."""
@@ -139,7 +144,7 @@ class Service:
         repo, sep, tag = ref.rpartition(":")
         if not sep or "/" in tag:
             raise ServeError(f"ref: {ref[:200]!r} is not REGISTRY/REPO:TAG or @DIGEST", field="ref")
-        hits = [e for e in s.catalog.in_repository(repository(repo, "ref")) if e.tag == tag]
+        hits = [e for e in self.in_repository(s, repository(repo, "ref")) if e.tag == tag]
         if not hits:
             raise ServeError(f"ref: {ref[:200]!r} is not in the catalog", status=404, field="ref")
         if platform:
@@ -226,7 +231,7 @@ class Service:
         repo = repository(repo)
         site = self.host(s, host)
         newest: dict[tuple[str | None, str | None], CatalogEntry] = {}
-        for e in s.catalog.in_repository(repo):  # newest first: keep one per tag and platform
+        for e in self.in_repository(s, repo):  # newest first: keep one per tag and platform
             newest.setdefault((e.tag, e.platform), e)
         if not newest:
             raise ServeError(
