@@ -74,7 +74,9 @@ def _children(man: m.ResolvedManifest, where: str) -> list[tuple[str, str]]:
 
 
 class _Resolver(Protocol):
-    def resolve(self, reference: str) -> m.ResolvedManifest: ...
+    def resolve(self, reference: str) -> m.ResolvedManifest:
+        """The manifest a tag or digest names."""
+        ...
 
 
 def _learn_tags(st: _Resolver, ev: PushEvent, store: Store, transport: oci.Transport) -> None:
@@ -222,6 +224,7 @@ class IndexWorker(threading.Thread):
         store.finish(q.id, out.state, out.detail)
 
     def run(self) -> None:  # pragma: no cover - exercised through the service tests
+        """Index queued events until stopped; a lost connection is opened again."""
         pruned = 0.0
         while not self._halt.is_set():
             try:
