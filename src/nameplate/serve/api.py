@@ -58,7 +58,7 @@ async def records(request: Request) -> Response:
     p = _params(request, "q", "limit")
     q = params.spec(p)
     limit = params.limit(p, default=50, most=500)
-    found = await st.db.run(st.service.search, q, limit)
+    found = await st.db.answer(st.service.search, q, limit)
     return JSONResponse(
         {"query": q.text if q else None, "count": len(found), "limit": limit, "records": found}
     )
@@ -78,7 +78,7 @@ async def record(request: Request) -> Response:
             media_type=formats.MEDIA_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    entry = await st.db.run(st.service.entry, rid)
+    entry = await st.db.answer(st.service.entry, rid)
     return Response(entry.record_json.encode(), media_type="application/json")
 
 
@@ -129,7 +129,7 @@ async def check(request: Request) -> Response:
             "host": params.host_name(p.get("host")),
             "mpi_mode": params.mpi_mode(p),
         }
-    checked = await st.db.run(_run_check, st, args)
+    checked = await st.db.answer(_run_check, st, args)
     return JSONResponse(checked)
 
 
@@ -181,7 +181,7 @@ async def select(request: Request) -> Response:
     p = _params(request, "repository", "host", "mpi_mode")
     repo = params.repository(p.get("repository"))
     name = params.host_name(p.get("host"))
-    chosen = await st.db.run(st.service.select, repo, name, params.mpi_mode(p))
+    chosen = await st.db.answer(st.service.select, repo, name, params.mpi_mode(p))
     return JSONResponse(chosen)
 
 

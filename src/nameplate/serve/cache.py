@@ -11,19 +11,52 @@ need no invalidation. All caches are bounded (LRU) and thread-safe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 from ..compat.catalog import CatalogEntry
 from ..record import Record
 
-__all__ = ["Fresh", "Memo", "RecordCache", "fingerprint", "summary_of"]
+__all__ = [
+    "Fresh",
+    "Memo",
+    "Miss",
+    "RecordCache",
+    "cached_only",
+    "fingerprint",
+    "summary_of",
+]
 
 _T = TypeVar("_T")
+
+_CACHED_ONLY: ContextVar[bool] = ContextVar("nameplate_serve_cached_only", default=False)
+
+
+class Miss(Exception):
+    """Under :func:`cached_only`, an answer is not cached and would have to be computed."""
+
+
+@contextlib.contextmanager
+def cached_only() -> Iterator[None]:
+    """Within this block a cache miss raises :class:`Miss` instead of computing: the event
+    loop answers what is cached at once and hands the rest to a database thread."""
+    token = _CACHED_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _CACHED_ONLY.reset(token)
+
+
+def _miss() -> None:
+    if _CACHED_ONLY.get():
+        raise Miss
+
 
 Fingerprint = tuple[str, int, int]
 """An entry's identity and content: its key, and the length and hash of its JSON."""
@@ -49,6 +82,7 @@ class Memo(Generic[_T]):
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
+        _miss()
         value = compute()
         with self._lock:
             self._items[key] = value
@@ -70,12 +104,14 @@ class Fresh(Generic[_T]):
     def get(self, key: Hashable, compute: Callable[[], _T]) -> _T:
         """The value for ``key`` if computed less than ``ttl`` seconds ago, else computed."""
         if self.ttl <= 0:
+            _miss()
             return compute()
         now = time.monotonic()
         with self._lock:
             hit = self._items.get(key)
             if hit is not None and now - hit[0] < self.ttl:
                 return hit[1]
+        _miss()
         value = compute()
         with self._lock:
             self._items[key] = (now, value)
@@ -103,6 +139,7 @@ class RecordCache:
             if hit is not None:
                 self._records.move_to_end(key)
                 return hit
+        _miss()
         record = entry.record()
         with self._lock:
             if key not in self._records:

@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 
 from ..compat.catalog import Catalog
 from ..errors import CatalogError
+from .cache import Miss, cached_only
 from .store import Store
 
-__all__ = ["Database", "Session"]
+__all__ = ["OFFLINE", "Database", "Session"]
 
 _T = TypeVar("_T")
 
@@ -87,6 +88,16 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(self._call, fn, args))
 
+    async def answer(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(session, *args)``: at once on the event loop when every query and computation it
+        needs is cached (no thread, no connection), else on a database thread."""
+        with cached_only():
+            try:
+                return fn(OFFLINE, *args)
+            except Miss:
+                pass
+        return await self.run(fn, *args)
+
     def close(self) -> None:
         """Stop the threads and close every connection."""
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -94,3 +105,19 @@ class Database:
             sessions, self._open = self._open, []
         for s in sessions:
             s.close()
+
+
+class _Offline:
+    """The session of :meth:`Database.answer`'s first try: any use of a connection is a miss."""
+
+    @property
+    def catalog(self) -> Catalog:
+        raise Miss
+
+    @property
+    def store(self) -> Store:
+        raise Miss
+
+
+OFFLINE: Session = _Offline()  # type: ignore[assignment]
+"""A session without connections (see :meth:`Database.answer`)."""

@@ -81,7 +81,7 @@ async def search(request: Request) -> Response:
             ),
         )
 
-    return _html(await st.db.run(render))
+    return _html(await st.db.answer(render))
 
 
 async def record(request: Request) -> Response:
@@ -110,7 +110,7 @@ async def record(request: Request) -> Response:
 
         return st.pages.get(key, page)
 
-    return _html(await st.db.run(render))
+    return _html(await st.db.answer(render))
 
 
 async def matrix(request: Request) -> Response:
@@ -146,7 +146,7 @@ async def matrix(request: Request) -> Response:
 
         return st.pages.get(key, page)
 
-    return _html(await st.db.run(render))
+    return _html(await st.db.answer(render))
 
 
 async def diff(request: Request) -> Response:
@@ -162,7 +162,7 @@ async def diff(request: Request) -> Response:
             ctx.update(d=d, ra=ea, rb=eb, la=links(ea.key), lb=links(eb.key))
         return st.env.get_template("diff.html").render(**ctx)
 
-    return _html(await st.db.run(render))
+    return _html(await st.db.answer(render))
 
 
 async def hosts(request: Request) -> Response:
@@ -176,7 +176,7 @@ async def hosts(request: Request) -> Response:
             page="hosts", hosts=[profile_summary(h) for h in sites.values()]
         )
 
-    return _html(await st.db.run(render))
+    return _html(await st.db.answer(render))
 
 
 async def stylesheet(request: Request) -> Response:

@@ -75,7 +75,7 @@ class Service:
         self.profiles = ProfileCache()
         self.reports: Memo[Report] = Memo(20_000)
         self.answers: Memo[Any] = Memo(2_000)
-        self.matches: Fresh[list[CatalogEntry]] = Fresh(config.query_ttl)
+        self.matches: Fresh[Any] = Fresh(config.query_ttl)
 
     def report(self, entry: CatalogEntry, site: SiteHost, mpi_mode: str | None = None) -> Report:
         """The check of ``entry`` on ``site``, computed once per content of both."""
@@ -96,14 +96,22 @@ class Service:
         """Entries matching ``q`` (every record when None), newest first; the same query within
         ``config.query_ttl`` seconds is answered from the last run (results are at most that
         old)."""
+        found: list[CatalogEntry]
         if q is None:
-            return self.matches.get(("recent", limit), lambda: s.catalog.recent(limit))
-        return self.matches.get(("query", q.text, limit), lambda: s.catalog.query(q, limit=limit))
+            found = self.matches.get(("recent", limit), lambda: s.catalog.recent(limit))
+        else:
+            found = self.matches.get(
+                ("query", q.text, limit), lambda: s.catalog.query(q, limit=limit)
+            )
+        return found
 
     def in_repository(self, s: Session, repo: str) -> list[CatalogEntry]:
         """The entries of a repository, newest first (reused for ``config.query_ttl`` seconds,
         as the matches of a search)."""
-        return self.matches.get(("repository", repo), lambda: s.catalog.in_repository(repo))
+        found: list[CatalogEntry] = self.matches.get(
+            ("repository", repo), lambda: s.catalog.in_repository(repo)
+        )
+        return found
 
     def search(self, s: Session, q: SpecQuery | None, limit: int) -> list[dict[str, Any]]:
         """Summaries of the records matching ``q``, newest first."""
@@ -111,11 +119,13 @@ class Service:
 
     def count(self, s: Session) -> int:
         """How many records the catalog holds."""
-        return s.catalog.count()
+        total: int = self.matches.get(("count",), lambda: s.catalog.count())  # noqa: PLW0108 - s.catalog is read only on a miss
+        return total
 
     def entry(self, s: Session, rid: str, field: str = "id") -> CatalogEntry:
         """The catalog entry ``rid`` (404 when there is none)."""
-        found = s.catalog.get(record_id(rid, field))
+        rid = record_id(rid, field)
+        found: CatalogEntry | None = self.matches.get(("get", rid), lambda: s.catalog.get(rid))
         if found is None:
             raise ServeError(
                 f"{field}: no record {rid[:200]!r} in the catalog", status=404, field=field
