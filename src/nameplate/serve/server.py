@@ -92,7 +92,7 @@ def run(
     """Serve until interrupted."""
     import uvicorn
 
-    from .app import create_app
+    from .app import create_app, latency_first
 
     where = parse_bind(bind)
     if log_level not in LOG_LEVELS:
@@ -105,6 +105,7 @@ def run(
     if workers < 1:
         raise ServeError("--workers: at least 1", field="workers")
     app = create_app(config)  # every configuration error surfaces here, before listening
+    latency_first()
     common: dict[str, Any] = {
         "host": where.host or "127.0.0.1",
         "port": where.port or 8080,
