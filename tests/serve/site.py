@@ -140,7 +140,7 @@ def hosts() -> dict[str, Host]:
 
 
 def write_hosts(folder: Path, names: list[str] | None = None) -> Path:
-    """``NAME.json`` for each site host (as ``nameplate host -o json`` writes them)."""
+    """``NAME.json`` for each site host (as ``nameplate host -f json`` writes them)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, host in hosts().items():
         if names is None or name in names:

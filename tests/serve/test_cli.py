@@ -25,7 +25,6 @@ def run(*args: str) -> tuple[int, str]:
         (["--token-file", "/nonexistent/token"], "/nonexistent/token: cannot read the token file"),
         (["--bind", "nowhere"], "--bind 'nowhere': HOST:PORT"),
         (["--bind", "127.0.0.1:70000"], "HOST:PORT"),
-        (["--registry", "http://a b"], "a registry is HOST[:PORT]"),
         (["--hosts", "/nonexistent/hosts"], "--hosts is not a folder"),
         (["--tls-cert", "/etc/hostname"], "--tls-cert and --tls-key go together"),
         (["--workers", "0"], "--workers: at least 1"),
@@ -37,6 +36,17 @@ def test_bad_configuration(tmp_path: Path, args: list[str], message: str) -> Non
     assert out.startswith("error: ")
     assert message in out
     assert len(out.strip().splitlines()) == 1
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    code, out = run("--catalog", str(tmp_path / "c.db"), "--registry", "http://a b")
+    assert code == 2
+    assert "a registry is HOST[:PORT]" in out
+    code, out = run("--catalog", str(tmp_path / "c.db"), "--plain-http", "registry.example.org")
+    assert code == 2  # --plain-http is a flag: every --registry is reached over plain HTTP
+    code, out = run("--catalog", str(tmp_path / "c.db"), "--username", "u")
+    assert code == 2
+    assert "--password-stdin" in out
 
 
 def test_weak_token_and_bad_profiles(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def stack(
         "--token-file", str(token_file),
         "--hosts", str(hosts_dir),
         "--registry", host,
-        "--plain-http", host,
+        "--plain-http",
     )  # fmt: skip
     reg = None
     try:
@@ -64,7 +64,9 @@ def wait_for(served: server.Served, query: str, want: Any, timeout: float) -> li
         time.sleep(0.05)
     events = served.json("/v1/notifications")["events"]
     logged = [line for line in served.logs().splitlines() if " access: " not in line]
-    raise AssertionError(f"not indexed within {timeout} s: {found}\n{events}\n" + "\n".join(logged[-40:]))
+    raise AssertionError(
+        f"not indexed within {timeout} s: {found}\n{events}\n" + "\n".join(logged[-40:])
+    )
 
 
 def test_a_pushed_image_with_a_record_appears_within_5_seconds(
@@ -151,7 +153,7 @@ def test_an_image_pushed_before_the_service_listened(
             "--catalog", str(tmp_path / "late.db"),
             "--token-file", str(token_file),
             "--registry", quiet.host,
-            "--plain-http", quiet.host,
+            "--plain-http",
             name="late",
         )  # fmt: skip
         status, _, answer = late.request("POST", "/v1/notifications", body, headers)

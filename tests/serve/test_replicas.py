@@ -41,7 +41,6 @@ def test_two_processes_over_one_postgresql_are_replicas(
         "--registry",
         host,
         "--plain-http",
-        host,
     ]
     a = server.start(tmp_path, *args, name="a")
     b = c = reg = None

@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._options import ReferenceType, registry_options
+
+if TYPE_CHECKING:
+    from ..oci import Transport
+
 __all__ = ["COMMANDS"]
+
+
+class RegistryHost(ReferenceType):
+    """A registry named as ``HOST[:PORT]`` (the registry part of a reference)."""
+
+    name = "registry"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "HOST[:PORT]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from ..errors import ServeError
+        from ..serve.config import registry_host
+
+        try:
+            return registry_host(str(value))
+        except ServeError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @click.command()
@@ -33,21 +57,17 @@ __all__ = ["COMMANDS"]
     "hosts_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Folder of named host profiles (NAME.json from nameplate host -o json).",
+    help="Folder of named host profiles (NAME.json from nameplate host -f json).",
 )
 @click.option(
     "--registry",
     "registries",
     multiple=True,
+    type=RegistryHost(),
     help="A registry (HOST[:PORT]) whose notifications are indexed; the only ones "
     "contacted (repeatable).",
 )
-@click.option(
-    "--plain-http",
-    multiple=True,
-    help="A registry (HOST[:PORT]) reached over plain HTTP (repeatable).",
-)
-@click.option("--ca-file", default=None, help="Extra CA bundle (PEM) to trust for registries.")
+@registry_options
 @click.option("--tls-cert", default=None, help="Serve HTTPS with this certificate (PEM).")
 @click.option("--tls-key", default=None, help="The private key of --tls-cert (PEM).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
@@ -78,8 +98,7 @@ def serve(  # noqa: PLR0917 - one parameter per option
     token_file: str | None,
     hosts_dir: str | None,
     registries: tuple[str, ...],
-    plain_http: tuple[str, ...],
-    ca_file: str | None,
+    transport: Transport | None,
     tls_cert: str | None,
     tls_key: str | None,
     workers: int,
@@ -97,16 +116,19 @@ def serve(  # noqa: PLR0917 - one parameter per option
     configuration.
     """
     from ..compat.catalog import default_catalog
+    from ..oci import Transport
     from ..serve.config import ServeConfig, registry_host
     from ..serve.server import run
 
+    wire = transport or Transport()
     config = ServeConfig(
         catalog=catalog or default_catalog(os.environ),
         token_file=token_file,
         hosts_dir=hosts_dir,
         registries=frozenset(registry_host(r) for r in registries),
-        plain_http=frozenset(registry_host(r) for r in plain_http),
-        ca_file=ca_file,
+        plain_http=wire.plain_http,
+        ca_file=wire.ca_file,
+        credentials=wire.credentials,
         threads=threads,
         query_ttl=query_ttl,
     )

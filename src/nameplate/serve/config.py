@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import ServeError
+from ..oci import Credentials
 
 __all__ = ["ENV", "ServeConfig", "from_env", "read_token", "registry_host"]
 
@@ -51,8 +52,10 @@ class ServeConfig:
     ``catalog``: a SQLite path or ``postgresql://`` URL. ``token_file``: the bearer token that
     writes need (none: writes are refused). ``hosts_dir``: named host profiles (``NAME.json``).
     ``registries``: the only registries contacted, and those whose notifications are indexed.
-    ``plain_http``: registries reached over plain HTTP. ``threads``: database threads of the
-    process. ``poll``: seconds between looks at the notification queue when idle.
+    ``plain_http``, ``ca_file``, ``credentials``: how they are reached (as
+    :class:`~nameplate.oci.Transport` takes them; the credentials never leave the process).
+    ``threads``: database threads of the process. ``poll``: seconds between looks at the
+    notification queue when idle.
     ``query_ttl``: seconds a search's matches are reused (0: every search queries).
     """
 
@@ -60,8 +63,9 @@ class ServeConfig:
     token_file: str | None = None
     hosts_dir: str | None = None
     registries: frozenset[str] = frozenset()
-    plain_http: frozenset[str] = frozenset()
+    plain_http: bool | frozenset[str] = frozenset()
     ca_file: str | None = None
+    credentials: Credentials | None = field(default=None, repr=False, compare=False)
     threads: int = 4
     poll: float = 1.0
     indexing: bool = True
@@ -71,9 +75,15 @@ class ServeConfig:
 
     def to_env(self) -> str:
         """JSON for :data:`ENV` (no secret: the token stays in its file)."""
-        data = asdict(self)
+        if self.credentials is not None:
+            raise ServeError(
+                "registry credentials from --username cannot be handed to several workers:"
+                " use the docker config or NAMEPLATE_REGISTRY_USERNAME/PASSWORD"
+            )
+        data = {k: v for k, v in asdict(self).items() if k != "credentials"}
         data["registries"] = sorted(self.registries)
-        data["plain_http"] = sorted(self.plain_http)
+        plain = self.plain_http
+        data["plain_http"] = plain if isinstance(plain, bool) else sorted(plain)
         data["extra"] = dict(self.extra)
         return json.dumps(data, sort_keys=True)
 
@@ -90,7 +100,11 @@ def from_env(environ: Mapping[str, str]) -> ServeConfig:
             token_file=data.get("token_file"),
             hosts_dir=data.get("hosts_dir"),
             registries=frozenset(data.get("registries") or ()),
-            plain_http=frozenset(data.get("plain_http") or ()),
+            plain_http=(
+                data["plain_http"]
+                if isinstance(data.get("plain_http"), bool)
+                else frozenset(data.get("plain_http") or ())
+            ),
             ca_file=data.get("ca_file"),
             threads=int(data.get("threads", 4)),
             poll=float(data.get("poll", 1.0)),

@@ -1,7 +1,7 @@
 """The site's named host profiles: a partition or node type each.
 
 Profiles come from two places: files in ``--hosts DIR`` (``NAME.json`` or ``NAME.host.json``,
-the output of ``nameplate host -o json`` on a node of that partition), read once at start, and
+the output of ``nameplate host -f json`` on a node of that partition), read once at start, and
 profiles registered through the API (``PUT /v1/hosts/NAME``), kept in the service's table so
 every replica sees them. A name defined by a file cannot be replaced through the API.
 """

@@ -163,7 +163,7 @@ class IndexWorker(threading.Thread):
         super().__init__(name="np-indexer", daemon=True)
         self.config = config
         self.transport = oci.Transport(
-            plain_http=frozenset(config.plain_http), ca_file=config.ca_file
+            plain_http=config.plain_http, ca_file=config.ca_file, credentials=config.credentials
         )
         self._wake = threading.Event()
         self._halt = threading.Event()

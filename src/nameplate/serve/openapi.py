@@ -157,7 +157,7 @@ _SCHEMAS: dict[str, Any] = {
     },
     "HostProfile": {
         "type": "object",
-        "description": "A host profile (schemas/host/), as `nameplate host -o json` writes it.",
+        "description": "A host profile (schemas/host/), as `nameplate host -f json` writes it.",
     },
     "Finding": {
         "type": "object",
