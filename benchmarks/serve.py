@@ -155,6 +155,7 @@ async def _client(
                     length = int(value)
             await reader.readexactly(length)
             took = (time.perf_counter() - now) * 1000
+            errors["_all"] = errors.get("_all", 0) + 1
             if now >= start:
                 out.setdefault(label, []).append(took)
                 if status != 200:
@@ -182,7 +183,47 @@ def load(
         )
 
     asyncio.run(main())
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    errors["_cpu_ms"] = int((usage.ru_utime + usage.ru_stime) * 1000)
     return out, errors
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of process ``root`` and all its descendants, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(child for child, up in parent.items() if up == pid)
+    return total
+
+
+def postmaster(url: str) -> int | None:
+    """The pid of the PostgreSQL server listening on ``url``'s port (started by this run)."""
+    port = urllib.parse.urlsplit(url).port
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if "postgres" in cmd and f"-p {port}" in cmd and "-D" in cmd:
+                return int(entry.name)
+    return None
 
 
 def main() -> None:
@@ -221,10 +262,13 @@ def main() -> None:
         try:
             port = int(served.base.rsplit(":", 1)[1])
             ctx = multiprocessing.get_context("spawn")
+            pg = postmaster(url)
+            cpu0 = (tree_cpu(served.proc.pid), tree_cpu(pg) if pg else 0.0)
             with ctx.Pool(1) as pool:
                 got, errors = pool.apply(
                     load, ((port, paths(work), args.clients, args.warmup, args.seconds),)
                 )
+            cpu1 = (tree_cpu(served.proc.pid), tree_cpu(pg) if pg else 0.0)
         finally:
             served.stop()
         print(
@@ -251,7 +295,21 @@ def main() -> None:
             f"all      {statistics.median(everything):7.1f}ms median, {len(everything) / args.seconds:.0f} req/s in all;"
             f" load average after: {os.getloadavg()[0]:.2f}"
         )
-        print(json.dumps({"records": total}))
+        answered = errors.pop("_all", 0)
+        load_cpu = errors.pop("_cpu_ms", 0)
+        per = {
+            "server": (cpu1[0] - cpu0[0]) * 1000 / max(answered, 1),
+            "postgres": (cpu1[1] - cpu0[1]) * 1000 / max(answered, 1),
+            "load": load_cpu / max(answered, 1),
+        }
+        whole = sum(per.values())
+        print(
+            f"CPU per request (all {answered} answers, warm-up included): server {per['server']:.2f} ms,"
+            f" PostgreSQL {per['postgres']:.2f} ms, load generator {per['load']:.2f} ms;"
+            f" {whole:.2f} ms in all: {os.cpu_count()} idle cores would answer about"
+            f" {1000 * (os.cpu_count() or 1) / whole:.0f} req/s"
+        )
+        print(json.dumps({"records": total, "cpu_ms_per_request": per}))
 
 
 if __name__ == "__main__":

@@ -130,11 +130,11 @@ async def check(request: Request) -> Response:
             "mpi_mode": params.mpi_mode(p),
         }
     checked = await st.db.answer(_run_check, st, args)
-    return JSONResponse(checked)
+    return Response(checked, media_type="application/json")
 
 
-def _run_check(session: Any, st: State, args: dict[str, Any]) -> dict[str, Any]:
-    return st.service.check(session, **args).to_dict()
+def _run_check(session: Any, st: State, args: dict[str, Any]) -> bytes:
+    return st.service.check_json(session, **args)
 
 
 def _check_body(body: bytes) -> dict[str, Any]:
@@ -181,8 +181,8 @@ async def select(request: Request) -> Response:
     p = _params(request, "repository", "host", "mpi_mode")
     repo = params.repository(p.get("repository"))
     name = params.host_name(p.get("host"))
-    chosen = await st.db.answer(st.service.select, repo, name, params.mpi_mode(p))
-    return JSONResponse(chosen)
+    chosen = await st.db.answer(st.service.select_json, repo, name, params.mpi_mode(p))
+    return Response(chosen, media_type="application/json")
 
 
 async def matrix(request: Request) -> Response:

@@ -9,9 +9,10 @@ with the HTTP status to answer.
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,11 @@ def id_path(key: str) -> str:
     return urllib.parse.quote(key, safe="/:@")
 
 
+def dumps(data: Any) -> bytes:
+    """Compact JSON, as Starlette's ``JSONResponse`` writes it."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def links(key: str) -> dict[str, str]:
     """Where a record is, in the API and on the pages."""
     path = id_path(key)
@@ -59,6 +65,7 @@ class Checked:
     record: str
     host: str
     report: Report
+    key: Hashable = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data (``GET /v1/check``)."""
@@ -75,6 +82,7 @@ class Service:
         self.profiles = ProfileCache()
         self.reports: Memo[Report] = Memo(20_000)
         self.answers: Memo[Any] = Memo(2_000)
+        self.encoded: Memo[bytes] = Memo(5_000)
         self.matches: Fresh[Any] = Fresh(config.query_ttl)
 
     def report(self, entry: CatalogEntry, site: SiteHost, mpi_mode: str | None = None) -> Report:
@@ -234,10 +242,22 @@ class Service:
             else self.by_ref(s, ref or "", platform, site.host)
         )
         report = self.report(entry, site, mpi_mode)
-        return Checked(record=entry.key, host=site.name, report=report)
+        return Checked(
+            record=entry.key,
+            host=site.name,
+            report=report,
+            key=(fingerprint(entry), site.name, site.fingerprint, mpi_mode),
+        )
 
-    def select(self, s: Session, repo: str, host: str, mpi_mode: str | None) -> dict[str, Any]:
-        """Rank the indexed tags of ``repo`` for the host ``host``."""
+    def check_json(self, s: Session, **args: Any) -> bytes:
+        """:meth:`check` as the JSON bytes of the answer, encoded once per content."""
+        checked = self.check(s, **args)
+        return self.encoded.get(("check", checked.key), lambda: dumps(checked.to_dict()))
+
+    def _selection(
+        self, s: Session, repo: str, host: str, mpi_mode: str | None
+    ) -> tuple[Hashable, Callable[[], dict[str, Any]]]:
+        """The content key of a selection, and how to compute it."""
         repo = repository(repo)
         site = self.host(s, host)
         newest: dict[tuple[str | None, str | None], CatalogEntry] = {}
@@ -263,8 +283,18 @@ class Service:
             chosen = rank(found, site.host, options=CheckOptions(mpi_mode=mpi_mode))
             return {"repository": repo, "host": site.name, **chosen.to_dict()}
 
+        return key, ranked
+
+    def select(self, s: Session, repo: str, host: str, mpi_mode: str | None) -> dict[str, Any]:
+        """Rank the indexed tags of ``repo`` for the host ``host``."""
+        key, ranked = self._selection(s, repo, host, mpi_mode)
         result: dict[str, Any] = self.answers.get(key, ranked)
         return result
+
+    def select_json(self, s: Session, repo: str, host: str, mpi_mode: str | None) -> bytes:
+        """:meth:`select` as the JSON bytes of the answer, encoded once per content."""
+        key, ranked = self._selection(s, repo, host, mpi_mode)
+        return self.encoded.get(("select", key), lambda: dumps(self.answers.get(key, ranked)))
 
     def matrix(
         self, s: Session, q: SpecQuery | None, limit: int
