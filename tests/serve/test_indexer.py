@@ -3,6 +3,7 @@ registry that does not answer is retried and then given up."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,8 @@ def test_an_unreachable_registry_is_retried_then_given_up(tmp_path: Path) -> Non
     ((state, detail, attempts),) = states(url)
     assert (state, attempts) == ("pending", 1)
     assert dead in detail
-    assert not worker.step()  # not before its backoff
+    (not_before,) = store._run("SELECT not_before FROM serve_events")[0]
+    assert not_before > time.time() + 0.5  # not before its backoff (2 s after the attempt)
     for _ in range(MAX_ATTEMPTS - 1):
         store._run("UPDATE serve_events SET not_before = 0")
         assert worker.step()

@@ -54,7 +54,13 @@ def stack(
         served.stop()
 
 
-def wait_for(served: server.Served, query: str, want: Any, timeout: float) -> list[dict[str, Any]]:
+def wait_for(
+    served: server.Served,
+    query: str,
+    want: Any,
+    timeout: float,
+    registry: regs.Registry | None = None,
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     found: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
@@ -62,11 +68,22 @@ def wait_for(served: server.Served, query: str, want: Any, timeout: float) -> li
         if want(found):
             return found
         time.sleep(0.05)
+    raise AssertionError(f"not indexed within {timeout} s: {found}\n{diagnose(served, registry)}")
+
+
+def diagnose(served: server.Served, registry: regs.Registry | None = None) -> str:
+    """The queue, the service's log (but its access lines), the registry's notification lines."""
     events = served.json("/v1/notifications")["events"]
     logged = [line for line in served.logs().splitlines() if " access: " not in line]
-    raise AssertionError(
-        f"not indexed within {timeout} s: {found}\n{events}\n" + "\n".join(logged[-40:])
-    )
+    lines = [json.dumps(events, indent=1), *logged[-40:]]
+    if registry is not None:
+        kept = [
+            line
+            for line in registry.log.read_text().splitlines()
+            if "notif" in line.lower() or "endpoint" in line.lower()
+        ]
+        lines += kept[-30:]
+    return "\n".join(lines)
 
 
 def test_a_pushed_image_with_a_record_appears_within_5_seconds(
@@ -81,7 +98,7 @@ def test_a_pushed_image_with_a_record_appears_within_5_seconds(
     oci.attach(record, ref, transport=reg.transport)
     attached = time.monotonic()
     key = f"{reg.host}/hpc/hdf5@{digest}"
-    found = wait_for(served, "hdf5@1.14.6", lambda rs: any(r["id"] == key for r in rs), 5.0)
+    found = wait_for(served, "hdf5@1.14.6", lambda rs: any(r["id"] == key for r in rs), 5.0, reg)
     took = time.monotonic() - attached
     print(f"image indexed in {took:.2f} s")
     hit = next(r for r in found if r["id"] == key)
@@ -110,7 +127,7 @@ def test_a_multi_platform_image(
     push_image(ref, transport=reg.transport, arches=("amd64", "arm64"), seed="kokkos")
     oci.attach(record, ref, transport=reg.transport, platform="linux/amd64")
     attached = time.monotonic()
-    found = wait_for(served, "kokkos", lambda rs: any(r["repository"] for r in rs), 5.0)
+    found = wait_for(served, "kokkos", lambda rs: any(r["repository"] for r in rs), 5.0, reg)
     print(f"multi-platform image indexed in {time.monotonic() - attached:.2f} s")
     hit = next(r for r in found if r["repository"])
     assert hit["tag"] == "5.1.1"

@@ -20,6 +20,7 @@ from tests.oci.conftest import push_image
 from . import server, site
 from .conftest import TOKEN, new_database
 from .registry import start_notifying
+from .test_notifications import diagnose
 
 pytestmark = pytest.mark.service
 
@@ -70,7 +71,7 @@ def test_two_processes_over_one_postgresql_are_replicas(
                 break
             time.sleep(0.05)
         else:
-            raise AssertionError(f"not found through b: {a.logs()[-2000:]}")
+            raise AssertionError(f"not found through b:\n{diagnose(a, reg)}")
         check = b.json("/v1/check?" + urllib.parse.urlencode({"host": "part-a", "record": key}))
         assert check["host"] == "part-a"
         assert check["verdict"] in ("pass", "unknown", "fail")
@@ -107,8 +108,8 @@ def test_two_processes_over_one_postgresql_are_replicas(
             if mine and all(e["state"] == "done" for e in mine):
                 break
             time.sleep(0.1)
-        assert [e["attempts"] for e in mine if e["state"] == "done"], mine
-        assert all(e["attempts"] == 1 for e in mine), mine
+        assert [e["attempts"] for e in mine if e["state"] == "done"], diagnose(a, reg)
+        assert all(e["attempts"] == 1 for e in mine), diagnose(a, reg)
     finally:
         for s in (b, c, a):
             if s is not None:

@@ -8,7 +8,9 @@ For a pushed manifest it finds the *subject* whose records to read:
 - other referrers (SBOM exports) and ``nameplate-ref-*`` bookkeeping tags: nothing.
 
 It then pulls the newest record attached to each manifest (through :mod:`nameplate.oci`, as
-``nameplate pull`` does) and writes one catalog entry per manifest, keyed ``REGISTRY/REPO@DIGEST``
+``nameplate pull`` does, counting the record artifact the event itself pushed: a registry may
+notify a push before the tag it writes is readable, so nothing an event names is read through
+a tag) and writes one catalog entry per manifest, keyed ``REGISTRY/REPO@DIGEST``
 with the tag and platform it is known under. Tags come from the notifications themselves (kept in
 the service's ``serve_tags``) or, for an image pushed before the service listened, from the
 registry's tag list. Only registries named by ``--registry`` are ever contacted; an event of any
@@ -99,32 +101,46 @@ def index_event(
     if ev.tag and ev.tag.startswith(oci.REINDEX_TAG_PREFIX):
         return Outcome(state="ignored", detail=f"{base}:{ev.tag}: a bookkeeping tag")
     st, _ = oci.open_store(f"{base}@{ev.digest}", transport=transport)
+    # A registry may notify a tagged push before the tag is written (distribution 2.8 does):
+    # what the event pushed is read by its digest, never through its tag.
+    man = st.resolve(ev.digest)
+    doc = man.json
     fallback = _FALLBACK_TAG.match(ev.tag or "")
+    pushed: list[m.Descriptor] = []  # the record artifacts this event itself carries
+    subj = doc.get("subject")
     if fallback:
         subject = f"{fallback.group(1)}:{fallback.group(2)}"
+        pushed = [
+            d for d in m.index_descriptors(doc, where=ev.ref) if d.artifact_type in m.RECORD_TYPES
+        ]
+    elif isinstance(subj, dict) and isinstance(subj.get("digest"), str):
+        if m.artifact_type_of(doc) not in m.RECORD_TYPES:
+            return Outcome(state="ignored", detail=f"{ev.ref}: a referrer, not a record")
+        subject = m.check_digest(subj["digest"], where=f"{ev.ref}: subject")
+        pushed = [
+            man.descriptor(
+                artifact_type=m.artifact_type_of(doc),
+                annotations=dict(doc.get("annotations") or {}),
+            )
+        ]
     else:
-        man = st.resolve(ev.digest)
-        doc = man.json
-        subj = doc.get("subject")
-        if isinstance(subj, dict) and isinstance(subj.get("digest"), str):
-            if m.artifact_type_of(doc) not in m.RECORD_TYPES:
-                return Outcome(state="ignored", detail=f"{ev.ref}: a referrer, not a record")
-            subject = m.check_digest(subj["digest"], where=f"{ev.ref}: subject")
-        else:
-            subject = ev.digest
-            if ev.tag:
-                found = [(man.digest, "")]
-                if man.is_index:
-                    found += _children(man, ev.ref)
-                store.set_tag(ev.registry, ev.repository, ev.tag, found)
-    target = st.resolve(subject)
+        subject = ev.digest
+        if ev.tag:
+            found = [(man.digest, "")]
+            if man.is_index:
+                found += _children(man, ev.ref)
+            store.set_tag(ev.registry, ev.repository, ev.tag, found)
+    target = man if subject == ev.digest else st.resolve(subject)
     manifests = _children(target, f"{base}@{subject}") if target.is_index else []
     manifests = manifests or [(subject, "")]
     entries: list[Entry] = []
     learnt = False
     for digest, platform in manifests:
         ref = f"{base}@{digest}"
-        records = oci.discover(ref, artifact_type=oci.ARTIFACT_TYPE, transport=transport)
+        listed = oci.discover(ref, artifact_type=oci.ARTIFACT_TYPE, transport=transport)
+        extra = pushed if digest == subject else []
+        unique = {d.digest: d for d in [*listed, *extra]}
+        records = sorted(unique.values(), key=lambda d: (d.created, d.digest))
         if not records:
             continue
         record = oci.pull(base, digest=records[-1].digest, transport=transport)
