@@ -93,31 +93,52 @@ class Memo(Generic[_T]):
 
 class Fresh(Generic[_T]):
     """Values kept for ``ttl`` seconds: the one cache here that is not keyed by content, for
-    what only a query can tell (which records match a spec). ``ttl`` 0 keeps nothing."""
+    what only a query can tell (which records match a spec). ``ttl`` 0 keeps nothing.
+
+    One caller at a time computes a key (the others wait for its answer, or take the expired
+    value while it is being refreshed): when a popular query expires under load, the database
+    runs it once, not once per waiting request.
+    """
 
     def __init__(self, ttl: float, size: int = 1000) -> None:
         self.ttl = ttl
         self._size = size
         self._items: OrderedDict[Hashable, tuple[float, _T]] = OrderedDict()
+        self._running: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, compute: Callable[[], _T]) -> _T:
-        """The value for ``key`` if computed less than ``ttl`` seconds ago, else computed."""
+        """The value for ``key`` if computed less than ``ttl`` seconds ago, else computed (or,
+        while another caller computes it, the expired value when there is one)."""
         if self.ttl <= 0:
             _miss()
             return compute()
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and now - hit[0] < self.ttl:
-                return hit[1]
-        _miss()
-        value = compute()
-        with self._lock:
-            self._items[key] = (now, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                hit = self._items.get(key)
+                if hit is not None and now - hit[0] < self.ttl:
+                    return hit[1]
+                running = self._running.get(key)
+                if running is not None and hit is not None:
+                    return hit[1]  # being refreshed: the last answer, at most one query old
+                if running is None:
+                    _miss()
+                    mine = self._running[key] = threading.Event()
+                    break
+            _miss()
+            running.wait(60)
+        try:
+            value = compute()
+            with self._lock:
+                self._items[key] = (now, value)
+                self._items.move_to_end(key)
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
+        finally:
+            with self._lock:
+                del self._running[key]
+            mine.set()
         return value
 
 
