@@ -15,6 +15,7 @@ from nameplate.compat.profile import (
     HostCpu,
     HostGpu,
     HostLibc,
+    HostMpi,
     HostRuntime,
     HostUnknown,
     NvidiaDriver,
@@ -624,7 +625,43 @@ CASES: list[Case] = [
         lambda: bare(
             mpi=Mpi(implementation="mpich", abi="mpich", soname="libmpich.so.12", shipped=False)
         ),
-        lambda: cpu_host(ZEN3, mpi=(MPICH,)),
+        # a loaded module: its soname is guessed from its name, so it is not held to the name
+        lambda: cpu_host(ZEN3, mpi=(dataclasses.replace(MPICH, source="module"),)),
+        "mpi",
+        "mpi.abi",
+        "pass",
+    ),
+    (
+        # The loader looks for the DT_NEEDED name: Debian's libmpich.so.12 is not an upstream
+        # MPICH, Intel MPI or Cray host's libmpi.so.12, although both are the MPICH ABI.
+        "mpi-system-soname-missing",
+        lambda: bare(
+            mpi=Mpi(implementation="mpich", abi="mpich", soname="libmpich.so.12", shipped=False)
+        ),
+        lambda: cpu_host(
+            ZEN3, mpi=(dataclasses.replace(MPICH, path="/opt/mpich/lib/libmpi.so.12"),)
+        ),
+        "mpi",
+        "mpi.soname-missing",
+        "fail",
+    ),
+    (
+        "mpi-system-soname-found",
+        lambda: bare(
+            mpi=Mpi(implementation="mpich", abi="mpich", soname="libmpich.so.12", shipped=False)
+        ),
+        lambda: cpu_host(
+            ZEN3,
+            mpi=(
+                dataclasses.replace(MPICH, path="/opt/mpich/lib/libmpi.so.12"),
+                HostMpi(
+                    soname="libmpich.so.12",
+                    abi="mpich",
+                    implementation="mpich",
+                    path="/usr/lib/x86_64-linux-gnu/libmpich.so.12",
+                ),
+            ),
+        ),
         "mpi",
         "mpi.abi",
         "pass",

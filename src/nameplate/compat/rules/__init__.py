@@ -17,7 +17,7 @@ database. Codes (documented in ``docs/compat.md``):
   ``fortran.contained``, ``openmp.in-image``, ``fortran.in-image``, ``openmp.not-used``,
   ``fortran.not-used`` (info), ``openmp.host-unknown``, ``fortran.host-unknown`` (unknown).
 - MPI: ``mpi.abi`` (pass), ``mpi.abi-mismatch``, ``mpi.missing``, ``mpi.too-old``,
-  ``mpi.not-shipped`` (fail),
+  ``mpi.not-shipped``, ``mpi.soname-missing`` (fail),
   ``mpi.contained`` (info), ``mpi.abi-unknown``, ``mpi.host-unknown``, ``mpi.mode-unknown``
   (unknown), ``mpi.not-used`` (info).
 - GPU (one finding per GPU): ``cuda.driver`` (pass), ``cuda.minor-compat`` (warn),

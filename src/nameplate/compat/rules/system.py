@@ -267,7 +267,23 @@ def mpi_rule(record: Record, host: Host, options: CheckOptions) -> list[Finding]
                 reason=f"built with {what}; the host has {have} (mode {mode})",
             )
         ]
-    best = same[0]
+    best = next((m for m in same if m.soname == mpi.soname), same[0])
+    if (
+        mode == "mpi_system"
+        and mpi.shipped is False
+        and mpi.soname
+        and best.soname != mpi.soname
+        and all(m.source != "module" for m in same)  # a module's soname is a guess
+    ):
+        have = ", ".join(sorted({f"{m.soname} at {m.path or m.source}" for m in same}))
+        return [
+            Finding(
+                code="mpi.soname-missing",
+                severity="fail",
+                reason=f"loads {mpi.soname} by that name (mode {mode}); the host's {mpi.abi} "
+                f"ABI MPI is {have}: the loader finds no {mpi.soname}",
+            )
+        ]
     if (
         mpi.abi == "openmpi"
         and mpi.version
