@@ -126,6 +126,21 @@ def test_root_floor_is_the_max_over_its_closure(store: Path) -> None:
     assert zstd.hpc.cxx is None and zstd.hpc.openmp is None
 
 
+def test_closure_unknowns_stay_with_their_root(store: Path) -> None:
+    """An unresolved library of one root's file (libzhello.so needs liblzma.so.5, pruned from
+    the fixture) is an unknown of that root's record only: zstd's DAG holds no libzhello.so.
+    The unknown names the file by its recorded path (``/tmp/realspack2/...``), not by where the
+    store is read."""
+    from nameplate import extract_all
+    from nameplate.sources._common import ExtractOptions
+
+    records = {r.subject.name: r for r in extract_all(store, options=ExtractOptions())}
+    about = lambda r: [u for u in r.unknowns if u.field == "elf.closure"]
+    hello = about(records["omp-fortran-hello"])
+    assert any(u.path.endswith("/lib/libzhello.so") for u in hello), hello
+    assert about(records["zstd"]) == [], about(records["zstd"])
+
+
 # -- this machine's own programs, against ldd ------------------------------------------------
 
 
