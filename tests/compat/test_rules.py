@@ -32,6 +32,7 @@ from nameplate.record import (
     Mpi,
     Record,
     Subject,
+    Unknown,
 )
 
 from ._helpers import MPICH, OPENMPI, cpu_host, h200, hdf5, hypre, variant, with_gpu
@@ -665,6 +666,32 @@ CASES: list[Case] = [
         "mpi",
         "mpi.abi",
         "pass",
+    ),
+    (
+        "closure-unread",
+        lambda: dataclasses.replace(
+            bare(libc=Libc(family="glibc", min_version="2.17")),
+            unknowns=(Unknown(path="/p/lib/libx.so", field="elf", reason="cannot read"),),
+        ),
+        lambda: cpu_host(ZEN3),
+        "closure",
+        "closure.unread",
+        "warn",
+    ),
+    (
+        "closure-outside",
+        lambda: dataclasses.replace(
+            bare(libc=Libc(family="glibc", min_version="2.17")),
+            unknowns=(
+                Unknown(
+                    path="/p/bin/app", field="elf.closure", reason="needs libx.so.1: not found"
+                ),
+            ),
+        ),
+        lambda: cpu_host(ZEN3),
+        "closure",
+        "closure.outside",
+        "warn",
     ),
     (
         "mpi-contained-but-not-shipped",

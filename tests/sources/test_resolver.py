@@ -235,3 +235,29 @@ def test_easybuild_closure_under_module_load() -> None:
         )
     ]
     assert rec.hpc.libc is not None and rec.hpc.libc.min_version == max_version(needs)
+
+
+def test_check_warns_when_the_closure_is_incomplete(store: Path) -> None:
+    """The fixture lacks gcc-runtime's libstdc++.so.6 (a copy of Debian's, which needs
+    GLIBC_2.36) and xz's liblzma: the record's floor, 2.34, leaves them out. ``check`` on a
+    glibc 2.34 host may not pass in silence: it warns that the floors are over an incomplete
+    closure, naming what was not read."""
+    from nameplate import extract_all
+    from nameplate.compat import check
+    from nameplate.compat.profile import HostLibc
+    from nameplate.sources._common import ExtractOptions
+    from tests.compat._helpers import cpu_host
+
+    (rec,) = [
+        r
+        for r in extract_all(store, options=ExtractOptions())
+        if r.subject.name == "omp-fortran-hello"
+    ]
+    host = cpu_host("linux-unknown-sapphirerapids", libc=HostLibc(family="glibc", version="2.34"))
+    report = check(rec, host, only=["libc", "closure"])
+    assert report.codes("pass") == ("libc.ok",)
+    warns = {f.code: f.reason for f in report.findings if f.severity == "warn"}
+    assert set(warns) == {"closure.unread", "closure.outside"}, report.to_text()
+    assert "could not be read" in warns["closure.unread"]
+    assert "gcc-runtime-12.2.0" in warns["closure.unread"]
+    assert "liblzma.so.5" in warns["closure.outside"]
