@@ -757,6 +757,21 @@ def test_every_code_in_the_docs_is_tested() -> None:
     assert documented - {"cpu.not-recorded"} <= tested | {"cpu.not-recorded"}, documented - tested
 
 
+def test_every_code_is_in_the_compat_page() -> None:
+    """``docs/compat.md`` lists every code the rules' docstring lists (the architecture map
+    promises both)."""
+    import re
+
+    import nameplate.compat.rules as rules_module
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "compat.md").read_text()
+    codes = set(re.findall(r"``([a-z]+\.[a-z-]+)``", rules_module.__doc__ or ""))
+    kinds = {c.split(".")[0] for c in codes}
+    assert kinds >= {"cpu", "libc", "mpi", "closure"}
+    assert {c for c in codes if f"`{c}`" not in page} == set()
+
+
 def test_verdicts_and_why_not() -> None:
     ok = check(hdf5(), cpu_host(ICELAKE))
     assert ok.verdict is Verdict.PASS and ok.verdict.exit_code == 0 and not ok.why_not
