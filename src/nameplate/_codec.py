@@ -9,6 +9,7 @@ holds only what is known, and ``from_dict(to_dict(x)) == x`` whenever the defaul
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -202,6 +203,53 @@ def from_dict(cls: type[T], data: Any, *, path: str = "$") -> T:
             continue
         kwargs[f.name] = _convert(hints[f.name], data[key], f"{path}.{key}")
     return cls(**kwargs)
+
+
+#: A code point that is half of a UTF-16 pair: in a Python string it always stands alone (from a
+#: ``\\ud800`` JSON or Python escape, or a file name that is not UTF-8) and no writer can encode it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean_str(text: str) -> str:
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def clean_text(value: T) -> T:
+    """``value`` with every lone surrogate in its strings (dataclass fields, tuples, mapping keys
+    and values, recursively) replaced by U+FFFD; the very same object when there is none, so
+    the check costs one pass and no copy."""
+    return typing.cast(T, _clean(value))
+
+
+def _clean(value: Any) -> Any:
+    if type(value) is str:
+        return _clean_str(value)
+    if type(value) is tuple:
+        items = [_clean(v) for v in value]
+        if any(a is not b for a, b in zip(items, value, strict=True)):
+            return tuple(items)
+        return value
+    if isinstance(value, Mapping):
+        old = list(value.items())
+        pairs = [(_clean(k), _clean(v)) for k, v in old]
+        if any(k is not k0 or v is not v0 for (k, v), (k0, v0) in zip(pairs, old, strict=True)):
+            return MappingProxyType(dict(pairs))
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            before = getattr(value, f.name)
+            after = _clean(before)
+            if after is not before:
+                changes[f.name] = after
+        return dataclasses.replace(value, **changes) if changes else value
+    return value
 
 
 def frozen_map(items: Mapping[str, T] | None = None) -> Mapping[str, T]:

@@ -12,11 +12,15 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import SignatureError
+from ._io import read_bounded
+from .errors import SignatureError, SourceError
 
 __all__ = ["verify_clearsigned"]
 
 _TIMEOUT = 60
+#: Largest public key file read (an exported key with many signatures is a few hundred kB; the
+#: read is bounded before gpg sees a byte, so ``--public-key /dev/zero`` ends at once).
+KEY_LIMIT = 4 * 1024 * 1024
 
 
 def verify_clearsigned(data: bytes, public_keys: Sequence[Path], *, where: str) -> str:
@@ -32,8 +36,13 @@ def verify_clearsigned(data: bytes, public_keys: Sequence[Path], *, where: str) 
         base = [gpg, "--batch", "--no-tty", "--homedir", home, "--no-autostart"]
         for key in public_keys:
             try:
+                key_data = read_bounded(key, limit=KEY_LIMIT)
+            except SourceError as exc:
+                raise SignatureError(f"--public-key {exc}") from exc
+            try:
                 imported = subprocess.run(
-                    [*base, "--import", str(key)],
+                    [*base, "--import"],
+                    input=key_data,
                     capture_output=True,
                     timeout=_TIMEOUT,
                     check=False,

@@ -33,6 +33,7 @@ __all__ = [
     "SPACK_PURL_STYLE",
     "cpu_target",
     "deb_purl",
+    "epoch_seconds",
     "generic_level",
     "generic_purl",
     "iso_time",
@@ -192,13 +193,45 @@ def serial_for(*identity: str) -> str:
     return "urn:uuid:" + str(uuid.uuid5(_SERIAL_NS, "\x1f".join(identity)))
 
 
+#: The last second of year 9999: RFC 3339 has four-digit years.
+_MAX_EPOCH = 253402300799.0
+
+
+def epoch_seconds(value: object) -> float | None:
+    """``value`` as seconds since the epoch when it is a number naming a moment from 1970 to
+    the end of 9999 (UTC); None for anything else (a string, a bool, NaN, an infinity, a
+    negative or a huge number: untrusted time stamps are checked here before any use)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    if not 0.0 <= seconds <= _MAX_EPOCH:  # NaN fails every comparison
+        return None
+    return seconds
+
+
 def iso_time(value: float | _dt.datetime) -> str:
-    """RFC 3339 UTC time with seconds precision (``2026-11-26T10:33:35Z``)."""
+    """RFC 3339 UTC time with seconds precision (``2026-11-26T10:33:35Z``).
+
+    ``ValueError`` when ``value`` names no moment from 1970 (a datetime: year 1) to 9999 (see
+    :func:`epoch_seconds` for numbers from untrusted input)."""
     if isinstance(value, _dt.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
+        try:
+            moment = moment.astimezone(_dt.timezone.utc)
+        except OverflowError as exc:
+            raise ValueError(f"{value.isoformat()} is outside years 1 to 9999 in UTC") from exc
     else:
-        moment = _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        seconds = epoch_seconds(value)
+        if seconds is None:
+            raise ValueError(f"{value!r} is not a time stamp from 1970 to 9999")
+        moment = _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    )
 
 
 _VERSION_PART = re.compile(r"(\d+|[A-Za-z]+)")

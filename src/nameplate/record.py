@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from . import _codec
@@ -347,6 +347,16 @@ class Record:
     annotations: Mapping[str, str] = field(default_factory=_codec.empty_map)
     evidence: tuple[Evidence, ...] = ()
     unknowns: tuple[Unknown, ...] = ()
+
+    def __post_init__(self) -> None:
+        # The one place text is made safe for every writer (JSON, the formats, the catalog, the
+        # terminal): a record holds Unicode only. A lone surrogate (a "\\ud800" JSON or Python
+        # escape in what a source read, a file name that is not UTF-8) becomes U+FFFD here.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            clean = _codec.clean_text(value)
+            if clean is not value:
+                object.__setattr__(self, f.name, clean)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "$") -> Record:

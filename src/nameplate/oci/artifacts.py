@@ -113,8 +113,15 @@ def _select(st: Store, man: ResolvedManifest, platform: str | None, where: str) 
             raise RegistryError(
                 f"{where}: no manifest for platform {wanted} (has {', '.join(shown)})"
             )
-        man = st.resolve(picked[0].digest)
+        man = _by_descriptor(st, picked[0], where)
     raise RegistryError(f"{where}: indexes nested too deep")
+
+
+def _by_descriptor(st: Store, desc: Descriptor, where: str) -> ResolvedManifest:
+    """The manifest ``desc`` names, refused when its length is not the descriptor's size."""
+    man = st.resolve(desc.digest)
+    m.check_size(desc, len(man.data), where=where)
+    return man
 
 
 def _resolve(st: Store, r: Reference, platform: str | None) -> ResolvedManifest:
@@ -303,8 +310,10 @@ def pull_bytes(
         records = _filter(st.referrers(_resolve(st, r, platform).digest), m.ARTIFACT_TYPE)
         if not records:
             raise RegistryError(f"{r}: no nameplate record is attached")
-        digest = records[-1].digest
-    man = st.resolve(m.check_digest(digest, where=f"{r}: digest"))
+        man = _by_descriptor(st, records[-1], str(r))
+        digest = man.digest
+    else:
+        man = st.resolve(m.check_digest(digest, where=f"{r}: digest"))
     doc = man.json
     if m.artifact_type_of(doc) not in m.RECORD_TYPES:
         raise RegistryError(f"{r}@{digest}: not a nameplate record artifact")
@@ -321,6 +330,7 @@ def pull_bytes(
     data = _read_limited(st.open_blob(layer.digest), _RECORD_LIMIT, f"{r}@{layer.digest}")
     if m.digest_of(data) != layer.digest:
         raise RegistryError(f"{r}@{layer.digest}: blob does not match its digest")
+    m.check_size(layer, len(data), where=f"{r}@{digest}: layers")
     return man.descriptor(
         artifact_type=m.artifact_type_of(doc), annotations=dict(doc.get("annotations") or {})
     ), data
@@ -471,7 +481,7 @@ def _plan_copy(
     if man.is_index:
         for child in m.index_descriptors(doc, where=man.digest):
             if child.media_type in m.MANIFEST_TYPES | m.INDEX_TYPES:
-                _plan_copy(src, src.resolve(child.digest), order, blobs, seen)
+                _plan_copy(src, _by_descriptor(src, child, man.digest), order, blobs, seen)
     else:
         items: list[Any] = [doc.get("config"), *doc.get("layers", [])]
         for item in items:
@@ -479,7 +489,7 @@ def _plan_copy(
             blobs.setdefault(desc.digest, desc)
     order.append(man)
     for referrer in src.referrers(man.digest):
-        _plan_copy(src, src.resolve(referrer.digest), order, blobs, seen)
+        _plan_copy(src, _by_descriptor(src, referrer, man.digest), order, blobs, seen)
 
 
 def _copy_graph(src: Store, dst: Store, root: ResolvedManifest, tag: str | None) -> int:

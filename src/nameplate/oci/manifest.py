@@ -104,6 +104,16 @@ def check_digest(digest: object, *, where: str = "digest") -> str:
     return digest
 
 
+def check_size(desc: Descriptor, actual: int, *, where: str) -> None:
+    """Refuse content whose length is not its descriptor's ``size``: the size is part of the
+    descriptor (the image spec requires it to match), so a matching digest is not enough."""
+    if actual != desc.size:
+        raise RegistryError(
+            f"{where}: {desc.digest}: the descriptor's size is {desc.size} bytes, "
+            f"the content has {actual}"
+        )
+
+
 def canonical_json(data: Any) -> bytes:
     """Compact JSON with sorted keys: the one serialisation of manifests we write."""
     return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()

@@ -30,7 +30,9 @@ from .transport import (
     Response,
     Transport,
     bare,
+    deadline,
     error_text,
+    exchange,
     seekable,
 )
 
@@ -151,10 +153,16 @@ class Registry:
             elif body is None and method in ("PUT", "POST", "PATCH"):
                 all_headers["Content-Length"] = "0"
             try:
-                conn.request(method, path, body=payload, headers=all_headers)
-                resp = conn.getresponse()
-                limit = m.MANIFEST_LIMIT + 1 if method == "GET" else ERROR_BODY_LIMIT
-                data = b"" if method == "HEAD" else resp.read(limit)
+                resp, data = exchange(
+                    conn,
+                    method,
+                    path,
+                    body=payload,
+                    headers=all_headers,
+                    limit=m.MANIFEST_LIMIT + 1 if method == "GET" else ERROR_BODY_LIMIT,
+                    seconds=self._seconds(length if streamed else None),
+                    where=self.host,
+                )
                 headers_out = {k.lower(): v for k, v in resp.getheaders()}
                 if resp.isclosed() and headers_out.get("connection", "").lower() != "close":
                     self._release(conn)
@@ -181,6 +189,12 @@ class Registry:
                 continue
             return Response(resp.status, headers_out, data)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _seconds(self, length: int | None) -> float:
+        """The deadline of one request: ``Transport.deadline``, plus what a streamed body of
+        ``length`` bytes needs at ``Transport.min_rate``."""
+        t = self.transport
+        return t.deadline + (length or 0) / t.min_rate if t.min_rate > 0 else t.deadline
 
     def request(
         self,
@@ -256,14 +270,23 @@ class Registry:
         netloc, scheme, target = self.host, self.scheme, path
         for _ in range(6):
             conn = self._new_conn(netloc, scheme)
+            guard = None
             try:
-                conn.request("GET", target, headers=headers)
-                resp = conn.getresponse()
+                with deadline(conn, self.transport.deadline) as guard:
+                    guard.connect()
+                    sock = guard.sock
+                    conn.request("GET", target, headers=headers)
+                    resp = conn.getresponse()
+                if guard.expired:
+                    raise TimeoutError("expired")
             except ssl.SSLCertVerificationError as exc:
                 conn.close()
                 raise RegistryError(f"{netloc}: TLS certificate not trusted") from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
+                if guard is not None and guard.expired:
+                    why = f"no answer within {self.transport.deadline:.0f} s"
+                    raise RegistryError(f"{netloc}: GET blob {digest}: {why}") from exc
                 raise RegistryError(f"{netloc}: GET blob {digest}: {exc}") from exc
             if resp.status in (301, 302, 303, 307, 308):
                 location = resp.getheader("Location") or ""
@@ -277,11 +300,24 @@ class Registry:
                 target = url.path + (f"?{url.query}" if url.query else "")
                 continue
             if resp.status != 200:
-                body = resp.read(ERROR_BODY_LIMIT)
+                try:
+                    with deadline(conn, self.transport.timeout) as reading:
+                        reading.sock = sock
+                        body = resp.read(ERROR_BODY_LIMIT)
+                except (OSError, http.client.HTTPException):
+                    body = b""
                 conn.close()
                 err = error_text(Response(resp.status, {}, body))
                 raise RegistryError(f"{self.host}: GET blob {digest}: {resp.status} {err}")
-            return io.BufferedReader(BlobStream(conn, resp, digest, self.host), CHUNK)
+            stream = BlobStream(
+                conn,
+                resp,
+                digest,
+                self.host,
+                min_rate=self.transport.min_rate,
+                grace=min(self.transport.timeout, self.transport.deadline),
+            )
+            return io.BufferedReader(stream, CHUNK)
         raise RegistryError(f"{self.host}: GET blob {digest}: too many redirects")
 
 

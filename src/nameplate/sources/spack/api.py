@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ... import normalize
 from ...errors import SourceError
 from ...record import FileDigest, Record, Tool
 from ...tree import DirectoryTree
 from .._common import ExtractOptions
+from .db import installed_at
 from .graph import Extras, Graph
 from .prefix import manifest_files, scan_elf
 from .record import build_records
@@ -74,11 +74,13 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
         tree = DirectoryTree(prefix)
         files = manifest_files(tree, PurePosixPath("."), rec.path, graph)
         scan_elf(tree, PurePosixPath("."), files, f"spack:{spec.dag_hash()}", graph)
-    when = rec.installation_time
+    when = installed_at(
+        rec.installation_time or None, "installation_time", f"spack:{spec.dag_hash()}", graph
+    )
     graph.extras[spec.dag_hash()] = Extras(
         prefix=prefix,
         explicit=bool(rec.explicit),
-        installed_at=normalize.iso_time(float(when)) if when else None,
+        installed_at=when,
         status="installed" if rec.installed else "declared",
         files=files,
     )
