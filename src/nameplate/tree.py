@@ -85,18 +85,18 @@ def open_regular(path: str | os.PathLike[str], *, where: str | None = None) -> i
 
     The type is checked with ``stat`` before the open, and again on the open descriptor (the
     file could be swapped in between); the open itself never blocks (``O_NONBLOCK``), so a FIFO
-    or a device where a file is expected is a :class:`~nameplate.errors.SourceError`, never a
+    or a device where a file is expected is :class:`~nameplate.errors.UnsafeInput`, never a
     hang. ``where`` names the file in messages (default: ``path``)."""
     shown = where if where is not None else os.fspath(path)
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
-            raise SourceError(f"{shown}: not a regular file")
+            raise UnsafeInput(f"{shown}: not a regular file")
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise SourceError(f"{shown}: cannot read: {exc.strerror}") from exc
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SourceError(f"{shown}: not a regular file")
+            raise UnsafeInput(f"{shown}: not a regular file")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._codec import empty_map
+from .._codec import clean_text, empty_map
 from ..errors import RegistryError
 
 __all__ = [
@@ -167,12 +167,12 @@ class Descriptor:
         inline = data.get("data")
         if inline is not None and not isinstance(inline, str):
             raise RegistryError(f"{where}.data: not a string")
-        return cls(
-            media_type=media_type,
+        return cls(  # text made Unicode: a lone surrogate from a "\ud800" escape cannot be written
+            media_type=clean_text(media_type),
             digest=check_digest(data.get("digest"), where=f"{where}.digest"),
             size=size,
-            artifact_type=artifact_type or None,
-            annotations=_str_map(data.get("annotations"), f"{where}.annotations"),
+            artifact_type=clean_text(artifact_type) or None,
+            annotations=clean_text(_str_map(data.get("annotations"), f"{where}.annotations")),
             platform=platform,
             data=inline,
         )
