@@ -27,6 +27,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from . import _resources
+from .errors import SourceError
 from .record import CpuTarget, MpiAbi
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "iso_time",
     "mpi_abi_family",
     "mpi_abi_from_soname",
+    "purl_name",
     "serial_for",
     "spack_purl",
     "version_key",
@@ -151,6 +153,24 @@ def mpi_abi_from_soname(soname: str) -> MpiAbi:
 _PURL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 
+def purl_name(name: str) -> bool:
+    """Whether a package URL can be made of ``name``: the purl parser drops slashes and spaces
+    at its ends, so ``""``, ``"/"`` or ``" "`` name nothing."""
+    return bool(name.strip().strip("/").strip())
+
+
+def _purl(**parts: Any) -> str:
+    """``PackageURL(**parts).to_string()``; a name of which no purl can be made (``"/"``, an
+    empty name) is a :class:`~nameplate.errors.SourceError` naming it, never a ``TypeError``."""
+    name = parts.get("name")
+    if not isinstance(name, str) or not purl_name(name):
+        raise SourceError(f"name {name!r}: not a package name (no package URL can be made of it)")
+    try:
+        return str(PackageURL(**parts).to_string())
+    except (ValueError, TypeError) as exc:
+        raise SourceError(f"name {name!r}: no package URL can be made of it: {exc}") from exc
+
+
 def spack_purl(name: str, version: str, *, namespace: str | None, dag_hash: str | None) -> str:
     """``pkg:spack/<namespace>/<name>@<version>?sha=<hash>`` (see the module docstring)."""
     ns = namespace or "builtin"
@@ -160,32 +180,30 @@ def spack_purl(name: str, version: str, *, namespace: str | None, dag_hash: str 
         purl = f"pkg:spack/{ns.lower()}/{name.lower()}@{version}"
         return f"{purl}?sha={dag_hash}" if dag_hash else purl
     qualifiers = {"sha": dag_hash} if dag_hash else None
-    return PackageURL(
+    return _purl(
         type="spack",
         namespace=namespace or "builtin",
         name=name,
         version=version or None,
         qualifiers=qualifiers,
-    ).to_string()
+    )
 
 
 def generic_purl(name: str, version: str | None, **qualifiers: str | None) -> str:
     """``pkg:generic/<name>@<version>`` with the non-empty qualifiers given."""
     quals = {k: v for k, v in qualifiers.items() if v}
-    return PackageURL(
-        type="generic", name=name, version=version or None, qualifiers=quals or None
-    ).to_string()
+    return _purl(type="generic", name=name, version=version or None, qualifiers=quals or None)
 
 
 def deb_purl(name: str, version: str, *, distro: str = "debian", arch: str | None = None) -> str:
     """``pkg:deb/<distro>/<name>@<version>?arch=<arch>``."""
-    return PackageURL(
+    return _purl(
         type="deb",
         namespace=distro,
         name=name,
         version=version,
         qualifiers={"arch": arch} if arch else None,
-    ).to_string()
+    )
 
 
 def serial_for(*identity: str) -> str:

@@ -184,3 +184,20 @@ def test_layout_record_with_a_wrong_size_is_refused(tmp_path: Path) -> None:
     lying = st.put_manifest(m.canonical_json(doc), doc["mediaType"])
     result = run_cli("pull", ref, "--digest", lying.digest)
     result.assert_error(4, f"size is {size - 1} bytes, the content has {size}")
+
+
+@pytest.mark.parametrize("name", ["/", " ", "//"])
+def test_easyconfig_names_that_make_no_package_url(tmp_path: Path, name: str) -> None:
+    """Found by the fuzz pass: packageurl drops the slashes and spaces and fails with TypeError."""
+    easyconfig = next((EASYBUILD / "software/tinyhello/1.0-GCCcore-12.2.0/easybuild").glob("*.eb"))
+    hostile = tmp_path / easyconfig.name
+    hostile.write_text(easyconfig.read_text() + f"\nname = {name!r}\n")
+    run_cli("extract", "easybuild", hostile).assert_error(
+        3, str(hostile), f"name: {name!r} is not a software name"
+    )
+    hostile.write_text(easyconfig.read_text() + f"\ndependencies = [({name!r}, '1.0')]\n")
+    out = tmp_path / "out.json"
+    result = run_cli("extract", "easybuild", hostile, "-o", out)
+    assert result.code == 0, result.stderr
+    reasons = [u["reason"] for u in json.loads(out.read_text())["unknowns"]]
+    assert any(f"{name!r} is not a software name" in r for r in reasons), reasons
