@@ -199,3 +199,8 @@ def resolve(fmt: str) -> str:
 def encode(record: Record, fmt: str) -> bytes:
     """``record`` in format ``fmt`` (a name of :data:`FORMATS` or an alias), as bytes."""
     return FORMATS[resolve(fmt)](record)
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

@@ -124,7 +124,14 @@ def _by_descriptor(st: Store, desc: Descriptor, where: str) -> ResolvedManifest:
     return man
 
 
+def _check_default_store(st: Store, r: Reference) -> None:
+    """A name of the default store that is not there: one line saying what to run first."""
+    if r.default_store and isinstance(st, Layout) and r.name and not r.digest:
+        st.require_entry(r.name)
+
+
 def _resolve(st: Store, r: Reference, platform: str | None) -> ResolvedManifest:
+    _check_default_store(st, r)
     reference = r.reference
     if reference is None and not isinstance(st, Layout):
         raise RegistryError(f"{r}: needs a tag or a digest")
@@ -526,6 +533,7 @@ def copy(
     stay; they are content-addressed). Returns how many manifests were copied."""
     s_store, s_ref = open_store(src, store=store, transport=transport)
     d_store, d_ref = open_store(dst, store=store, transport=transport)
+    _check_default_store(s_store, s_ref)
     reference = s_ref.reference
     if reference is None and not isinstance(s_store, Layout):
         raise RegistryError(f"{s_ref}: needs a tag or a digest")

@@ -182,7 +182,9 @@ class Registry:
                     if not stale:
                         time.sleep(0.05 * (4**attempt) + random.uniform(0, 0.05))  # noqa: S311
                     continue
-                raise RegistryError(f"{self.host}: {method} {bare(path)}: {exc}") from exc
+                raise RegistryError(
+                    f"{self.host}: {method} {bare(path)}: {exc}{_tls_hint(exc)}"
+                ) from exc
             log.debug("%s %s %s -> %s", self.host, method, bare(path), resp.status)
             if idempotent and resp.status in _RETRY_STATUS and attempt < attempts:
                 time.sleep(0.05 * (4**attempt) + random.uniform(0, 0.05))  # noqa: S311
@@ -287,7 +289,7 @@ class Registry:
                 if guard is not None and guard.expired:
                     why = f"no answer within {self.transport.deadline:.0f} s"
                     raise RegistryError(f"{netloc}: GET blob {digest}: {why}") from exc
-                raise RegistryError(f"{netloc}: GET blob {digest}: {exc}") from exc
+                raise RegistryError(f"{netloc}: GET blob {digest}: {exc}{_tls_hint(exc)}") from exc
             if resp.status in (301, 302, 303, 307, 308):
                 location = resp.getheader("Location") or ""
                 conn.close()
@@ -319,6 +321,18 @@ class Registry:
             )
             return io.BufferedReader(stream, CHUNK)
         raise RegistryError(f"{self.host}: GET blob {digest}: too many redirects")
+
+
+def _tls_hint(exc: BaseException) -> str:
+    """The hint for a TLS handshake that failed for another reason than trust: most often a
+    registry that speaks plain HTTP (every command gives it, since every command reaches
+    registries through here)."""
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            " (the TLS handshake failed: a plain-HTTP registry? use --plain-http or"
+            " NAMEPLATE_PLAIN_HTTP)"
+        )
+    return ""
 
 
 _REGISTRIES: dict[tuple[str, Transport], Registry] = {}

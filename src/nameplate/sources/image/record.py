@@ -250,7 +250,7 @@ def _annotations(image: Any) -> dict[str, str]:
 
 
 def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptions) -> Record:
-    """The record of ``image`` (an :class:`~.image.ImageManifest`) from its merged ``tree``;
+    """The record of ``image`` (an :class:`~.stores.ImageManifest`) from its merged ``tree``;
     with no tree, from the config alone (a Spack OCI build-cache image)."""
     opts = dataclasses.replace(options, combined=True)
     records: list[Record] = []

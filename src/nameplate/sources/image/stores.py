@@ -1,6 +1,6 @@
 """Where an image lives, read-only: an OCI layout folder, an image tarball, or a registry.
 
-Each store answers the :class:`~.image.BlobStore` protocol (a manifest or index by reference, a
+Each store answers the :class:`~.extract.BlobStore` protocol (a manifest or index by reference, a
 blob by digest): :class:`OciLayoutStore` (``oci-layout``, ``index.json``, ``blobs/``),
 :class:`ArchiveStore` (a ``docker save``/``podman save``/``skopeo copy`` tarball, with an OCI
 layout or Docker's ``manifest.json`` inside; the latter resolved by
@@ -16,14 +16,13 @@ import io
 import json
 import os
 import re
-import ssl
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
-from ...errors import RegistryError, SourceError, UnsafeInput
+from ...errors import SourceError, UnsafeInput
 from ...tree import open_regular
 from .layers import LayerRef
 
@@ -375,16 +374,8 @@ class _RegistryStore:
         return str(self._store)
 
     def manifest(self, reference: str | None) -> tuple[bytes, str, str]:
-        try:
-            resolved = self._store.resolve(reference or self.reference)
-        except RegistryError as exc:
-            cause = exc.__cause__  # a TLS handshake refused for another reason than trust
-            if isinstance(cause, ssl.SSLError) and not isinstance(
-                cause, ssl.SSLCertVerificationError
-            ):
-                hint = "a plain-HTTP registry? use --plain-http / NAMEPLATE_PLAIN_HTTP"
-                raise type(exc)(f"{exc} ({hint})") from exc
-            raise
+        # a TLS handshake that fails (a plain-HTTP registry) carries its hint from the wire
+        resolved = self._store.resolve(reference or self.reference)
         return resolved.data, resolved.media_type, resolved.digest
 
     def open_blob(self, digest: str) -> BinaryIO:
