@@ -189,6 +189,11 @@ _MUTATORS = {"append", "extend", "insert", "update", "pop", "remove"}
 
 
 _CONTAINERS = (list, tuple, dict)
+_CONTAINER_TYPES = frozenset(_CONTAINERS)
+_SCALARS = frozenset({int, float, bool, type(None)})
+_SIZED = frozenset({str, bytes, list, tuple, dict, set, frozenset})
+#: Nodes whose value already exists (a name, an item of a value): nothing new is built.
+_EXISTING = frozenset({ast.Name, ast.Subscript})
 _MEMO_LIMIT = 100_000
 
 
@@ -274,13 +279,26 @@ class _Evaluator:
     # expressions -------------------------------------------------------
     def evaluate(self, node: ast.expr, scope: Mapping[str, Any] | None = None) -> Any:
         self.tick()
-        method = getattr(self, "_" + type(node).__name__, None)
+        kind = type(node)
+        if kind is ast.Constant:  # text of the file itself: bounded by the file's size
+            return self._Constant(node, scope or {})  # type: ignore[arg-type]
+        method = getattr(self, "_" + kind.__name__, None)
         if method is None:
-            raise TypeError(f"unsupported expression {type(node).__name__}")
+            raise TypeError(f"unsupported expression {kind.__name__}")
         result: Any = method(node, scope or {})
-        if not isinstance(node, (ast.Name, ast.Constant, ast.Subscript)):
-            self.charge(result)
-        return self.check(result)
+        made = type(result)
+        if made in _SCALARS:
+            return result
+        size = len(result) if made in _SIZED else 1
+        if size > MAX_SIZE:
+            raise _Budget("value too large")
+        if kind not in _EXISTING:  # a new value: count what it built
+            self.built += size
+            if self.built > MAX_BUILT:
+                raise _Budget("the file builds values that are too large in all")
+        if made in _CONTAINER_TYPES:
+            self.weigh(result)
+        return result
 
     def _Constant(self, node: ast.Constant, scope: Mapping[str, Any]) -> Any:
         if isinstance(node.value, (str, int, float, bool, type(None))):
