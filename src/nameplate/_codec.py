@@ -227,29 +227,39 @@ def clean_text(value: T) -> T:
     return typing.cast(T, _clean(value))
 
 
+_PLAIN = frozenset({int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _clean(value: Any) -> Any:
-    if type(value) is str:
-        return _clean_str(value)
-    if type(value) is tuple:
-        items = [_clean(v) for v in value]
-        if any(a is not b for a, b in zip(items, value, strict=True)):
-            return tuple(items)
+    kind = type(value)
+    if kind is str:
+        return value if value.isascii() else _clean_str(value)
+    if kind in _PLAIN:
+        return value
+    if kind is tuple:
+        for i, item in enumerate(value):
+            new = _clean(item)
+            if new is not item:  # copy only from the first change on
+                return (*value[:i], new, *(_clean(v) for v in value[i + 1 :]))
         return value
     if isinstance(value, Mapping):
-        old = list(value.items())
-        pairs = [(_clean(k), _clean(v)) for k, v in old]
-        if any(k is not k0 or v is not v0 for (k, v), (k0, v0) in zip(pairs, old, strict=True)):
-            return MappingProxyType(dict(pairs))
+        for key, item in value.items():
+            if _clean(key) is not key or _clean(item) is not item:
+                return MappingProxyType({_clean(k): _clean(v) for k, v in value.items()})
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {}
-        for f in dataclasses.fields(value):
-            before = getattr(value, f.name)
-            after = _clean(before)
-            if after is not before:
-                changes[f.name] = after
-        return dataclasses.replace(value, **changes) if changes else value
-    return value
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        if not (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+            return value
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    changes: dict[str, Any] = {}
+    for name in names:
+        before = getattr(value, name)
+        after = _clean(before)
+        if after is not before:
+            changes[name] = after
+    return dataclasses.replace(value, **changes) if changes else value
 
 
 def frozen_map(items: Mapping[str, T] | None = None) -> Mapping[str, T]:

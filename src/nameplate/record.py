@@ -350,11 +350,11 @@ class Record:
         # The one place text is made safe for every writer (JSON, the formats, the catalog, the
         # terminal): a record holds Unicode only. A lone surrogate (a "\\ud800" JSON or Python
         # escape in what a source read, a file name that is not UTF-8) becomes U+FFFD here.
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _RECORD_FIELDS:
+            value = getattr(self, name)
             clean = _codec.clean_text(value)
             if clean is not value:
-                object.__setattr__(self, f.name, clean)
+                object.__setattr__(self, name, clean)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "$") -> Record:
@@ -425,3 +425,6 @@ class Record:
 def __dir__() -> list[str]:
     """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
     return sorted(__all__)
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(Record))
