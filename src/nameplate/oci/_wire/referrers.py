@@ -183,7 +183,7 @@ class Repository(RepositoryBase):
                 self._put(tag, m.empty_index([*current, *missing]), m.INDEX)
                 if not transport.verify_fallback:
                     return
-                time.sleep(random.uniform(0.02, 0.1) * min(attempt + 1, 5))  # noqa: S311
+                time.sleep(random.uniform(0.005, 0.025) * 2 ** min(attempt, 4))  # noqa: S311
         raise RegistryError(
             f"{self}: referrer {entry.digest} of {subject} kept being overwritten by concurrent "
             f"writers; run 'nameplate reindex {self}@{subject}'"
