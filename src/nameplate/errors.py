@@ -39,6 +39,7 @@ __all__ = [
     "RegistryError",
     "SignatureError",
     "SourceError",
+    "SubjectMismatch",
     "UnsafeInput",
     "UnsupportedFormat",
 ]
@@ -98,6 +99,10 @@ class RecordValidationError(RecordError):
         more = f" (+{len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}invalid record: {shown}{more}")
+
+
+class SubjectMismatch(NameplateError):
+    """A record of one image attached to another (``attach`` without ``--force``): exit 3."""
 
 
 class InternalError(NameplateError):

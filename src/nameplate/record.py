@@ -158,6 +158,7 @@ class Component:
     ecosystem: str = "generic"
     status: Status = "installed"
     purl: str | None = None
+    cpe: str | None = None
     description: str | None = None
     homepage: str | None = None
     namespace: str | None = None
@@ -177,6 +178,7 @@ class Component:
     versionsuffix: str | None = None
     module_name: str | None = None
     moduleclass: str | None = None
+    modules: tuple[str, ...] = ()
     installed_at: str | None = None
     files: tuple[FileDigest, ...] = ()
     found_by: tuple[str, ...] = ()
@@ -249,6 +251,7 @@ class OperatingSystem:
     version: str | None = None
     platform: str | None = None
     pretty_name: str | None = None
+    cpe: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

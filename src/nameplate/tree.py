@@ -19,7 +19,7 @@ import posixpath
 import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from .errors import InputTooLarge, SourceError, UnsafeInput
 
@@ -205,6 +205,11 @@ class DirectoryTree:
             return os.stat(real).st_size
         except OSError as exc:
             raise SourceError(f"{real}: cannot stat: {exc.strerror}") from exc
+
+    def open(self, path: PurePosixPath) -> BinaryIO:
+        """Regular file ``path``, opened to be streamed by a reader that bounds what it reads
+        (a build-cache tarball, read for its first few members and hashed whole)."""
+        return open_regular(self._real(path))  # never a FIFO: it would block the open
 
     def read_bytes(self, path: PurePosixPath, *, limit: int = DEFAULT_LIMIT) -> bytes:
         real = self._real(path)

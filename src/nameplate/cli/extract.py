@@ -18,7 +18,10 @@ __all__ = ["COMMANDS"]
 _KINDS = {
     "spack": "a Spack prefix, store, environment, build cache or spec file",
     "easybuild": "an EasyBuild installation, prefix, module file or easyconfig(s)",
-    "image": "an image: oci:DIR[:TAG], a docker/OCI archive, or a registry reference",
+    "image": (
+        "an image: oci:DIR[:TAG], a docker/OCI archive, a SIF file (sif:PATH), or a "
+        "registry reference"
+    ),
     "binary": "an ELF executable or shared library",
     "auto": "whatever TARGET is (detected)",
 }

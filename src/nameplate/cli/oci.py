@@ -51,6 +51,7 @@ def _print(fmt: str, text: str, data: dict[str, Any]) -> None:
     help="Also attach this export (cyclonedx-json, spdx-2.3, ...); repeatable.",
 )
 @click.option("--compat", is_flag=True, help="OCI 1.0 form: the type in the config media type.")
+@click.option("--force", is_flag=True, help="Attach even if the record describes another image.")
 @_platform
 @registry_options
 @format_option()
@@ -60,6 +61,7 @@ def attach(
     ref: str,
     exports: tuple[str, ...],
     compat: bool,
+    force: bool,
     platform: str | None,
     transport: Transport | None,
     fmt: str,
@@ -67,7 +69,9 @@ def attach(
     """Attach a RECORD file (- for standard input) to the image or artifact REF as an
     OCI 1.1 referrer.
 
-    An image index resolves to its manifest for --platform. Prints the artifact's digest.
+    An image index resolves to its manifest for --platform. A record of an image
+    whose digest is not REF's is refused (exit 3) unless --force. Prints the
+    artifact's digest.
     """
     from .. import oci
     from ._output import load_record
@@ -76,7 +80,13 @@ def attach(
         raise click.UsageError("RECORD - and --password-stdin both read standard input")
     record = load_record(record_file)
     desc = oci.attach(
-        record, ref, exports=exports, compat=compat, platform=platform, transport=transport
+        record,
+        ref,
+        exports=exports,
+        compat=compat,
+        force=force,
+        platform=platform,
+        transport=transport,
     )
     _print(fmt, desc.digest, desc.to_dict())
 

@@ -225,8 +225,12 @@ def attach(
     store: StoreArg = None,
     platform: str | None = None,
     transport: _wire.Transport | None = None,
+    force: bool = False,
 ) -> Descriptor:
     """Attach ``record`` to the image or artifact ``ref`` names (its per-platform manifest).
+
+    A record of an image or artifact whose subject digest is neither that manifest's nor (for
+    a SIF artifact) its SIF layer's is refused with ``SubjectMismatch``, unless ``force``.
 
     ``exports``: format names of :mod:`nameplate.formats`, attached as sibling referrers.
     ``compat``: OCI 1.0 style (type in the config media type) for registries that reject
@@ -234,7 +238,10 @@ def attach(
     Returns the record artifact's descriptor.
     """
     st, r = open_store(ref, store=store, transport=transport)
-    subject = _resolve(st, r, platform).descriptor()
+    resolved = _resolve(st, r, platform)
+    if not force:
+        m.check_subject(record, resolved, str(r))
+    subject = resolved.descriptor()
     annotations = summary_annotations(record)
     desc = _push_artifact(
         st,

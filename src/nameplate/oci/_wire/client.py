@@ -8,10 +8,13 @@ always on (a CA bundle can be added); plain HTTP only for hosts the :class:`Tran
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import io
 import logging
 import random
+import re
+import socket
 import ssl
 import threading
 import time
@@ -265,10 +268,15 @@ class Registry:
             f"{self.host}: authentication failed for {self.who()} ({method} {bare(path)})"
         )
 
-    def open_stream(self, path: str, *, scopes: tuple[str, ...], digest: str) -> BinaryIO:
-        """GET a blob as a stream (redirects followed; the digest checked at the end)."""
+    def _blob_get(
+        self, path: str, *, scopes: tuple[str, ...], digest: str, extra: Mapping[str, str]
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, socket.socket | None]:
+        """GET a blob (redirects followed, credentials never sent to another host); the open
+        connection, a response of status 200 or 206, and the socket (for a deadline on the
+        body: ``http.client`` forgets it once the answer says ``Connection: close``). The
+        request and the headers of the answer have ``Transport.deadline`` in all."""
         self._ping()
-        headers = self.auth.headers(scopes)
+        headers = {**self.auth.headers(scopes), **extra}
         netloc, scheme, target = self.host, self.scheme, path
         for _ in range(6):
             conn = self._new_conn(netloc, scheme)
@@ -297,11 +305,11 @@ class Registry:
                     urllib.parse.urljoin(f"{scheme}://{netloc}{target}", location)
                 )
                 if url.netloc != self.host:
-                    headers = {}  # never send our credentials to blob storage elsewhere
+                    headers = dict(extra)  # never send our credentials to blob storage elsewhere
                 netloc, scheme = url.netloc, url.scheme
                 target = url.path + (f"?{url.query}" if url.query else "")
                 continue
-            if resp.status != 200:
+            if resp.status not in (200, 206):
                 try:
                     with deadline(conn, self.transport.timeout) as reading:
                         reading.sock = sock
@@ -311,16 +319,103 @@ class Registry:
                 conn.close()
                 err = error_text(Response(resp.status, {}, body))
                 raise RegistryError(f"{self.host}: GET blob {digest}: {resp.status} {err}")
-            stream = BlobStream(
-                conn,
-                resp,
-                digest,
-                self.host,
-                min_rate=self.transport.min_rate,
-                grace=min(self.transport.timeout, self.transport.deadline),
-            )
-            return io.BufferedReader(stream, CHUNK)
+            return conn, resp, sock
         raise RegistryError(f"{self.host}: GET blob {digest}: too many redirects")
+
+    def open_stream(self, path: str, *, scopes: tuple[str, ...], digest: str) -> BinaryIO:
+        """GET a blob as a stream (redirects followed; the digest checked at the end)."""
+        conn, resp, _ = self._blob_get(path, scopes=scopes, digest=digest, extra={})
+        if resp.status != 200:
+            conn.close()
+            raise RegistryError(f"{self.host}: GET blob {digest}: {resp.status} without Range")
+        stream = BlobStream(
+            conn,
+            resp,
+            digest,
+            self.host,
+            min_rate=self.transport.min_rate,
+            grace=min(self.transport.timeout, self.transport.deadline),
+        )
+        return io.BufferedReader(stream, CHUNK)
+
+    def read_range(
+        self,
+        path: str,
+        *,
+        scopes: tuple[str, ...],
+        digest: str,
+        start: int,
+        length: int,
+        whole_limit: int,
+    ) -> tuple[bytes, bool]:
+        """Bytes ``[start, start + length)`` of a blob, with an HTTP ``Range`` request.
+
+        Returns ``(data, False)`` for a partial answer (206). A server that ignores ``Range``
+        answers 200 with the whole blob: it is read only up to ``whole_limit`` bytes, checked
+        against ``digest`` and returned as ``(blob, True)``; a larger one is refused."""
+        end = start + length - 1
+        conn, resp, sock = self._blob_get(
+            path, scopes=scopes, digest=digest, extra={"Range": f"bytes={start}-{end}"}
+        )
+        seconds = self._seconds(max(length, whole_limit))
+        late = f"{self.host}: GET blob {digest}: no complete answer within {seconds:.0f} s"
+        try:
+            with deadline(conn, seconds) as guard:
+                guard.sock = sock
+                try:
+                    answer = self._range_answer(resp, digest, start, length, whole_limit)
+                except (OSError, http.client.HTTPException, RegistryError) as exc:
+                    if guard.expired:
+                        raise RegistryError(late) from exc
+                    if isinstance(exc, RegistryError):
+                        raise
+                    raise RegistryError(f"{self.host}: GET blob {digest}: {exc}") from exc
+                if guard.expired:
+                    raise RegistryError(late)
+                return answer
+        finally:
+            conn.close()
+
+    def _range_answer(
+        self,
+        resp: http.client.HTTPResponse,
+        digest: str,
+        start: int,
+        length: int,
+        whole_limit: int,
+    ) -> tuple[bytes, bool]:
+        """The bytes of a ranged answer (206), or of the whole blob (200, checked)."""
+        end = start + length - 1
+        if resp.status == 206:
+            content_range = resp.getheader("Content-Range") or ""
+            m_range = re.match(r"^bytes (\d+)-(\d+)/(\d+|\*)$", content_range.strip())
+            if m_range is None or int(m_range.group(1)) != start:
+                raise RegistryError(
+                    f"{self.host}: GET blob {digest}: Content-Range {content_range!r} "
+                    f"does not answer bytes={start}-{end}"
+                )
+            data = resp.read(length + 1)
+            if len(data) > length or int(m_range.group(2)) - start + 1 != len(data):
+                raise RegistryError(
+                    f"{self.host}: GET blob {digest}: {len(data)} bytes for a range of {length}"
+                )
+            return data, False
+        declared = resp.getheader("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > whole_limit:
+            raise RegistryError(
+                f"{self.host}: GET blob {digest}: the server ignores Range and would send "
+                f"{declared} bytes (over the {whole_limit}-byte limit)"
+            )
+        data = resp.read(whole_limit + 1)
+        if len(data) > whole_limit:
+            raise RegistryError(
+                f"{self.host}: GET blob {digest}: the server ignores Range and sends more "
+                f"than {whole_limit} bytes"
+            )
+        alg, _, hexpart = digest.partition(":")
+        if hashlib.new(alg, data).hexdigest() != hexpart:
+            raise RegistryError(f"{self.host}: blob {digest}: digest mismatch")
+        return data, True
 
 
 def _tls_hint(exc: BaseException) -> str:

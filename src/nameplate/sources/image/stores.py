@@ -28,11 +28,15 @@ from .layers import LayerRef
 
 if TYPE_CHECKING:
     from ...oci import Transport
+    from ...squashfs import ReadAt
+    from .ranged import RangedBlob
 
 __all__ = ["ArchiveStore", "ImageManifest", "OciLayoutStore"]
 
 _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 _DOC_LIMIT = 4 * 1024 * 1024
+#: Largest blob read whole from a server that ignores HTTP ``Range`` (else refused).
+_WHOLE_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,6 +51,10 @@ class ImageManifest:
     annotations: dict[str, str] = field(default_factory=dict)
     platform: str | None = None
     tag: str | None = None
+    #: what the image says about itself that does not agree (recorded as unknowns)
+    conflicts: tuple[str, ...] = ()
+    #: the registry blob read by byte ranges (a SIF artifact): what it fetched, for reports
+    ranged: RangedBlob | None = field(default=None, compare=False, repr=False)
 
 
 def _check_digest(digest: Any, where: str) -> str:
@@ -190,6 +198,19 @@ class OciLayoutStore:
             _check_length(entry, len(data), f"{self.root}/index.json: {digest}")
         return data, _media_type(_json(data, f"{self.name}@{digest}"), digest), digest
 
+    def random_blob(self, digest: str, size: int | None) -> ReadAt:
+        """Random access to blob ``digest`` (a SIF or squashfs layer), read in place."""
+        from .sif import FileReader
+
+        alg, _, hexpart = _check_digest(digest, self.name).partition(":")
+        path = (self.root / "blobs" / alg / hexpart).resolve()
+        if self.root not in path.parents:
+            raise UnsafeInput(f"{self.root}: blob {digest} leads out of the layout")
+        reader = FileReader(path)
+        if size is not None and reader.size != size:
+            raise SourceError(f"{self.name}: blob {digest} has {reader.size} bytes, not {size}")
+        return reader
+
     def open_blob(self, digest: str) -> BinaryIO:
         alg, _, hexpart = _check_digest(digest, self.name).partition(":")
         path = (self.root / "blobs" / alg / hexpart).resolve()
@@ -288,10 +309,13 @@ class ArchiveStore:
         if not isinstance(entries, list) or not entries:
             raise SourceError(f"{where}: expected a non-empty list")
         chosen = None
+        wanted = docker_name(reference) if reference is not None else None
         for e in entries:
             tags = e.get("RepoTags") or [] if isinstance(e, dict) else []
             if reference is None or any(
-                t == reference or t.endswith(f":{reference}") for t in tags
+                isinstance(t, str)
+                and (t == reference or t.endswith(f":{reference}") or docker_name(t) == wanted)
+                for t in tags
             ):
                 chosen = e
                 break
@@ -320,6 +344,23 @@ class ArchiveStore:
             platform=_config_platform(config),
             tag=reference,
         )
+
+
+def docker_name(ref: str) -> str:
+    """A Docker reference in full, as docker and skopeo write ``RepoTags``: ``holdout/a:tag`` →
+    ``docker.io/holdout/a:tag``, ``a`` → ``docker.io/library/a:latest``."""
+    name, at, digest = ref.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = ""
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    first = name.split("/", 1)[0]
+    if "/" not in name or not ("." in first or ":" in first or first == "localhost"):
+        name = f"docker.io/{name if '/' in name else 'library/' + name}"
+    if at:
+        return f"{name}@{digest}"
+    return f"{name}:{tag or 'latest'}"
 
 
 class _Slice(io.RawIOBase):
@@ -380,6 +421,24 @@ class _RegistryStore:
 
     def open_blob(self, digest: str) -> BinaryIO:
         return self._store.open_blob(_check_digest(digest, self.name))
+
+    def random_blob(self, digest: str, size: int | None) -> ReadAt:
+        """Blob ``digest`` read by HTTP byte ranges (a SIF: never downloaded whole)."""
+        from .ranged import RangedBlob
+
+        if size is None:
+            raise SourceError(f"{self.name}: blob {digest}: no size to read it by ranges")
+        repo = self._store
+        read = getattr(repo, "read_blob_range", None)
+        if read is None:
+            raise SourceError(f"{self.name}: blob {digest} cannot be read by ranges")
+        checked = _check_digest(digest, self.name)
+
+        def fetch(start: int, length: int) -> tuple[bytes, bool]:
+            data, whole = read(checked, start, length, whole_limit=_WHOLE_LIMIT)
+            return cast("tuple[bytes, bool]", (data, whole))
+
+        return RangedBlob(fetch, size, where=f"{self.name}@{digest}")
 
 
 def _config_platform(config: Any) -> str | None:

@@ -15,17 +15,22 @@ import contextlib
 import importlib.util
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ...errors import SourceError
-from ...record import FileDigest, Record, Tool
+from ...record import FileDigest, Record
 from ...tree import DirectoryTree
 from .._common import ExtractOptions
 from .db import installed_at
+from .files import load_json
 from .graph import Extras, Graph
+from .installs import read_installs
+from .lockfile import lockfile_facts
 from .prefix import manifest_files, scan_elf
 from .record import build_records
+from .roots import choose_roots
 from .specfile import node_from_dict
 
 __all__ = ["available", "extract_all", "extract_specs"]
@@ -70,13 +75,17 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
         return
     prefix = None if spec.external else str(spec.prefix)
     files: tuple[FileDigest, ...] = ()
-    if prefix and options.include_files and Path(prefix).is_dir():
+    h = spec.dag_hash()
+    if prefix and Path(prefix).is_dir() and h not in graph.prefixes:
         tree = DirectoryTree(prefix)
-        files = manifest_files(tree, PurePosixPath("."), rec.path, graph)
-        scan_elf(tree, PurePosixPath("."), files, f"spack:{spec.dag_hash()}", graph)
-    when = installed_at(
-        rec.installation_time or None, "installation_time", f"spack:{spec.dag_hash()}", graph
-    )
+        graph.prefixes[h] = (tree, PurePosixPath("."))  # its .spack/, read if it is a root
+        graph.selectable.append(h)
+        if options.include_files:
+            files = manifest_files(tree, PurePosixPath("."), rec.path, graph)
+            scan_elf(tree, PurePosixPath("."), files, f"spack:{h}", graph)
+    elif h in graph.extras:
+        return
+    when = installed_at(rec.installation_time or None, "installation_time", f"spack:{h}", graph)
     graph.extras[spec.dag_hash()] = Extras(
         prefix=prefix,
         explicit=bool(rec.explicit),
@@ -86,21 +95,14 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
     )
 
 
-def _builder_from_lock(graph: Graph, lock: Path) -> None:
-    """The Spack that concretized the environment, from the lockfile's ``spack`` block (data)."""
-    import json
-
-    try:
-        block = json.loads(lock.read_bytes()).get("spack")
-    except (OSError, ValueError, AttributeError):
-        return
-    if isinstance(block, dict) and isinstance(block.get("version"), str):
-        commit = block.get("commit")
-        graph.builder = Tool(
-            name="spack",
-            version=block["version"],
-            commit=commit if isinstance(commit, str) else None,
-        )
+def _lockfile_facts(graph: Graph, lock: Path) -> None:
+    """What the lockfile says beyond its specs (the Spack that concretized it), read as data
+    by the same code as the on-disk path."""
+    tree = DirectoryTree(lock.parent)
+    rel = PurePosixPath(lock.name)
+    data = load_json(tree, rel)
+    if isinstance(data, dict):
+        lockfile_facts(data, where=tree.describe(rel), graph=graph)
 
 
 def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
@@ -136,12 +138,16 @@ def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
             if spec.dag_hash() not in roots:
                 roots.append(spec.dag_hash())
         graph.read_from.append(str((target / "spack.lock").resolve()))
-        _builder_from_lock(graph, target / "spack.lock")
+        graph.selectable += [h for h in graph.nodes if not graph.nodes[h].external]
+        _lockfile_facts(graph, target / "spack.lock")
 
     else:
         raise SourceError(f"{target}: not a Spack store or environment")
     subject_kind, per_root, status = kind
     name = str(target.resolve())
+    roots = choose_roots(graph, roots, options, identity=name)
+    read_installs(graph, roots, options)  # each root's SBOM and install_environment.json
+    options = replace(options, roots=())
     return build_records(
         graph,
         roots,
@@ -175,6 +181,7 @@ def extract_specs(queries: list[str], options: ExtractOptions) -> list[Record]:
             _extras(graph, store, node, options)
     graph.read_from.append(str(Path(store.root) / ".spack-db" / "index.json"))
     roots = [s.dag_hash() for s in specs]
+    read_installs(graph, roots, options)  # each root's SBOM and install_environment.json
     name = str(Path(store.root).resolve())
     return build_records(
         graph,

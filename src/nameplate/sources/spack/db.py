@@ -12,7 +12,7 @@ from ...tree import FileTree
 from .._common import ExtractOptions
 from .files import load_json
 from .graph import Extras, Graph
-from .prefix import manifest_files, sbom_facts, scan_elf
+from .prefix import manifest_files, scan_elf
 from .specfile import node_from_dict
 
 __all__ = ["installed_at", "read_db"]
@@ -94,7 +94,7 @@ def read_db(
         )
         graph.add(node)
         installed = rec.get("installed", True) is True
-        external = node.external_path is not None
+        external = node.external
         prefix_dir = on_disk.get(node.hash)
         if installed and not external and prefix_dir is None:
             raise SourceError(
@@ -114,16 +114,10 @@ def read_db(
             status="installed" if installed else "declared",
             files=files,
         )
+        if prefix_dir is not None and installed and not external:
+            graph.prefixes[node.hash] = (tree, prefix_dir)  # its .spack/, read if it is a root
+            graph.selectable.append(node.hash)
         if installed and rec.get("explicit") and not external:
             roots.append(node.hash)
     graph.check_edges(where)
-    by_name: dict[tuple[str, str], list[str]] = {}
-    for node in graph.nodes.values():
-        by_name.setdefault((node.name, node.version), []).append(node.hash)
-    for h in roots:  # Spack's own SBOM: sources and licenses (a package version's, not a build's)
-        for key, (sources, licenses) in sbom_facts(tree, on_disk[h], graph).items():
-            for target in by_name.get(key, ()):
-                prior = graph.extras.get(target, Extras())
-                if not prior.sources and not prior.licenses:
-                    graph.update(target, sources=sources, licenses=licenses)
     return sorted(roots, key=lambda h: (graph.nodes[h].name, h))

@@ -1,22 +1,23 @@
-"""One Spack install prefix: its spec, install manifest, Spack's own SBOM, ELF files."""
+"""One Spack install prefix: its spec, install manifest, ELF files (and, through
+:mod:`.metadata`, Spack's own SBOM and install_environment.json)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
 from ...elf import ELF_MAGIC, parse_elf
 from ...errors import SourceError, UnsafeInput
-from ...record import Evidence, FileDigest, Hash, Source, Tool, Unknown
+from ...record import FileDigest, Hash, Unknown
 from ...tree import FileTree
 from .._common import ExtractOptions
 from .files import load_json, sha256, specfile
-from .graph import Extras, Graph
+from .graph import Graph
+from .metadata import read_install
 from .specfile import parse_specfile
 
-__all__ = ["manifest_files", "read_prefix", "sbom_facts", "scan_elf"]
+__all__ = ["manifest_files", "read_prefix", "scan_elf"]
 
 
 def manifest_files(
@@ -58,61 +59,6 @@ def manifest_files(
         )
     out.sort(key=lambda f: f.path)
     return tuple(out)
-
-
-def sbom_facts(
-    tree: FileTree, prefix: PurePosixPath, graph: Graph
-) -> dict[tuple[str, str], tuple[tuple[Source, ...], tuple[str, ...]]]:
-    """Sources and licenses per (name, version) from Spack's own SPDX SBOM, kept as evidence."""
-    path = prefix / ".spack" / "sbom" / "spdx-2.3.json"
-    if not tree.is_file(path):
-        return {}
-    raw = tree.read_bytes(path, limit=64 * 1024 * 1024)
-    graph.evidence.append(
-        Evidence(
-            kind="spack-spdx-2.3",
-            path=tree.describe(path),
-            digest="sha256:" + sha256(raw),
-            detail="Spack's own SBOM; used for sources and licenses only",
-        )
-    )
-    try:
-        doc = json.loads(raw)
-        packages = doc["packages"]
-    except (ValueError, KeyError, TypeError) as exc:
-        graph.unknowns.append(
-            Unknown(
-                path=tree.describe(path), field="components.sources", reason=f"unreadable: {exc}"
-            )
-        )
-        return {}
-    out: dict[tuple[str, str], tuple[tuple[Source, ...], tuple[str, ...]]] = {}
-    for pkg in packages if isinstance(packages, list) else []:
-        if not isinstance(pkg, Mapping):
-            continue
-        name, version = pkg.get("name"), pkg.get("versionInfo")
-        if not isinstance(name, str) or not isinstance(version, str):
-            continue
-        url = pkg.get("downloadLocation")
-        checksums = tuple(
-            Hash(algorithm=str(c.get("algorithm", "")).lower(), value=str(c.get("checksumValue")))
-            for c in pkg.get("checksums", pkg.get("checksum", [])) or []
-            if isinstance(c, Mapping) and c.get("checksumValue")
-        )
-        sources: tuple[Source, ...] = ()
-        if (isinstance(url, str) and url not in ("NOASSERTION", "NONE", "None", "")) or checksums:
-            sources = (
-                Source(
-                    url=url
-                    if isinstance(url, str) and url not in ("NOASSERTION", "NONE", "None", "")
-                    else None,
-                    checksums=checksums,
-                ),
-            )
-        lic = pkg.get("licenseDeclared")
-        licenses = (lic,) if isinstance(lic, str) and lic not in ("NOASSERTION", "NONE") else ()
-        out[(name, version)] = (sources, licenses)
-    return out
 
 
 #: Folders of a prefix whose files may be executables or shared libraries.
@@ -180,31 +126,8 @@ def read_prefix(
     graph.read_from.append(where)
     graph.check_edges(where)
     root = nodes[0]
-    sbom = sbom_facts(tree, prefix, graph)
+    read_install(tree, prefix, graph, root.hash)
     files = manifest_files(tree, prefix, None, graph) if options.include_files else ()
     scan_elf(tree, prefix, files, f"spack:{root.hash}", graph)
-    env = prefix / ".spack" / "install_environment.json"
-    if tree.is_file(env):
-        _install_environment(tree, env, graph)
-    for node in nodes:
-        sources, licenses = sbom.get((node.name, node.version), ((), ()))
-        prior = graph.extras.get(node.hash, Extras())
-        graph.update(
-            node.hash,
-            sources=sources or prior.sources,
-            licenses=licenses or prior.licenses,
-        )
     graph.update(root.hash, prefix=tree.describe(prefix), files=files)
     return root.hash
-
-
-def _install_environment(tree: FileTree, path: PurePosixPath, graph: Graph) -> None:
-    data = load_json(tree, path, limit=1024 * 1024)
-    if not isinstance(data, Mapping):
-        return
-    version = data.get("spack_version")
-    if isinstance(version, str) and graph.builder is None:
-        graph.builder = Tool(name="spack", version=version.split(" ")[0])
-    for key in ("host_os", "platform", "host_target", "kernel_version"):  # no hostname
-        if isinstance(data.get(key), str):
-            graph.build_host[key] = data[key]

@@ -7,11 +7,11 @@ config, and Spack's own API), so every path gives the same record for the same D
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 from ... import normalize
 from ..._codec import empty_map, frozen_map
-from ...errors import SourceError
 from ...record import (
     Compiler,
     Component,
@@ -32,13 +32,15 @@ from ...record import (
     Status,
     Subject,
     SubjectKind,
-    Tool,
+    Unknown,
 )
 from .._common import ExtractOptions, extracted_at, generator
-from .graph import Extras, Graph, runtime_closure
+from .graph import Extras, Graph, SourceFacts, component_id, runtime_closure
+from .metadata import builder_of, sbom_facts_of
+from .roots import choose_roots, match_root
 from .specfile import FLAG_KEYS, LANGUAGES, Node
 
-__all__ = ["build_records", "component_id", "match_root"]
+__all__ = ["build_records", "choose_roots", "component_id", "match_root"]
 
 _DEPTYPES: tuple[DepType, ...] = ("build", "link", "run", "test")
 _EMPTY_MAP: Mapping[str, Any] = empty_map()
@@ -90,26 +92,8 @@ def _with_elf(graph: Graph, roots: Sequence[str], hpc: Hpc) -> tuple[Hpc, list[E
     return out, list(roll.evidence)
 
 
-def component_id(dag_hash: str) -> str:
-    """The component id of a Spack node."""
-    return f"spack:{dag_hash}"
-
-
 def _compiler_id(name: str, version: str) -> str:
     return f"spack-compiler:{name}@{version}"
-
-
-def match_root(node: Node, query: str) -> bool:
-    """Does ``query`` (``name``, ``name@version``, ``/hash``, ``name/hash``) name ``node``?"""
-    name, _, hash_part = query.partition("/")
-    if hash_part and not node.hash.startswith(hash_part):
-        return False
-    if not name:
-        return bool(hash_part)
-    pkg, _, version = name.partition("@")
-    if pkg and pkg != node.name:
-        return False
-    return not version or node.version == version or node.version.startswith(version + ".")
 
 
 def _option_value(value: Any) -> bool | str | tuple[str, ...] | None:
@@ -156,16 +140,19 @@ def _compiler_hashes(graph: Graph, hashes: Sequence[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _component(graph: Graph, h: str, compilers: frozenset[str], status: Status) -> Component:
+def _component(
+    graph: Graph, h: str, compilers: frozenset[str], status: Status, facts: SourceFacts
+) -> Component:
     node = graph.nodes[h]
     extra = graph.extras.get(h, Extras())
+    sources, licenses = facts.get(h, ((), ()))
     hashes = [Hash(algorithm="spack-dag", value=node.hash)]
     hashes += [
         Hash(algorithm=f"spack-{k.replace('_', '-')}", value=v)
         for k, v in sorted(node.other_hashes.items())
     ]
     target = normalize.cpu_target(node.target) if node.target is not None else None
-    external = node.external_path is not None
+    external = node.external
     props = {}
     if node.compiler is not None:
         props["spack.compiler"] = f"{node.compiler[0]}@{node.compiler[1]}"
@@ -184,14 +171,15 @@ def _component(graph: Graph, h: str, compilers: frozenset[str], status: Status) 
         ),
         namespace=node.namespace,
         hashes=tuple(hashes),
-        licenses=extra.licenses,
+        licenses=licenses,
         options=_codec_map(_options(node)),
         flags=_codec_map(_flags(node)),
-        sources=extra.sources,
+        sources=() if external else sources,
         patches=tuple(Patch(checksums=(Hash(algorithm="sha256", value=p),)) for p in node.patches),
         external=external,
         explicit=extra.explicit,
         prefix=node.external_path if external else extra.prefix,
+        modules=node.external_modules,
         platform=node.platform,
         os=node.os,
         target=target,
@@ -242,7 +230,7 @@ def _legacy_compilers(
     edges = []
     for h in hashes:
         node = graph.nodes[h]
-        if node.compiler is None or (node.external_path is not None and not node.edges):
+        if node.compiler is None or (node.external and not node.edges):
             continue
         name, version = node.compiler
         cid = _compiler_id(name, version)
@@ -320,13 +308,17 @@ def _hpc(
     root_nodes = [graph.nodes[h] for h in roots]
     in_scope = {component_id(h) for h in hashes}
     root_ids = [component_id(h) for h in roots]
-    # Compilers: what the roots were compiled with (fall back to any node in the closure).
+    # Compilers: what the roots were compiled with (fall back to any node in the closure), as
+    # Spack's ``%`` says: edges that provide a language (1.x), or the compiler attribute (< 1.0).
+    # A plain build edge to a compiler package (gcc-runtime's to gcc) compiles nothing.
     languages: dict[str, set[str]] = {}
     for wanted in (set(root_ids), in_scope):
         for e in edges:
             target = components.get(e.dependency)
-            if e.dependent in wanted and target is not None and target.kind == "compiler":
-                langs = set(e.virtuals) & set(LANGUAGES)
+            if e.dependent not in wanted or target is None or target.kind != "compiler":
+                continue
+            langs = set(e.virtuals) & set(LANGUAGES)
+            if langs or e.dependency.startswith("spack-compiler:"):
                 languages.setdefault(e.dependency, set()).update(langs)
         if languages:
             break
@@ -395,6 +387,20 @@ def _hpc(
     )
 
 
+def unknown_owners(graph: Graph) -> dict[Unknown, str | None]:
+    """For each of the graph's unknowns, the install whose prefix holds the file it is about
+    (None: not about an install's file), so that a store read whole and described one root at
+    a time gives each record only its own DAG's unknowns."""
+    by_prefix = {e.prefix.rstrip("/"): h for h, e in graph.extras.items() if e.prefix}
+    owners: dict[Unknown, str | None] = {}
+    for u in graph.unknowns:
+        path = PurePosixPath(u.path)
+        owners[u] = next(
+            (by_prefix[str(p)] for p in (path, *path.parents) if str(p) in by_prefix), None
+        )
+    return owners
+
+
 def build_record(
     graph: Graph,
     roots: Sequence[str],
@@ -404,11 +410,14 @@ def build_record(
     status: Status,
     options: ExtractOptions,
     identity: str,
+    owners: Mapping[Unknown, str | None] | None = None,
 ) -> Record:
-    """One record for the DAG under ``roots`` (hashes in ``graph``)."""
+    """One record for the DAG under ``roots`` (hashes in ``graph``); ``owners`` is
+    :func:`unknown_owners` of the graph, when several records are made from it."""
     hashes = graph.closure(roots)
     compilers = _compiler_hashes(graph, hashes)
-    components = [_component(graph, h, compilers, status) for h in hashes]
+    facts = sbom_facts_of(graph, roots, hashes)
+    components = [_component(graph, h, compilers, status, facts) for h in hashes]
     edges = _edges(graph, hashes)
     legacy_comps, legacy_edges = _legacy_compilers(graph, hashes)
     components += legacy_comps
@@ -428,7 +437,19 @@ def build_record(
     evidence = [e for e in graph.evidence if e.component is None or e.component in ids]
     for h in hashes:
         evidence += graph.extras.get(h, Extras()).evidence
+    installs = [graph.install(h) for h in roots]
+    for facts_of in installs:
+        evidence += facts_of.evidence
     evidence += elf_evidence
+    builder, builder_unknowns = builder_of(graph, roots)
+    build_host = next((dict(i.build_host) for i in installs if i.build_host), graph.build_host)
+    owners = unknown_owners(graph) if owners is None else owners
+    inside = set(hashes)
+    unknowns = [
+        *(u for u in graph.unknowns if owners.get(u) is None or owners[u] in inside),
+        *(u for i in installs for u in i.unknowns),
+        *builder_unknowns,
+    ]
     return Record(
         serial=normalize.serial_for("spack", subject_kind, *roots),
         subject=subject,
@@ -441,13 +462,13 @@ def build_record(
         provenance=Provenance(
             generator=generator(),
             extracted_at=extracted_at(options),
-            builder=graph.builder or Tool(name="spack"),
+            builder=builder,
             built_at=built_at,
-            build_host=_codec_map(graph.build_host),
+            build_host=_codec_map(build_host),
             read_from=tuple(dict.fromkeys(graph.read_from)),
         ),
         evidence=tuple(dict.fromkeys(evidence)),
-        unknowns=tuple(dict.fromkeys(graph.unknowns)),
+        unknowns=tuple(sorted(set(unknowns), key=lambda u: (u.path, u.field, u.reason))),
     )
 
 
@@ -463,16 +484,7 @@ def build_records(
     per_root_kind: SubjectKind | None = None,
 ) -> list[Record]:
     """One record per root, or one combined record when ``options.combined``."""
-    if options.roots:
-        chosen = [h for h in roots if any(match_root(graph.nodes[h], q) for q in options.roots)]
-        if not chosen:
-            raise SourceError(
-                f"{identity}: no root matches {', '.join(options.roots)} "
-                f"(roots: {', '.join(graph.nodes[h].label for h in roots)})"
-            )
-        roots = chosen
-    if not roots:
-        raise SourceError(f"{identity}: no root specs found")
+    roots = choose_roots(graph, roots, options, identity=identity)
     if options.combined or len(roots) == 1:
         name = combined_name if len(roots) > 1 else None
         return [
@@ -486,6 +498,7 @@ def build_records(
                 identity=identity,
             )
         ]
+    owners = unknown_owners(graph)
     records = []
     for h in roots:
         records.append(
@@ -497,6 +510,7 @@ def build_records(
                 status=status,
                 options=options,
                 identity=identity,
+                owners=owners,
             )
         )
         if options.on_progress is not None:
