@@ -184,6 +184,13 @@ class DirectoryTree:
         except OSError:
             return None
 
+    def realpath(self, path: PurePosixPath | str) -> str:
+        """``path`` with every link resolved, relative to the root (``UnsafeInput`` if a link
+        leads out of the tree)."""
+        real = os.path.realpath(self._real(path))
+        self._inside(real, os.path.join(self._root, str(path)))
+        return os.path.relpath(real, self._root).replace(os.sep, "/")
+
     def is_file(self, path: PurePosixPath) -> bool:
         st = self._stat(path)
         return st is not None and stat.S_ISREG(st.st_mode)

@@ -42,6 +42,7 @@ from ._catalog_sql import (
 from .specquery import SpecQuery, parse
 
 if TYPE_CHECKING:
+    from ..sign import TrustedKeys
     from .select import Found
 
 __all__ = ["Catalog", "CatalogEntry", "Entry", "collect", "default_catalog", "index"]
@@ -257,22 +258,27 @@ def collect(
     transport: Any = None,
     tags: Sequence[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    trusted: TrustedKeys | None = None,
 ) -> tuple[list[Entry], list[str]]:
     """What :func:`index` writes: the entries of each reference (a repository: every tag, or
     those matching the globs ``tags``; a tag or digest; or a local record file), and the
     manifests that had no record. A missing file or layout, or a registry that cannot be read,
     is an error (nothing is written). ``progress(ref, done, total)`` follows the tags of each
-    repository; ``transport`` says how registries are reached."""
+    repository; ``transport`` says how registries are reached. With ``trusted`` keys only
+    records signed by one of them are entries (a record file never is)."""
     from .select import or_no_such_file
 
     entries: list[Entry] = []
     problems: list[str] = []
     for ref in refs:
         if Path(ref).is_file():
+            if trusted is not None:
+                problems.append(f"{ref}: a local file carries no signature (--require-signed)")
+                continue
             entries.append(Entry(record=Record.load(ref)))
             continue
         step = None if progress is None else functools.partial(progress, ref)
-        crawled = functools.partial(_crawled, ref, store, transport, tags, step)
+        crawled = functools.partial(_crawled, ref, store, transport, tags, step, trusted)
         for found in or_no_such_file(ref, crawled):
             if found.record is None:
                 problems.append(f"{found.ref}: {found.problem}")
@@ -289,16 +295,19 @@ def collect(
     return entries, problems
 
 
-def _crawled(
+def _crawled(  # noqa: PLR0917 - a functools.partial target
     ref: str,
     store: Any,
     transport: Any,
     tags: Sequence[str] | None,
     progress: Callable[[int, int], None] | None,
+    trusted: TrustedKeys | None = None,
 ) -> list[Found]:
     from .select import crawl
 
-    return list(crawl(ref, store=store, transport=transport, tags=tags, progress=progress))
+    return list(
+        crawl(ref, store=store, transport=transport, tags=tags, progress=progress, trusted=trusted)
+    )
 
 
 def index(
@@ -308,10 +317,11 @@ def index(
     store: Any = None,
     transport: Any = None,
     tags: Sequence[str] | None = None,
+    trusted: TrustedKeys | None = None,
 ) -> tuple[int, list[str]]:
     """Crawl each reference (see :func:`collect`) into the catalog; returns how many records
     were written and the manifests that had none."""
-    entries, problems = collect(refs, store=store, transport=transport, tags=tags)
+    entries, problems = collect(refs, store=store, transport=transport, tags=tags, trusted=trusted)
     written = catalog.add_many(entries)
     catalog.analyze()
     return written, problems

@@ -33,11 +33,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
 
-from ...errors import SourceError
+from ...errors import NameplateError, SourceError
 from ...record import Record
 from ...squashfs import ReadAt
 from .._common import ExtractOptions
-from .layers import LayerRef, Limits, scan_layers
+from .layers import LayerRef, LayerTree, Limits, scan_layers
 from .ranged import RangedBlob
 from .sif import DATA_OCI_ROOT_INDEX, FileReader, is_sif, read_sif
 from .sifstore import (
@@ -413,8 +413,9 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
     try:
         image = open_image(text, options)
         spec = image.config.get("spec")
-        if isinstance(spec, dict):
-            return [build_image_record(image, None, options)]
+        if isinstance(spec, dict):  # a Spack OCI build-cache image: layers are install tarballs
+            layers = _buildcache_layers(text, image)
+            return [build_image_record(image, None, options, layers=layers)]
         index = _spack_index(image)
         if index is not None:
             from ..spack.extract import records_from_buildcache_index
@@ -469,6 +470,34 @@ class _FileHash:
         if self._error:
             raise SourceError(self._error)
         return self._digest
+
+
+def _buildcache_layers(text: str, image: ImageManifest) -> tuple[LayerTree | None, list[str]]:
+    """The layers of a Spack build-cache image merged (every prefix at its build-time path);
+    the digests of those that cannot be read (a blob missing, or not what its digest says) are
+    returned so the record names them. One pass when every layer reads."""
+    try:
+        return scan_layers(text, image.layers, keep=_spack_keep, limits=Limits()), []
+    except NameplateError:
+        pass
+    present, missing = [], []
+    for layer in image.layers:
+        try:
+            scan_layers(text, [layer], keep=_spack_keep, limits=Limits())
+        except NameplateError:
+            missing.append(layer.digest)
+            continue
+        present.append(layer)
+    if not present:
+        return None, missing
+    try:
+        return scan_layers(text, present, keep=_spack_keep, limits=Limits()), missing
+    except NameplateError:
+        return None, missing
+
+
+def _spack_keep(path: str, size: int) -> bool:
+    return "/.spack/" in "/" + path and "/.spack/repos/" not in "/" + path
 
 
 def _spack_index(image: ImageManifest) -> Any:

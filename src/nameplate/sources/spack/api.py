@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ...errors import SourceError
-from ...record import FileDigest, Record
+from ...record import FileDigest, Record, Unknown
 from ...tree import DirectoryTree
 from .._common import ExtractOptions
 from .db import installed_at
@@ -28,7 +28,7 @@ from .files import load_json
 from .graph import Extras, Graph
 from .installs import read_installs
 from .lockfile import lockfile_facts
-from .prefix import manifest_files, scan_elf
+from .prefix import manifest_files
 from .record import build_records
 from .roots import choose_roots
 from .specfile import node_from_dict
@@ -82,7 +82,6 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
         graph.selectable.append(h)
         if options.include_files:
             files = manifest_files(tree, PurePosixPath("."), rec.path, graph)
-            scan_elf(tree, PurePosixPath("."), files, f"spack:{h}", graph)
     elif h in graph.extras:
         return
     when = installed_at(rec.installation_time or None, "installation_time", f"spack:{h}", graph)
@@ -93,6 +92,17 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
         status="installed" if rec.installed else "declared",
         files=files,
     )
+
+
+def _closures(graph: Graph, store_root: str, options: ExtractOptions) -> None:
+    """The ELF closures of the nodes installed in the store, through the same resolver as the
+    file readers (:func:`.db.scan_environment`): the same root gets the same ``hpc``."""
+    from .db import scan_environment
+
+    try:
+        scan_environment(DirectoryTree(store_root), PurePosixPath("."), graph, options)
+    except SourceError as exc:
+        graph.unknowns.append(Unknown(path=store_root, field="elf", reason=str(exc)))
 
 
 def _lockfile_facts(graph: Graph, lock: Path) -> None:
@@ -120,6 +130,7 @@ def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
             for spec in specs:
                 for node in spec.traverse(deptype="all"):
                     _extras(graph, store, node, options)
+            _closures(graph, str(store.root), options)
             roots = sorted(
                 (
                     s.dag_hash()
@@ -140,6 +151,7 @@ def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
         graph.read_from.append(str((target / "spack.lock").resolve()))
         graph.selectable += [h for h in graph.nodes if not graph.nodes[h].external]
         _lockfile_facts(graph, target / "spack.lock")
+        _closures(graph, str(spack.store.STORE.root), options)
 
     else:
         raise SourceError(f"{target}: not a Spack store or environment")
@@ -179,6 +191,7 @@ def extract_specs(queries: list[str], options: ExtractOptions) -> list[Record]:
         for node in spec.traverse(deptype="all"):
             _add(graph, node)
             _extras(graph, store, node, options)
+    _closures(graph, str(store.root), options)
     graph.read_from.append(str(Path(store.root) / ".spack-db" / "index.json"))
     roots = [s.dag_hash() for s in specs]
     read_installs(graph, roots, options)  # each root's SBOM and install_environment.json

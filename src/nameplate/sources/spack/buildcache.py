@@ -205,7 +205,11 @@ def _blob(tree: FileTree, top: PurePosixPath, entry: Mapping[str, Any], *, where
 
 
 def _read_v3_manifest(
-    tree: FileTree, top: PurePosixPath, path: PurePosixPath, graph: Graph, options: ExtractOptions
+    tree: FileTree,
+    top: PurePosixPath,
+    path: PurePosixPath,
+    graph: Graph,
+    options: ExtractOptions,
 ) -> str:
     where = tree.describe(path)
     payload = _signed_payload(
@@ -292,6 +296,47 @@ def read_index(data: Any, *, where: str, graph: Graph) -> list[str]:
     return _read_index(data, where=where, graph=graph)
 
 
+def scan_tarballs(graph: Graph, hashes: list[str], where: str) -> None:
+    """Stream the install tarballs of ``hashes`` once each into one in-memory tree (checked
+    against their digests first) and resolve the closures of the prefixes they hold, at the
+    build-time paths the tarballs name them by: the ELF facts a store of them would give."""
+    from ...tartree import TarTree
+    from .closure import ClosureScanner
+    from .prefix import scan_installed
+
+    mem = TarTree(where)
+    seen: set[str] = set()
+    for h in hashes:
+        ref = graph.tarballs.get(h)
+        if ref is None or ref.digest in seen:
+            continue
+        seen.add(ref.digest)
+        try:
+            with ref.open() as f:
+                raw = f.read(_LIMIT + 1)
+        except (SourceError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, SourceError) else exc.strerror or str(exc)
+            graph.unknowns.append(
+                Unknown(path=ref.where, field="elf", reason=f"install tarball not read: {reason}")
+            )
+            continue
+        if len(raw) > _LIMIT:
+            graph.unknowns.append(
+                Unknown(path=ref.where, field="elf", reason=f"over {_LIMIT} bytes: not read")
+            )
+            continue
+        if "sha256:" + hashlib.sha256(raw).hexdigest() != ref.digest:
+            graph.unknowns.append(  # a tampered tarball is no source of facts
+                Unknown(path=ref.where, field="elf", reason="does not match its sha256: not read")
+            )
+            continue
+        try:
+            mem.add(io.BytesIO(raw), ref.where)
+        except SourceError as exc:
+            graph.unknowns.append(Unknown(path=ref.where, field="elf", reason=str(exc)))
+    scan_installed(mem, graph, ClosureScanner(mem, rooted=True, cache=mem.cache))
+
+
 def _read_index(data: Any, *, where: str, graph: Graph) -> list[str]:
     db = data.get("database") if isinstance(data, Mapping) else None
     installs = db.get("installs") if isinstance(db, Mapping) else None
@@ -349,6 +394,9 @@ def read_buildcache(
                     roots.append(
                         _read_v3_manifest(tree, top, specs / name / manifest, graph, options)
                     )
+    cached = [h for h in roots if h in graph.tarballs]
+    if cached:
+        scan_tarballs(graph, cached, tree.describe(top))
     if not roots:
         raise SourceError(f"{tree.describe(top)}: a build cache with no spec files")
     entries = list(dict.fromkeys(roots))

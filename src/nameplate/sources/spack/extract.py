@@ -27,11 +27,12 @@ from ...record import Record
 from ...tree import DirectoryTree, FileTree
 from .._common import ExtractOptions
 from . import api, buildcache
-from .db import read_db
+from .closure import ClosureScanner
+from .db import find_store, read_db, scan_environment, store_scanner
 from .graph import Graph
 from .installs import read_installs
 from .lockfile import read_env
-from .prefix import read_prefix
+from .prefix import read_prefix, scan_installed
 from .record import build_records
 from .roots import choose_roots
 from .specfile import parse_specfile
@@ -138,8 +139,12 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
                 )
             return [record]
         kind = classified
-        roots = _read_into(tree, kind, top, graph, options)
         tree_name = tree.name
+        in_store = find_store(str(path)) if kind in ("prefix", "environment") else None
+        if in_store is not None:
+            roots = _read_in_store(in_store, kind, graph, options)
+        else:
+            roots = _read_into(tree, kind, top, graph, options)
     return _records(graph, kind, roots, tree_name, options)
 
 
@@ -173,12 +178,35 @@ def records_from_buildcache_index(
     return _records(graph, "buildcache", roots, where, options)
 
 
-def extract_tree(tree: FileTree, options: ExtractOptions) -> Record | None:
-    """One combined record of every Spack install and environment in ``tree``; None if none."""
+def _read_in_store(
+    in_store: tuple[str, str], kind: str, graph: Graph, options: ExtractOptions
+) -> list[str]:
+    """A prefix of a store, or an environment of a Spack instance, read with the store around
+    it, so that its libraries in other prefixes resolve as the loader finds them."""
+    root, rel = in_store
+    tree = DirectoryTree(root)
+    top = PurePosixPath(rel)
+    if kind == "prefix":
+        scanner, _ = store_scanner(tree, PurePosixPath("."))
+        return [read_prefix(tree, top, graph, options, scanner)]
+    roots = read_env(tree, top, graph)
+    scan_environment(tree, PurePosixPath("opt/spack"), graph, options)
+    return roots
+
+
+def extract_tree(
+    tree: FileTree, options: ExtractOptions, *, scanner: ClosureScanner | None = None
+) -> Record | None:
+    """One combined record of every Spack install and environment in ``tree``; None if none.
+    ``scanner``: the resolver of the whole tree (an image's), shared by every prefix found."""
     graph = Graph()
     roots: list[str] = []
     for kind, top in find(tree):
-        for h in _read_into(tree, kind, top, graph, options):
+        if kind == "prefix":
+            found = [read_prefix(tree, top, graph, options, scanner)]
+        else:
+            found = _read_into(tree, kind, top, graph, options)
+        for h in found:
             if h not in roots:
                 roots.append(h)
     if not roots:
@@ -202,18 +230,23 @@ def record_from_specfile_data(
     where: str,
     options: ExtractOptions,
     layers: Sequence[tuple[str, int, Callable[[], BinaryIO]]] = (),
+    installed: tuple[FileTree, ClosureScanner] | None = None,
 ) -> Record:
     """A record from a parsed spec document: spec.json, a build-cache spec, an OCI config.
 
     For an OCI build-cache image, ``layers`` are its layers (digest, size, opener): the one
     whose digest the config's ``binary_cache_checksum`` names is the root's install tarball,
-    read for its ``.spack/`` metadata (Spack's SBOM, the Spack that built it)."""
+    read for its ``.spack/`` metadata (Spack's SBOM, the Spack that built it). ``installed``:
+    the tree its layers merge into (every prefix at its build-time path) and its resolver, for
+    the ELF facts of what the root loads."""
     graph = Graph()
     _, nodes = parse_specfile(data, where=where)
     for node in nodes:
         graph.add(node)
     graph.check_edges(where)
     graph.read_from.append(where)
+    if installed is not None:
+        scan_installed(installed[0], graph, installed[1])
     kind = "buildcache" if "rootfs" in data or "buildcache_layout_version" in data else "specfile"
     if kind == "buildcache":
         root = nodes[0].hash

@@ -89,8 +89,11 @@ class Graph:
     #: Hashes ``--root`` may name besides the roots (any install of a store, any spec of an
     #: environment, any entry of a build cache).
     selectable: list[str] = field(default_factory=list)
-    #: ELF facts of the installed files of a node (path, facts, digest, component id).
+    #: ELF facts of the objects a node's entry points load (path, facts, digest, component id),
+    #: filled by :mod:`.closure`.
     elf: dict[str, list[tuple[str, Any, str | None, str | None]]] = field(default_factory=dict)
+    #: What the ELF objects of a node need that is not in the tree (soname, needed by).
+    elf_outside: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def install(self, h: str) -> InstallFacts:
         """What was read of node ``h``'s own install (nothing, when it was not read)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from ...errors import SourceError
+from ...errors import RegistryError, SourceError
 from .._common import ExtractOptions
 from .graph import Graph, InstallFacts
 from .metadata import read_install, unknowns
@@ -46,7 +46,7 @@ def read_installs(graph: Graph, roots: Sequence[str], options: ExtractOptions) -
             continue
         try:
             tree = metadata_tree(ref)
-        except SourceError as exc:
+        except (SourceError, RegistryError) as exc:  # a registry's blob: missing, or not it
             reason = "install tarball not read: " + str(exc).removeprefix(f"{ref.where}: ")
             graph.installs[h] = InstallFacts(unknowns=tuple(unknowns(ref.where, reason, *_FIELDS)))
             continue

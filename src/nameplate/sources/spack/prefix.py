@@ -5,19 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import PurePosixPath
-from typing import Any
 
-from ...elf import ELF_MAGIC, parse_elf
 from ...errors import SourceError, UnsafeInput
 from ...record import FileDigest, Hash, Unknown
 from ...tree import FileTree
 from .._common import ExtractOptions
-from .files import load_json, sha256, specfile
+from .closure import ClosureScanner, recorded_prefix
+from .files import load_json, specfile
 from .graph import Graph
 from .metadata import read_install
 from .specfile import parse_specfile
 
-__all__ = ["manifest_files", "read_prefix", "scan_elf"]
+__all__ = ["manifest_files", "read_prefix", "scan_elf", "scan_installed"]
 
 
 def manifest_files(
@@ -61,63 +60,69 @@ def manifest_files(
     return tuple(out)
 
 
-#: Folders of a prefix whose files may be executables or shared libraries.
-_ELF_DIRS = frozenset({"bin", "sbin", "libexec", "lib", "lib64"})
-_ELF_FILE_LIMIT = 128 * 1024 * 1024
-_ELF_FILES_PER_PREFIX = 2048
-
-
 def scan_elf(
     tree: FileTree,
     prefix: PurePosixPath,
-    files: tuple[FileDigest, ...],
+    files: tuple[FileDigest, ...] | None,
     component: str,
     graph: Graph,
+    *,
+    scanner: ClosureScanner | None = None,
 ) -> None:
-    """ELF facts of a prefix's executables and shared libraries, as listed by its manifest.
+    """The ELF objects a prefix's entry points load (:mod:`.closure`), into ``graph.elf``.
 
-    Only regular files under ``bin/``, ``lib/``… that the manifest says are not empty are read
-    (a ``--fake`` install holds none), each bounded, at most a few thousand per prefix."""
-    items: list[tuple[str, Any, str | None, str | None]] = []
-    candidates = [
-        f
-        for f in files
-        if (f.size or 0) >= 64
-        and f.path.split("/", 1)[0] in _ELF_DIRS
-        and (f.path.startswith(("bin/", "sbin/", "libexec/")) or ".so" in f.path.rsplit("/", 1)[-1])
-    ]
-    for f in candidates[:_ELF_FILES_PER_PREFIX]:
-        path = prefix / f.path
-        try:
-            data = tree.read_bytes(path, limit=_ELF_FILE_LIMIT)
-        except SourceError as exc:
-            graph.unknowns.append(Unknown(path=tree.describe(path), field="elf", reason=str(exc)))
-            continue
-        if not data.startswith(ELF_MAGIC):
-            continue
-        where = tree.describe(path)
-        try:
-            facts = parse_elf(data, where=where)
-        except SourceError as exc:
-            graph.unknowns.append(Unknown(path=where, field="elf", reason=str(exc)))
-            continue
-        items.append((where, facts, "sha256:" + sha256(data), component))
-    if len(candidates) > _ELF_FILES_PER_PREFIX:
-        graph.unknowns.append(
-            Unknown(
-                path=tree.describe(prefix),
-                field="elf",
-                reason=f"{len(candidates)} candidate files; read the first {_ELF_FILES_PER_PREFIX}",
-            )
+    Without a ``scanner`` the prefix is placed alone: its recorded path (the install manifest's)
+    is mounted on it, and what it needs from other prefixes is outside the tree."""
+    if scanner is None:
+        mounts = []
+        recorded = _recorded(tree, prefix)
+        if recorded:
+            mounts.append((recorded, str(prefix)))
+        scanner = ClosureScanner(tree, mounts=mounts)
+    scanner.scan(prefix, files, component, graph)
+
+
+def _recorded(tree: FileTree, prefix: PurePosixPath) -> str | None:
+    path = prefix / ".spack" / "install_manifest.json"
+    if not tree.is_file(path):
+        return None
+    try:
+        data = load_json(tree, path)
+    except SourceError:
+        return None
+    return recorded_prefix(data if isinstance(data, Mapping) else None)
+
+
+def scan_installed(tree: FileTree, graph: Graph, scanner: ClosureScanner) -> None:
+    """The ELF closures of every node of ``graph`` whose prefix is in ``tree`` (a build cache's
+    tarballs, an OCI build-cache image's layers). A prefix is a folder with a
+    ``.spack/spec.json``, named for the DAG hash its name ends with (Spack's own rule)."""
+    found: list[tuple[str, PurePosixPath]] = []
+    for dirpath, dirs, _files in tree.walk(PurePosixPath(".")):
+        if ".spack" in dirs and tree.is_file(dirpath / ".spack" / "spec.json"):
+            h = dirpath.name[-32:]
+            if h in graph.nodes:
+                found.append((h, dirpath))
+            dirs.clear()
+    for h, prefix in found:
+        scanner.own(prefix, f"spack:{h}")
+    for h, prefix in found:
+        listed = manifest_files(tree, prefix, None, graph)
+        has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
+        scan_elf(
+            tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner=scanner
         )
-    if items:
-        graph.elf[component.removeprefix("spack:")] = items
 
 
 def read_prefix(
-    tree: FileTree, prefix: PurePosixPath, graph: Graph, options: ExtractOptions
+    tree: FileTree,
+    prefix: PurePosixPath,
+    graph: Graph,
+    options: ExtractOptions,
+    scanner: ClosureScanner | None = None,
 ) -> str:
-    """Add a prefix's DAG to ``graph``; return the root hash."""
+    """Add a prefix's DAG to ``graph``; return the root hash. ``scanner``: the resolver of the
+    store the prefix sits in, when it sits in one."""
     path, data = specfile(tree, prefix / ".spack")
     where = tree.describe(path)
     _, nodes = parse_specfile(data, where=where)
@@ -127,7 +132,16 @@ def read_prefix(
     graph.check_edges(where)
     root = nodes[0]
     read_install(tree, prefix, graph, root.hash)
-    files = manifest_files(tree, prefix, None, graph) if options.include_files else ()
-    scan_elf(tree, prefix, files, f"spack:{root.hash}", graph)
+    listed = manifest_files(tree, prefix, None, graph)
+    files = listed if options.include_files else ()
+    has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
+    scan_elf(
+        tree,
+        prefix,
+        listed if has_manifest else None,
+        f"spack:{root.hash}",
+        graph,
+        scanner=scanner,
+    )
     graph.update(root.hash, prefix=tree.describe(prefix), files=files)
     return root.hash

@@ -6,6 +6,7 @@ config, and Spack's own API), so every path gives the same record for the same D
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -35,7 +36,7 @@ from ...record import (
     Unknown,
 )
 from .._common import ExtractOptions, extracted_at, generator
-from .graph import Extras, Graph, SourceFacts, component_id, runtime_closure
+from .graph import Extras, Graph, SourceFacts, component_id
 from .metadata import builder_of, sbom_facts_of
 from .roots import choose_roots, match_root
 from .specfile import FLAG_KEYS, LANGUAGES, Node
@@ -51,12 +52,21 @@ _MPI_NAMES = frozenset(
 )
 _MATH_ROLES = {"blas": "blas", "lapack": "lapack", "fftw-api": "fft", "scalapack": "scalapack"}
 _VARIANT_SKIP = frozenset({*FLAG_KEYS, "patches", "dev_path"})
+_CUDA_ARCH = re.compile(r"^[0-9]+[af]?$")
+#: An AMD GPU target with its features (``gfx90a``, ``gfx90a:xnack+``, ``gfx942:sramecc+:xnack-``).
+_AMD_TARGET = re.compile(r"^gfx[0-9a-f]+(:(xnack|sramecc)[+-])*$")
 
 
 def _with_elf(graph: Graph, roots: Sequence[str], hpc: Hpc) -> tuple[Hpc, list[Evidence]]:
-    """The HPC fields completed by the ELF files of the run-time closure of ``roots``: the libc
-    and libstdc++ floors, the MPI soname, CUDA SASS/PTX architectures and runtime."""
-    items = [item for h in runtime_closure(graph, roots) for item in graph.elf.get(h, ())]
+    """The HPC fields completed by the ELF objects the roots load (their entry points and the
+    runtime closures of those, :mod:`.closure`): the libc and libstdc++ floors, the MPI soname
+    and whether the subject ships it, OpenMP and Fortran runtimes, CUDA code and runtime."""
+    seen: dict[str, tuple[str, Any, str | None, str | None]] = {}
+    for h in roots:
+        for item in graph.elf.get(h, ()):
+            seen.setdefault(item[0], item)
+    own = {component_id(h) for h in roots}  # a floor names the roots' own files first
+    items = sorted(seen.values(), key=lambda i: (i[3] not in own, i[0]))
     if not items:
         return hpc, []
     from dataclasses import replace
@@ -66,10 +76,21 @@ def _with_elf(graph: Graph, roots: Sequence[str], hpc: Hpc) -> tuple[Hpc, list[E
     roll = elf_rollup(items)
     libc = hpc.libc
     if roll.libc is not None:
-        libc = replace(libc, min_version=roll.libc.min_version) if libc is not None else roll.libc
+        libc = (
+            replace(libc, min_version=roll.libc.min_version, required_by=roll.libc.required_by)
+            if libc is not None and libc.family == roll.libc.family
+            else roll.libc
+            if libc is None
+            else replace(roll.libc, version=libc.version)
+        )
     mpi = hpc.mpi
     if mpi is not None and roll.mpi is not None:
-        mpi = replace(mpi, soname=roll.mpi.soname, abi_version=roll.mpi.abi_version)
+        mpi = replace(
+            mpi,
+            soname=roll.mpi.soname,
+            abi_version=roll.mpi.abi_version,
+            shipped=roll.mpi.shipped,
+        )
     elif roll.mpi is not None:
         mpi = roll.mpi
     gpu = list(hpc.gpu)
@@ -85,10 +106,19 @@ def _with_elf(graph: Graph, roots: Sequence[str], hpc: Hpc) -> tuple[Hpc, list[E
                 sorted(set(g.architectures) | set(found.architectures), key=normalize.version_key)
             ),
             ptx=tuple(sorted(set(g.ptx) | set(found.ptx), key=normalize.version_key)),
+            ptx_isa=found.ptx_isa or g.ptx_isa,
             soname=found.soname or g.soname,
             min_driver=found.min_driver or g.min_driver,
         )
-    out = replace(hpc, libc=libc, cxx=roll.cxx or hpc.cxx, mpi=mpi, gpu=tuple(gpu))
+    out = replace(
+        hpc,
+        libc=libc,
+        cxx=roll.cxx or hpc.cxx,
+        mpi=mpi,
+        gpu=tuple(gpu),
+        openmp=roll.openmp,
+        fortran=roll.fortran,
+    )
     return out, list(roll.evidence)
 
 
@@ -263,12 +293,12 @@ def _gpu(graph: Graph, hashes: Sequence[str]) -> list[Gpu]:
         if params.get("cuda") is True:
             raw = params.get("cuda_arch")
             for arch in [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []:
-                if str(arch).isdigit():
+                if _CUDA_ARCH.match(str(arch)):  # 90, 90a (arch-specific), 100f (family)
                     cuda_archs.add(f"sm_{arch}")
         if params.get("rocm") is True:
             raw = params.get("amdgpu_target")
             for arch in [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []:
-                if str(arch).startswith("gfx"):
+                if _AMD_TARGET.match(str(arch)):
                     rocm_archs.add(str(arch))
         if node.name == "cuda":
             cuda_version, cuda_component = node.version, component_id(h)
@@ -364,11 +394,17 @@ def _hpc(
                     role=role, name=target.name, version=target.version, component=target.id
                 )
     libc = None
-    for e in edges:
+    for e in edges:  # the build libc: the provider of virtual libc (a glibc/musl external)
         target = components.get(e.dependency)
         if target is not None and "libc" in e.virtuals:
             libc = Libc(family=target.name, version=target.version)
             break
+    if libc is None:  # specfiles without virtuals: a glibc or musl node
+        for h in hashes:
+            node = graph.nodes[h]
+            if node.name in ("glibc", "musl") and node.version:
+                libc = Libc(family=node.name, version=node.version)
+                break
     root = root_nodes[0] if root_nodes else None
     target_value: CpuTarget | None = None
     if root is not None and root.target is not None:
