@@ -26,7 +26,7 @@ from ..errors import RecordError, RegistryError
 from ..record import Record
 from . import _wire
 from . import manifest as m
-from ._store import Store
+from ._store import Store, resolve_listed
 from .layout import Layout
 from .manifest import Descriptor, ResolvedManifest
 from .reference import Reference, default_store_path, parse
@@ -113,15 +113,8 @@ def _select(st: Store, man: ResolvedManifest, platform: str | None, where: str) 
             raise RegistryError(
                 f"{where}: no manifest for platform {wanted} (has {', '.join(shown)})"
             )
-        man = _by_descriptor(st, picked[0], where)
+        man = resolve_listed(st, picked[0], where)
     raise RegistryError(f"{where}: indexes nested too deep")
-
-
-def _by_descriptor(st: Store, desc: Descriptor, where: str) -> ResolvedManifest:
-    """The manifest ``desc`` names, refused when its length is not the descriptor's size."""
-    man = st.resolve(desc.digest)
-    m.check_size(desc, len(man.data), where=where)
-    return man
 
 
 def _check_default_store(st: Store, r: Reference) -> None:
@@ -341,7 +334,7 @@ def record_layer(
     """The descriptor and exact bytes of the record artifact ``digest`` in ``st`` (``listed``:
     the referrers entry that named it, whose size the manifest must have)."""
     if listed is not None:
-        man = _by_descriptor(st, listed, where)
+        man = resolve_listed(st, listed, where)
     else:
         man = st.resolve(m.check_digest(digest, where=f"{where}: digest"))
     doc = man.json
@@ -511,7 +504,7 @@ def _plan_copy(
     if man.is_index:
         for child in m.index_descriptors(doc, where=man.digest):
             if child.media_type in m.MANIFEST_TYPES | m.INDEX_TYPES:
-                _plan_copy(src, _by_descriptor(src, child, man.digest), order, blobs, seen)
+                _plan_copy(src, resolve_listed(src, child, man.digest), order, blobs, seen)
     else:
         items: list[Any] = [doc.get("config"), *doc.get("layers", [])]
         for item in items:
@@ -519,7 +512,7 @@ def _plan_copy(
             blobs.setdefault(desc.digest, desc)
     order.append(man)
     for referrer in src.referrers(man.digest):
-        _plan_copy(src, _by_descriptor(src, referrer, man.digest), order, blobs, seen)
+        _plan_copy(src, resolve_listed(src, referrer, man.digest), order, blobs, seen)
 
 
 def _copy_graph(src: Store, dst: Store, root: ResolvedManifest, tag: str | None) -> int:
