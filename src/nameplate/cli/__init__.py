@@ -45,6 +45,10 @@ def _table(name: str) -> dict[str, click.Command]:
         from .trust import COMMANDS as trust_commands
 
         return trust_commands
+    if name == "serve":
+        from .serve import COMMANDS as serve_commands
+
+        return serve_commands
     if name == "easybuild-hooks":
         from .easybuild import COMMANDS as easybuild_commands
 
@@ -80,6 +84,7 @@ COMMANDS: dict[str, str] = {
     "select": "Pick the tag of a repository that fits a host best.",
     "index": "Crawl repositories into a catalog of records.",
     "query": "Query the catalog in Spack spec syntax.",
+    "serve": "Serve the catalog: JSON API, web pages, indexing on push.",
     "easybuild-hooks": "Print the path of the EasyBuild hooks file (eb --hooks=...).",
     "completion": "Print the shell completion script for bash, zsh or fish.",
 }

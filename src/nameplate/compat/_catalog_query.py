@@ -42,8 +42,8 @@ _WINDOW = 50
 """``query(limit=n)`` first looks for its matches among the ``_WINDOW * n`` newest records."""
 
 SELECT = (
-    "SELECT r.key, r.ref, r.subject, r.version, r.created, r.platform, d.record"
-    " FROM records r JOIN documents d ON d.record_id = r.id"
+    "SELECT r.key, r.ref, r.subject, r.version, r.created, r.platform, d.record,"
+    " r.repository, r.tag FROM records r JOIN documents d ON d.record_id = r.id"
 )
 
 

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS documents (
   record_id INTEGER NOT NULL PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
   record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS records_by_created ON records(created DESC, key);
+CREATE INDEX IF NOT EXISTS records_by_repository ON records(repository, tag);
 CREATE TABLE IF NOT EXISTS components (
   record_id INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE, cid INTEGER NOT NULL,
   name TEXT NOT NULL, version TEXT NOT NULL, target TEXT, os TEXT, platform TEXT,

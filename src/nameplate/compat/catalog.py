@@ -75,6 +75,8 @@ class CatalogEntry:
     created: str | None
     platform: str | None
     record_json: str
+    repository: str | None = None
+    tag: str | None = None
 
     def record(self) -> Record:
         """The stored record."""
@@ -238,6 +240,33 @@ class Catalog:
         for r in self._all(f"{SELECT} ORDER BY r.created DESC, r.key"):
             yield _entry(r)
 
+    # -- lookups by key, repository and time ----------------------------------------------------
+
+    def get(self, key: str) -> CatalogEntry | None:
+        """The entry whose catalog key is ``key`` (a reference, or a record's serial)."""
+        rows = self._all(f"{SELECT} WHERE r.key = ?", [key])
+        return _entry(rows[0]) if rows else None
+
+    def in_repository(self, repository: str) -> list[CatalogEntry]:
+        """Every entry indexed from ``repository`` (``HOST/REPO``, as ``index`` writes it),
+        newest first."""
+        return [
+            _entry(r)
+            for r in self._all(
+                f"{SELECT} WHERE r.repository = ? ORDER BY r.created DESC, r.key",
+                [repository],
+            )
+        ]
+
+    def recent(self, limit: int) -> list[CatalogEntry]:
+        """The ``limit`` newest entries (then by key)."""
+        return [
+            _entry(r)
+            for r in self._all(
+                f"{SELECT} ORDER BY r.created DESC, r.key LIMIT ?", [max(0, int(limit))]
+            )
+        ]
+
 
 def _entry(r: Sequence[Any]) -> CatalogEntry:
     return CatalogEntry(
@@ -248,6 +277,8 @@ def _entry(r: Sequence[Any]) -> CatalogEntry:
         created=r[4],
         platform=r[5],
         record_json=str(r[6]),
+        repository=r[7],
+        tag=r[8],
     )
 
 
