@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import formats
+from .._terminal import printable
 from .._version import __version__
 from ..errors import CompatError, ServeError
 from . import params
@@ -148,7 +149,7 @@ def _check_body(body: bytes) -> dict[str, Any]:
     known = {"record", "ref", "platform", "host", "profile", "mpi_mode"}
     extra = sorted(k for k in doc if k not in known)
     if extra:
-        raise ServeError(f"{extra[0][:40]}: unknown field", field=extra[0][:40])
+        raise ServeError(f"{printable(extra[0][:40])}: unknown field", field=extra[0][:40])
     for key in ("record", "ref", "platform", "host", "mpi_mode"):
         if key in doc and not isinstance(doc[key], str):
             raise ServeError(f"{key}: a string is expected", field=key)
