@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import PurePosixPath
 
-from ...elf.gather import gather
+from ...elf.gather import assumed_from_host, gather
 from ...elf.objects import prefix_entry_points
 from ...elf.resolver import Resolver
-from ...elf.rollup import host_provided
 from ...record import Unknown
 from ...tree import FileTree
 from .record import InstallFacts
@@ -85,10 +84,12 @@ def with_closures(tree: FileTree, installs: list[InstallFacts]) -> list[InstallF
             Unknown(
                 path=missing.needed_by,
                 field="elf.closure",
-                reason=f"needs {missing.name}: not found in {tree.name} under module "
+                reason=missing.expected_reason(tree.name)
+                if missing.expected
+                else f"needs {missing.name}: not found in {tree.name} under module "
                 "load (searched as ld.so does); the host must provide it",
             )
-            for missing in got.unresolved(lambda m: host_provided(m.name))
+            for missing in got.unresolved(assumed_from_host)
         ]
         items = tuple(
             (resolver.to_virtual(tp), facts, resolver.cache.digests.get(tp), owner(tp))

@@ -17,10 +17,9 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
-from ...elf.gather import gather
+from ...elf.gather import assumed_from_host, gather
 from ...elf.objects import ObjectCache, prefix_entry_points
 from ...elf.resolver import Resolver
-from ...elf.rollup import host_provided
 from ...record import FileDigest, Unknown
 from ...tree import FileTree
 from .graph import Graph
@@ -108,23 +107,26 @@ class ClosureScanner:
                     else reason,
                 )
             )
-        for missing in got.unresolved(lambda m: host_provided(m.name)):
-            graph.unknowns.append(
-                Unknown(
-                    path=missing.needed_by,
-                    field="elf.closure",
-                    reason=f"needs {missing.name}: not found in {self.tree.name} "
-                    "(searched as ld.so does); the host must provide it",
-                )
+        node = component.removeprefix("spack:")
+        for missing in got.unresolved(assumed_from_host):
+            unknown = Unknown(
+                path=missing.needed_by,
+                field="elf.closure",
+                reason=missing.expected_reason(self.tree.name)
+                if missing.expected
+                else f"needs {missing.name}: not found in {self.tree.name} "
+                "(searched as ld.so does); the host must provide it",
             )
+            graph.unknowns.append(unknown)
+            graph.elf_unknown_roots.setdefault(unknown, set()).add(node)
         items = []
         for tp in got.loaded:
             facts = res.cache.facts.get(tp)
             if facts is None:
                 continue
             items.append((res.to_virtual(tp), facts, res.cache.digests.get(tp), self.owner(tp)))
-        graph.elf[component.removeprefix("spack:")] = items
-        graph.elf_outside[component.removeprefix("spack:")] = got.outside
+        graph.elf[node] = items
+        graph.elf_outside[node] = got.outside
 
 
 def recorded_prefix(manifest: Mapping[str, object] | None) -> str | None:  # keys are str
