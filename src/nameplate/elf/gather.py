@@ -3,8 +3,9 @@ object they load (each once, in load order) and every library they need that is 
 tree, with the one rule every source uses to tell the host's libraries from missing ones.
 
 A library not found in the tree is the host's only where nothing said the tree would hold it.
-When a ``DT_RPATH``/``DT_RUNPATH`` searched for it points into the tree (:attr:`.Link.expected`),
-the tree was to provide it and does not: an ``elf.closure`` unknown, never a silent pass.
+When every ``DT_RPATH``/``DT_RUNPATH`` directory searched for it lies inside the tree
+(:attr:`.Link.expected`), the tree was to provide it and does not: an ``elf.closure`` unknown,
+never a silent pass.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ __all__ = ["Gathered", "Missing", "assumed_from_host", "gather"]
 @dataclass(frozen=True, slots=True)
 class Missing:
     """A library needed and not found in the tree: by whom, and where the tree was to hold it
-    (the first ``DT_RPATH``/``DT_RUNPATH`` directory inside the tree searched; None when the
-    search stayed outside the tree)."""
+    (the first ``DT_RPATH``/``DT_RUNPATH`` directory searched, when all of them lie inside the
+    tree; None when none was searched or one lies outside it)."""
 
     name: str
     needed_by: str
