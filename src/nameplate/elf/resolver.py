@@ -90,7 +90,10 @@ class Link:
 
     ``path`` is the virtual path found in the tree (None when it is not in the tree); ``host``
     is True when the search reached directories outside the tree (the host provides it, or it
-    is missing); ``via`` says which search step found it; ``notes`` name what was skipped."""
+    is missing); ``expected`` (for a library not found) is the first ``DT_RPATH``/``DT_RUNPATH``
+    directory searched for it when every such directory lies inside the tree: the objects said
+    the tree would hold it (None when none was searched, or one lies outside the tree, where it
+    may be); ``via`` says which search step found it; ``notes`` name what was skipped."""
 
     name: str
     needed_by: str
@@ -98,6 +101,7 @@ class Link:
     tree_path: str | None = None
     via: str | None = None
     host: bool = False
+    expected: str | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -333,7 +337,7 @@ class Resolver:
         want = main.facts
         key = (
             name,
-            tuple(tuple(dirs) for _, dirs in steps),
+            tuple((via.split(" ", 1)[0], tuple(dirs)) for via, dirs in steps),
             loader.facts.nodeflib,
             want.machine,
             want.elf_class,
@@ -349,6 +353,7 @@ class Resolver:
             tree_path=link.tree_path,
             via=steps[step][0] if step >= 0 else link.via,
             host=link.host,
+            expected=link.expected,
             notes=link.notes,
         )
 
@@ -374,10 +379,17 @@ class Resolver:
         """(index of the step that found it, or -1; the link)."""
         notes: list[str] = []
         host = False
+        inside: list[str] = []  # the RPATH/RUNPATH directories searched, inside the tree
+        named_outside = False  # an RPATH/RUNPATH directory outside the tree: it may be there
         for index, (via, dirs) in enumerate(steps):
             for d in dirs:
                 hit, out = self._try(d, name, want, notes)
                 host = host or out
+                if via.startswith(("RPATH ", "RUNPATH ")) and d.startswith("/"):
+                    if self.to_tree(d) is None:
+                        named_outside = True
+                    else:
+                        inside.append(d)
                 if hit is not None:
                     return index, Link(
                         name=name,
@@ -416,7 +428,10 @@ class Resolver:
                         via="default directories",
                         notes=tuple(notes),
                     )
-        return -1, Link(name=name, needed_by=loader.vpath, host=host, notes=tuple(notes))
+        expected = inside[0] if inside and not named_outside else None
+        return -1, Link(
+            name=name, needed_by=loader.vpath, host=host, expected=expected, notes=tuple(notes)
+        )
 
     def closure(
         self,

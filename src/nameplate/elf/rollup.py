@@ -19,7 +19,14 @@ from ..normalize import cpu_target, max_version, mpi_abi_from_soname, version_ke
 from ..record import CpuTarget, CxxRuntime, Evidence, Gpu, LanguageRuntime, Libc, Mpi
 from .parse import ElfFacts
 
-__all__ = ["HOST_LIBRARIES", "ElfRollup", "elf_rollup", "host_provided", "summary"]
+__all__ = [
+    "HOST_LIBRARIES",
+    "ElfRollup",
+    "elf_rollup",
+    "host_only",
+    "host_provided",
+    "summary",
+]
 
 #: Oldest driver of each CUDA major (NVIDIA CUDA Compatibility guide, minor-version compat).
 _CUDA_MIN_DRIVER = {"11": "450.80.02", "12": "525.60.13", "13": "580"}
@@ -37,6 +44,8 @@ HOST_LIBRARIES = re.compile(
     r"libgfortran\.so\.\d+|libquadmath\.so\.0|libcuda\.so\.1|libcudart\.so\.\d+|"
     r"libnvidia-ml\.so\.1|libmpi[\w]*\.so\.\d+|libmpich[\w]*\.so\.\d+)$"
 )
+#: The GPU driver's libraries: the host's driver (or a container runtime) provides them.
+_DRIVER = re.compile(r"^(libcuda\.so\.1|libnvidia-ml\.so\.1)$")
 _OPENMP = {"libgomp.so.1": "libgomp", "libomp.so": "libomp", "libomp.so.5": "libomp"}
 _OPENMP |= {"libiomp5.so": "libiomp5"}
 _OPENMP_VERSIONS = ("GOMP_", "OMP_")
@@ -46,6 +55,12 @@ def host_provided(soname: str) -> bool:
     """True for a library a host is expected to provide and a rule judges (the C library's
     own, libgcc_s, libstdc++, OpenMP, Fortran, MPI, CUDA)."""
     return bool(_LIBC_SONAMES.match(soname) or HOST_LIBRARIES.match(soname))
+
+
+def host_only(soname: str) -> bool:
+    """True for a library only a host provides, whatever an RPATH says: the C library's own
+    and the GPU driver's (``libcuda.so.1``, ``libnvidia-ml.so.1``)."""
+    return bool(_LIBC_SONAMES.match(soname) or _DRIVER.match(soname))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

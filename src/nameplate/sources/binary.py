@@ -23,6 +23,7 @@ from ..record import (
     Provenance,
     Record,
     Subject,
+    Unknown,
 )
 from ._common import ExtractOptions, extracted_at, generator
 
@@ -101,9 +102,14 @@ def _sha256_file(path: Path) -> str:
 
 def _closure(
     path: Path, facts: ElfFacts, digest: str, component: str
-) -> tuple[list[tuple[str, ElfFacts, str | None, str | None]], list[tuple[str, str]]]:
+) -> tuple[
+    list[tuple[str, ElfFacts, str | None, str | None]], list[tuple[str, str]], list[Unknown]
+]:
     """The file and what it loads from beside itself (``$ORIGIN`` paths in its own folder):
-    the subject is the file, so every other library is the host's to provide."""
+    the subject is the file, so every other library is the host's to provide, unless the
+    file's RPATH/RUNPATH names only its own folder and the library is not there (an unknown:
+    :func:`nameplate.elf.gather.assumed_from_host`)."""
+    from ..elf.gather import Missing, assumed_from_host
     from ..elf.resolver import Resolver
     from ..tree import DirectoryTree
 
@@ -114,19 +120,25 @@ def _closure(
     try:
         tree = DirectoryTree(path.resolve().parent)
     except SourceError:
-        return items, [(n, where) for n in facts.needed]
+        return items, [(n, where) for n in facts.needed], []
     resolver = Resolver(tree, mounts=[(tree.name, ".")])
     resolver.cache.put(path.name, facts, digest)
     closure = resolver.closure(path.name)
     if closure is None:
-        return items, []
+        return items, [], []
     for link in closure.links:
         if link.tree_path is None:
             continue
         found = resolver.cache.facts.get(resolver.canon(link.tree_path))
         if found is not None and link.path:
             items.append((link.path, found, resolver.cache.digests.get(link.tree_path), None))
-    return items, [(link.name, link.needed_by) for link in closure.outside]
+    missing = [Missing(link.name, link.needed_by, link.expected) for link in closure.outside]
+    unknowns = [
+        Unknown(path=m.needed_by, field="elf.closure", reason=m.expected_reason(tree.name))
+        for m in missing
+        if not assumed_from_host(m, runtimes_only=False)
+    ]
+    return items, [(m.name, m.needed_by) for m in missing], unknowns
 
 
 def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list[Record]:
@@ -142,7 +154,7 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
     except OSError as exc:
         raise SourceError(f"{where}: cannot read: {exc.strerror}") from exc
     component = component_for(path.name, facts, digest=digest)
-    items, outside = _closure(path, facts, digest, component.id)
+    items, outside, unknowns = _closure(path, facts, digest, component.id)
     roll = elf_rollup(items, outside)
     hpc = Hpc(
         target=roll.target,
@@ -163,5 +175,6 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
             generator=generator(), extracted_at=extracted_at(options), read_from=(where,)
         ),
         evidence=roll.evidence,
+        unknowns=tuple(unknowns),
     )
     return [record]

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import PurePosixPath
 
+from ...elf.gather import assumed_from_host, gather
 from ...elf.objects import prefix_entry_points
 from ...elf.resolver import Resolver
-from ...elf.rollup import host_provided
-from ...errors import SourceError
 from ...record import Unknown
 from ...tree import FileTree
 from .record import InstallFacts
@@ -75,34 +74,26 @@ def with_closures(tree: FileTree, installs: list[InstallFacts]) -> list[InstallF
             for sub in ("lib", "lib64")
         ]
         entries = prefix_entry_points(tree, PurePosixPath(f.tree_dir))[:_ENTRIES]
-        loaded: dict[str, None] = {}
-        unknowns: list[Unknown] = []
-        for entry in entries:
-            try:
-                closure = resolver.closure(entry, library_path=env)
-            except SourceError as exc:
-                unknowns.append(
-                    Unknown(path=tree.describe(PurePosixPath(entry)), field="elf", reason=str(exc))
-                )
-                continue
-            if closure is None:
-                continue
-            loaded[closure.entry_tree_path] = None
-            for link in closure.links:
-                if link.tree_path is not None:
-                    loaded[resolver.canon(link.tree_path)] = None
-                elif not host_provided(link.name):
-                    unknowns.append(
-                        Unknown(
-                            path=link.needed_by,
-                            field="elf.closure",
-                            reason=f"needs {link.name}: not found in {tree.name} under module "
-                            "load (searched as ld.so does); the host must provide it",
-                        )
-                    )
+        got = gather(resolver, entries, library_path=env)
+        unknowns = [
+            Unknown(path=tree.describe(PurePosixPath(entry)), field="elf", reason=reason)
+            for entry, kind, reason in got.problems
+            if kind == "failed"
+        ]
+        unknowns += [
+            Unknown(
+                path=missing.needed_by,
+                field="elf.closure",
+                reason=missing.expected_reason(tree.name)
+                if missing.expected
+                else f"needs {missing.name}: not found in {tree.name} under module "
+                "load (searched as ld.so does); the host must provide it",
+            )
+            for missing in got.unresolved(assumed_from_host)
+        ]
         items = tuple(
             (resolver.to_virtual(tp), facts, resolver.cache.digests.get(tp), owner(tp))
-            for tp in loaded
+            for tp in got.loaded
             if (facts := resolver.cache.facts.get(tp)) is not None
         )
         out.append(replace(f, elf=items, unknowns=f.unknowns + tuple(dict.fromkeys(unknowns))))

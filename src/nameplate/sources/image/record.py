@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ...elf import ElfFacts, MalformedElf, parse_elf
+from ...elf.gather import gather
 from ...elf.objects import ObjectCache
 from ...elf.resolver import Resolver
 from ...elf.rollup import elf_rollup
@@ -216,34 +217,25 @@ def _elf_scan(
                 return cid
         return None
 
-    loaded: dict[str, None] = {}
-    outside: dict[tuple[str, str], None] = {}
-    for entry in dict.fromkeys(entries):
-        closure = res.closure(entry)
-        if closure is None:
-            continue
-        loaded[closure.entry_tree_path] = None
-        for link in closure.links:
-            if link.tree_path is not None:
-                loaded[res.canon(link.tree_path)] = None
-            else:
-                outside[(link.name, link.needed_by)] = None
+    got = gather(res, entries)
+    for _, kind, reason in got.problems:
+        if kind == "failed":
+            raise SourceError(reason)
     unknowns = [
         Unknown(
-            path=needed_by,
+            path=missing.needed_by,
             field="elf.closure",
-            reason=f"needs {name}: not in the image (searched as ld.so does)",
+            reason=f"needs {missing.name}: not in the image (searched as ld.so does)",
         )
-        for name, needed_by in outside
-        if not _injected(name)
+        for missing in got.unresolved(lambda m: _injected(m.name))
     ]
     items: list[tuple[str, ElfFacts, str | None, str | None]] = []
-    for tp in loaded:
+    for tp in got.loaded:
         facts = cache.facts.get(tp)
         if facts is not None:
             items.append((f"/{tp}", facts, cache.digests.get(tp), owner(tp)))
     items.sort(key=lambda item: item[0])
-    return items, list(outside), unknowns
+    return items, got.outside, unknowns
 
 
 def _is_entry(path: str, dirs: Mapping[str, str]) -> bool:

@@ -17,10 +17,9 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
+from ...elf.gather import assumed_from_host, gather
 from ...elf.objects import ObjectCache, prefix_entry_points
 from ...elf.resolver import Resolver
-from ...elf.rollup import host_provided
-from ...errors import SourceError
 from ...record import FileDigest, Unknown
 from ...tree import FileTree
 from .graph import Graph
@@ -96,59 +95,38 @@ class ClosureScanner:
                 )
             )
             entries = entries[:_ENTRIES_PER_PREFIX]
-        loaded: dict[str, None] = {}
-        outside: dict[tuple[str, str], None] = {}
         res = self.resolver
-        for entry in entries:
-            path = PurePosixPath(entry)
-            try:
-                if not self.tree.is_file(path):
-                    graph.unknowns.append(
-                        Unknown(
-                            path=self.tree.describe(path),
-                            field="elf",
-                            reason="listed by the install manifest, not in the tree",
-                        )
-                    )
-                    continue
-                closure = res.closure(entry)
-            except SourceError as exc:
-                graph.unknowns.append(
-                    Unknown(path=self.tree.describe(path), field="elf", reason=str(exc))
-                )
-                continue
-            if closure is None:
-                error = res.cache.errors.get(entry)
-                if error:
-                    graph.unknowns.append(
-                        Unknown(path=self.tree.describe(path), field="elf", reason=error)
-                    )
-                continue
-            loaded[closure.entry_tree_path] = None
-            for link in closure.links:
-                if link.tree_path is not None:
-                    loaded[res.canon(link.tree_path)] = None
-                else:
-                    outside[(link.name, link.needed_by)] = None
-        for name, needed_by in outside:
-            if host_provided(name):
-                continue
+        got = gather(res, entries, check_present=True)
+        for entry, kind, reason in got.problems:
             graph.unknowns.append(
                 Unknown(
-                    path=needed_by,
-                    field="elf.closure",
-                    reason=f"needs {name}: not found in {self.tree.name} "
-                    "(searched as ld.so does); the host must provide it",
+                    path=self.tree.describe(PurePosixPath(entry)),
+                    field="elf",
+                    reason="listed by the install manifest, not in the tree"
+                    if kind == "absent"
+                    else reason,
                 )
             )
+        node = component.removeprefix("spack:")
+        for missing in got.unresolved(assumed_from_host):
+            unknown = Unknown(
+                path=missing.needed_by,
+                field="elf.closure",
+                reason=missing.expected_reason(self.tree.name)
+                if missing.expected
+                else f"needs {missing.name}: not found in {self.tree.name} "
+                "(searched as ld.so does); the host must provide it",
+            )
+            graph.unknowns.append(unknown)
+            graph.elf_unknown_roots.setdefault(unknown, set()).add(node)
         items = []
-        for tp in loaded:
+        for tp in got.loaded:
             facts = res.cache.facts.get(tp)
             if facts is None:
                 continue
             items.append((res.to_virtual(tp), facts, res.cache.digests.get(tp), self.owner(tp)))
-        graph.elf[component.removeprefix("spack:")] = items
-        graph.elf_outside[component.removeprefix("spack:")] = list(outside)
+        graph.elf[node] = items
+        graph.elf_outside[node] = got.outside
 
 
 def recorded_prefix(manifest: Mapping[str, object] | None) -> str | None:  # keys are str

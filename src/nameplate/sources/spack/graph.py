@@ -94,6 +94,9 @@ class Graph:
     elf: dict[str, list[tuple[str, Any, str | None, str | None]]] = field(default_factory=dict)
     #: What the ELF objects of a node need that is not in the tree (soname, needed by).
     elf_outside: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    #: The nodes whose closures found each ``elf.closure`` unknown: the same library file is
+    #: resolved with each loader's RPATHs, so it belongs to the records of DAGs holding them.
+    elf_unknown_roots: dict[Unknown, set[str]] = field(default_factory=dict)
 
     def install(self, h: str) -> InstallFacts:
         """What was read of node ``h``'s own install (nothing, when it was not read)."""

@@ -495,8 +495,15 @@ def build_record(
     build_host = next((dict(i.build_host) for i in installs if i.build_host), graph.build_host)
     owners = unknown_owners(graph) if owners is None else owners
     inside = set(hashes)
+    scanned = graph.elf_unknown_roots  # a closure's unknowns: the nodes whose closure it is
+
+    def ours(u: Unknown) -> bool:
+        if u in scanned:
+            return not scanned[u].isdisjoint(inside)
+        return owners.get(u) is None or owners[u] in inside
+
     unknowns = [
-        *(u for u in graph.unknowns if owners.get(u) is None or owners[u] in inside),
+        *(u for u in graph.unknowns if ours(u)),
         *(u for i in installs for u in i.unknowns),
         *builder_unknowns,
     ]
