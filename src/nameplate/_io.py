@@ -10,13 +10,14 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import NameplateError, SourceError
 from .tree import DEFAULT_LIMIT
 
-__all__ = ["atomic_write", "load_json_file", "parse_json", "read_bounded"]
+__all__ = ["atomic_write", "json_loads", "load_json_file", "parse_json", "read_bounded"]
 
 
 def _umask() -> int:
@@ -90,10 +91,35 @@ def read_bounded(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) ->
     return data
 
 
+def _orjson_loads() -> Callable[[bytes], Any] | None:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - the optional fast path
+        return None
+    return cast("Callable[[bytes], Any]", orjson.loads)
+
+
+_FAST_LOADS = _orjson_loads()
+
+
+def json_loads(data: bytes | str) -> Any:
+    """``json.loads``, through orjson where it is installed (2-3x faster on large documents).
+
+    What orjson refuses (invalid JSON, and what only Python's parser takes: NaN, integers
+    past 64 bits, lone surrogates, UTF-16, nesting past 1,024 levels) goes to ``json.loads``,
+    so results and errors are the standard library's."""
+    if _FAST_LOADS is not None:
+        try:
+            return _FAST_LOADS(data)  # type: ignore[arg-type]
+        except ValueError:  # orjson.JSONDecodeError is a ValueError
+            pass
+    return json.loads(data)
+
+
 def parse_json(data: bytes, where: str | os.PathLike[str]) -> Any:
     """Parse JSON bytes; errors name ``where`` and the position."""
     try:
-        return json.loads(data)
+        return json_loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{where}: not valid JSON: {exc}") from exc
     except RecursionError as exc:

@@ -15,8 +15,8 @@ Safety, all enforced while streaming:
   is ``UnsafeInput``, one that names nothing is recorded as an unknown;
 - decompressed bytes, the compression ratio, the number of entries and the size of PAX headers
   are bounded (``InputTooLarge``); a truncated or corrupt stream is a ``SourceError``. The
-  streaming, tar parsing and byte bounds live in :mod:`.tarstream`; the merged tree, whiteouts
-  and link resolution here.
+  streaming and byte bounds live in :mod:`.layerstream`, tar parsing in :mod:`.tarstream`; the
+  merged tree, whiteouts and link resolution here.
 
 Only the content of small metadata files a caller asks for (``keep``) is held in memory, within a
 budget; any other file is re-read lazily by streaming its layer again.
@@ -35,7 +35,8 @@ from ...errors import InputTooLarge, SourceError, UnsafeInput
 from ...squashfs import Limits as SquashLimits
 from ...squashfs import ReadAt, SquashFs
 from ...tree import DEFAULT_LIMIT
-from .tarstream import _BLOCK, Limits, _Member, _members, _Reader, open_stream
+from .layerstream import Limits, _Reader, open_stream
+from .tarstream import _BLOCK, _Member, _members
 
 __all__ = ["LayerRef", "LayerTree", "Limits", "scan_layers"]
 

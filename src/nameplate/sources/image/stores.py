@@ -360,7 +360,7 @@ class _Slice(io.RawIOBase):
 
     def window(self) -> tuple[int, int, int] | None:
         """(file descriptor, offset, size) of the member when it lies in a regular file, for
-        reading in place (:func:`~.tarstream.open_stream`); None when compressed."""
+        reading in place (:func:`~.layerstream.open_stream`); None when compressed."""
         if self._also is not None or self._start is None:
             return None
         try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from ..._io import json_loads
 from ...errors import SourceError
 from ...tree import FileTree
 
@@ -21,7 +22,7 @@ def load_json(tree: FileTree, path: PurePosixPath, *, limit: int = SPECFILE_LIMI
     """Parse a JSON file of the tree; ``SourceError`` names the file and the position."""
     raw = tree.read_bytes(path, limit=limit)
     try:
-        return json.loads(raw)
+        return json_loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{tree.describe(path)}: not valid JSON: {exc}") from exc
     except RecursionError as exc:
