@@ -77,10 +77,13 @@ def cpu_target(raw: str | Mapping[str, Any], *, flags: str | None = None) -> Cpu
     feats = raw.get("features", ())
     gen = raw.get("generation")
     vendor = raw.get("vendor")
+    features: tuple[Any, ...] = tuple(feats) if isinstance(feats, list) else ()
+    if not all(type(f) is str for f in features):  # the key must hash: names only
+        features = tuple(str(f) for f in features)
     return _cpu_target_cached(
         str(raw.get("name", "")),
         vendor if isinstance(vendor, str) else None,
-        tuple(str(f) for f in feats) if isinstance(feats, list) else (),
+        features,
         gen if isinstance(gen, int) and not isinstance(gen, bool) and gen else None,
         flags,
     )

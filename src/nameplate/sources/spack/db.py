@@ -13,7 +13,7 @@ from .._common import ExtractOptions
 from .closure import ClosureScanner
 from .files import load_json
 from .graph import Extras, Graph
-from .prefix import manifest_files, scan_elf
+from .prefix import read_manifest, scan_elf
 from .specfile import node_from_dict
 
 __all__ = ["find_store", "read_db", "scan_environment", "store_scanner"]
@@ -82,8 +82,7 @@ def scan_environment(
         prefix = on_disk.get(h)
         if prefix is None:
             continue
-        listed = manifest_files(tree, prefix, None, graph)
-        has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
+        listed, has_manifest = read_manifest(tree, prefix, None, graph)
         scan_elf(
             tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner=scanner
         )
@@ -156,9 +155,8 @@ def read_db(
         files: tuple[FileDigest, ...] = ()
         if prefix_dir is not None and installed:
             recorded = rec.get("path") if isinstance(rec.get("path"), str) else None
-            listed = manifest_files(tree, prefix_dir, recorded, graph)
+            listed, has_manifest = read_manifest(tree, prefix_dir, recorded, graph)
             files = listed if options.include_files else ()
-            has_manifest = tree.is_file(prefix_dir / ".spack" / "install_manifest.json")
             scan_elf(
                 tree,
                 prefix_dir,

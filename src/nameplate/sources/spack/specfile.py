@@ -151,7 +151,10 @@ def _edge_fast(dep: Any) -> Edge | None:
     types, virtuals = params.get("deptypes"), params.get("virtuals", [])
     if type(types) is not list or type(virtuals) is not list:
         return None
-    if not all(type(t) is str for t in types) or not all(type(v) is str for v in virtuals):
+    try:  # lists of strings only: join refuses anything else, without a loop in Python
+        "".join(types)
+        "".join(virtuals)
+    except TypeError:
         return None
     direct = params.get("direct")
     return Edge(
