@@ -78,7 +78,9 @@ def cpu_target(raw: str | Mapping[str, Any], *, flags: str | None = None) -> Cpu
     gen = raw.get("generation")
     vendor = raw.get("vendor")
     features: tuple[Any, ...] = tuple(feats) if isinstance(feats, list) else ()
-    if not all(type(f) is str for f in features):  # the key must hash: names only
+    try:  # names only (the key must hash); join refuses anything else without a Python loop
+        "".join(features)
+    except TypeError:
         features = tuple(str(f) for f in features)
     return _cpu_target_cached(
         str(raw.get("name", "")),

@@ -130,15 +130,17 @@ def read_db(
     on_disk = _find_prefixes(tree, store, frozenset(k[-32:] for k in installs))
     scanner = _scanner(tree, installs, on_disk)
     roots: list[str] = []
-    for key, rec in db["installs"].items():
+    # Each DB entry is dropped once read (the parsed DB is most of the memory a store takes):
+    # what its node keeps (parameters, target) stays, the rest is freed as the loop goes.
+    pending = installs if type(installs) is dict else dict(installs)
+    for key in list(pending):
+        rec = pending.pop(key)
         at = f"$.database.installs.{key}"
         if not isinstance(rec, Mapping) or not isinstance(rec.get("spec"), Mapping):
             raise SourceError(f"{where}: {at}.spec: missing")
-        spec = dict(rec["spec"])
+        spec = rec["spec"]
         if not any(k in spec for k in ("hash", "_hash", "full_hash", "build_hash")):
-            spec["hash"] = key
-        if spec_version == 1 and "name" in spec and "version" not in spec:
-            pass
+            spec = {**spec, "hash": key}
         node = node_from_dict(
             spec, version=spec_version if spec_version > 1 else 2, where=f"{where}: {at}.spec"
         )

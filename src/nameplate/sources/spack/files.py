@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from ..._io import json_loads
+from ..._io import json_loads, json_text
 from ...errors import SourceError
 from ...tree import FileTree
 
@@ -20,9 +20,11 @@ SPECFILE_LIMIT = 512 * 1024 * 1024
 
 def load_json(tree: FileTree, path: PurePosixPath, *, limit: int = SPECFILE_LIMIT) -> Any:
     """Parse a JSON file of the tree; ``SourceError`` names the file and the position."""
-    raw = tree.read_bytes(path, limit=limit)
+    data = tree.read_bytes(path, limit=limit)
     try:
-        return json_loads(raw)
+        doc = json_text(data)
+        del data  # a large DB is held as text only while it is parsed
+        return json_loads(doc)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{tree.describe(path)}: not valid JSON: {exc}") from exc
     except RecursionError as exc:

@@ -201,6 +201,32 @@ def _edges_list(deps: Any, where: str) -> tuple[Edge, ...]:
     return tuple(out)
 
 
+_TARGETS: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+
+
+def _shared_target(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One object for equal archspec target dicts: a store's nodes share a few targets, and
+    each parsed copy holds some 60 feature names (about 4 KB a node)."""
+    feats = raw.get("features")
+    try:
+        key = (
+            raw.get("name"),
+            raw.get("vendor"),
+            raw.get("generation"),
+            tuple(feats) if type(feats) is list else feats,
+            len(raw),
+        )
+        shared = _TARGETS.get(key)
+    except TypeError:  # something unhashable inside: keep this one as it is
+        return raw
+    if shared is not None and shared == raw:
+        return shared
+    if len(_TARGETS) >= 256:
+        _TARGETS.clear()
+    _TARGETS[key] = raw
+    return raw
+
+
 def node_from_dict(
     node: Mapping[str, Any], *, version: int, where: str, name: str | None = None
 ) -> Node:
@@ -218,8 +244,10 @@ def node_from_dict(
         platform = arch.get("platform") if isinstance(arch.get("platform"), str) else None
         os_name = arch.get("platform_os") if isinstance(arch.get("platform_os"), str) else None
         raw_target = arch.get("target")
-        if isinstance(raw_target, str | Mapping):
+        if isinstance(raw_target, str):
             target = raw_target
+        elif isinstance(raw_target, Mapping):
+            target = _shared_target(raw_target)
     compiler = None
     raw_compiler = node.get("compiler")
     if isinstance(raw_compiler, Mapping) and raw_compiler.get("name"):
