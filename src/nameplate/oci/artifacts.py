@@ -16,20 +16,20 @@ import io
 import json
 import os
 import platform as _platform
-import tarfile
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import RecordError, RegistryError
-from ..record import Record
 from . import _wire
 from . import manifest as m
 from ._store import Store
 from .layout import Layout
 from .manifest import Descriptor, ResolvedManifest
 from .reference import Reference, default_store_path, parse
+
+if TYPE_CHECKING:  # the record module (its dataclasses) loads when a record is read or made
+    from ..record import Record
 
 __all__ = [
     "DEFAULT_STORE",
@@ -377,6 +377,8 @@ def record_from_bytes(data: bytes, *, where: str) -> Record:
     if not isinstance(doc, dict):
         raise RecordError(f"{where}: $: a record is a JSON object")
     schema.validate(doc, where=where)
+    from ..record import Record
+
     return Record.from_dict(doc)
 
 
@@ -392,6 +394,9 @@ def _hash_file(path: Path) -> tuple[str, int]:
 @contextlib.contextmanager
 def _tar_of(folder: Path) -> Iterator[Path]:
     """A reproducible tar of ``folder`` (sorted, owner 0, mtime 0; links kept as links)."""
+    import tarfile
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="nameplate-push-") as tmp:
         out = Path(tmp) / "layer.tar"
         with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
