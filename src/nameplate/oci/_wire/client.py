@@ -156,7 +156,7 @@ class Registry:
                 conn.request(method, path, body=payload, headers=all_headers)
                 resp = conn.getresponse()
                 limit = m.MANIFEST_LIMIT + 1 if method == "GET" else ERROR_BODY_LIMIT
-                data = b"" if method == "HEAD" else resp.read(limit)
+                data = resp.read(limit)  # b"" for HEAD, and the connection is free again
                 headers_out = {k.lower(): v for k, v in resp.getheaders()}
                 if resp.isclosed() and headers_out.get("connection", "").lower() != "close":
                     self._release(conn)
@@ -229,7 +229,8 @@ class Registry:
         length: int | None,
         idempotent: bool | None,
     ) -> Response:
-        self._ping()
+        if not (body is None or isinstance(body, bytes) or seekable(body)):
+            self._ping()  # a body that cannot be sent twice waits for no 401
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "DELETE")
         refresh = False
