@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable
@@ -98,6 +99,17 @@ def read_bounded(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) ->
     return data
 
 
+class _LongNumber:
+    """``search(data)``: a run of 19 or more digits in ``data`` (bytes or text)."""
+
+    _bytes = re.compile(rb"[0-9]{19}")
+    _text = re.compile(r"[0-9]{19}")
+
+    def search(self, data: bytes | str) -> bool:
+        found = self._bytes.search(data) if isinstance(data, bytes) else self._text.search(data)
+        return found is not None
+
+
 def _orjson_loads() -> Callable[[bytes], Any] | None:
     try:
         import orjson
@@ -108,6 +120,11 @@ def _orjson_loads() -> Callable[[bytes], Any] | None:
 
 _FAST_LOADS = _orjson_loads()
 
+
+#: orjson turns an integer past 64 bits into a float without a word; Python keeps it exact.
+#: A run of 19 digits anywhere (in a string too: then only time is lost) sends the document to
+#: ``json``.
+_LONG_NUMBER = _LongNumber()
 
 #: Documents up to this size go through orjson. Larger ones through ``json``: orjson builds
 #: its own document tree before the Python objects, so a 21 MB Spack DB peaks ~70 MB higher,
@@ -122,7 +139,7 @@ def json_loads(data: bytes | str) -> Any:
     What orjson refuses (invalid JSON, and what only Python's parser takes: NaN, integers
     past 64 bits, lone surrogates, UTF-16, nesting past 1,024 levels) goes to ``json.loads``,
     so results and errors are the standard library's."""
-    if _FAST_LOADS is not None and len(data) <= _FAST_LIMIT:
+    if _FAST_LOADS is not None and len(data) <= _FAST_LIMIT and not _LONG_NUMBER.search(data):
         try:
             return _FAST_LOADS(data)  # type: ignore[arg-type]
         except ValueError:  # orjson.JSONDecodeError is a ValueError
