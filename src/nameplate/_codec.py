@@ -9,11 +9,12 @@ holds only what is known, and ``from_dict(to_dict(x)) == x`` whenever the defaul
 from __future__ import annotations
 
 import dataclasses
+import operator
 import types
 import typing
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar, Union, cast, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from .errors import RecordError
 
@@ -21,6 +22,7 @@ T = TypeVar("T")
 
 
 _SCALARS = (str, bool, int, float)
+_SCALAR_TYPES = frozenset({str, bool, int, float, type(None)})
 _Convert = Callable[[Any], Any]
 _CONVERTERS: dict[type, _Convert] = {}
 
@@ -54,6 +56,8 @@ def _value_converter(tp: Any) -> _Convert | None:
 def _generic(value: Any) -> Any:
     if type(value) is tuple:
         return [_generic(v) for v in value]
+    if type(value) in _SCALAR_TYPES:
+        return value
     if isinstance(value, Mapping):
         return {str(k): _generic(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -61,59 +65,74 @@ def _generic(value: Any) -> Any:
     return value
 
 
-def _field_code(name: str, key: str, tp: Any, env: dict[str, Any], n: int) -> list[str]:
-    """Source lines that put field ``name`` of ``v`` under ``key`` of ``out`` (empty dropped)."""
-    get = f"x = v.{name}"
+#: How :func:`_converter` puts a field into the output: as it is unless None (scalars), or
+#: through its converter unless None or an empty tuple/mapping.
+_AS_IS, _CONVERT = 0, 1
+_EMPTYABLE = (tuple, Mapping)
+
+
+def _instance_converter(tp: type, owner: type) -> _Convert:
+    """The converter of a dataclass-typed value: ``tp``'s own, looked up once, unless the value
+    is a subclass (or ``tp`` is the class being built): then by the runtime type."""
+    if tp is owner:
+        return _dynamic
+    conv = _converter(tp)
+
+    def convert(x: Any) -> Any:
+        return (conv if type(x) is tp else _dynamic)(x)
+
+    return convert
+
+
+def _field_plan(tp: Any, owner: type) -> tuple[int, _Convert | None]:
+    """How a field of type ``tp`` of dataclass ``owner`` converts (see :data:`_AS_IS`)."""
     inner = _value_converter(tp)
-    if inner is None:  # a scalar (or a union of scalars): as it is, unless None
-        return [get, f"if x is not None: out[{key!r}] = x"]
-    origin = get_origin(tp)
+    if inner is None:  # a scalar (or a union of scalars)
+        return _AS_IS, None
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        env[f"T{n}"] = tp
-        return [get, f"if x is not None: out[{key!r}] = (C{n} if type(x) is T{n} else _dyn)(x)"]
+        return _CONVERT, _instance_converter(tp, owner)
+    origin = get_origin(tp)
     if origin is tuple:
         (item,) = (a for a in get_args(tp) if a is not Ellipsis)
         if _value_converter(item) is None:
-            return [get, f"if x: out[{key!r}] = list(x)"]
+            return _CONVERT, list
         if dataclasses.is_dataclass(item) and isinstance(item, type):
-            env[f"T{n}"] = item
-            return [
-                get,
-                f"if x: out[{key!r}] = [(C{n} if type(i) is T{n} else _dyn)(i) for i in x]",
-            ]
+            one = _instance_converter(item, owner)
+            return _CONVERT, lambda x: [one(i) for i in x]
     if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
         _, item = get_args(tp)
         if _value_converter(item) is None:
-            return [get, f"if x: out[{key!r}] = dict(x)"]
-    env[f"F{n}"] = inner  # anything else: the general converter, same emptiness rule
-    return [
-        get,
-        f"if x is not None and (x or not isinstance(x, _EMPTYABLE)): out[{key!r}] = F{n}(x)",
-    ]
+            return _CONVERT, dict
+    return _CONVERT, inner
 
 
 def _converter(cls: type) -> _Convert:
-    """The converter of dataclass ``cls``: one generated function with a line per field, so a
-    record of 10,000 components converts without a loop over field plans."""
+    """The converter of dataclass ``cls``: the fields read by one ``attrgetter`` call, each put
+    by a plan made once per class (no per-value look-up of type hints)."""
     conv = _CONVERTERS.get(cls)
     if conv is not None:
         return conv
     hints = _hints(cls)
-    env: dict[str, Any] = {"_dyn": _dynamic, "_EMPTYABLE": (tuple, Mapping)}
-    body: list[str] = []
-    for n, f in enumerate(dataclasses.fields(cls)):
-        body += _field_code(f.name, f.metadata.get("json", f.name), hints[f.name], env, n)
-    source = "def convert(v):\n    out = {}\n"
-    source += "".join(f"    {line}\n" for line in body) + "    return out\n"
-    namespace: dict[str, Any] = {}
+    fields = dataclasses.fields(cls)
     _CONVERTERS[cls] = _dynamic  # a class that contains itself converts through the lookup
-    for name, value in list(env.items()):
-        if name.startswith("T"):
-            env["C" + name[1:]] = _converter(value) if value is not cls else _dynamic
-    exec(compile(source, f"<nameplate converter {cls.__name__}>", "exec"), env, namespace)  # noqa: S102
-    conv = namespace["convert"]
-    _CONVERTERS[cls] = conv
-    return cast(_Convert, conv)
+    plan = tuple((f.metadata.get("json", f.name), *_field_plan(hints[f.name], cls)) for f in fields)
+    names = [f.name for f in fields]
+    getter = operator.attrgetter(*names) if len(names) > 1 else None
+
+    def convert(value: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        values = getter(value) if getter is not None else [getattr(value, n) for n in names]
+        for (key, mode, inner), x in zip(plan, values, strict=True):
+            if x is None:
+                continue
+            if mode == _AS_IS:
+                out[key] = x
+            elif x or not isinstance(x, _EMPTYABLE):
+                out[key] = inner(x)  # type: ignore[misc]
+        return out
+
+    _CONVERTERS[cls] = convert
+    return convert
 
 
 def _dynamic(value: Any) -> Any:
