@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import gc
 import json
 
 import pytest
 
-from nameplate import _gc, _io
+from nameplate import _gc, _io, normalize
 
 
 @pytest.mark.parametrize(
@@ -57,3 +58,20 @@ def test_collector_paused_and_restored() -> None:
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, 0.0, 1.5, 1_764_153_215, 1_764_153_215.999_999_4, 1_764_153_215.999_99, 253_402_300_799.5],
+)
+def test_iso_time_fast_path_equals_datetime(value: float) -> None:
+    moment = datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+    assert normalize.iso_time(value) == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    ("data", "long"),
+    [(b"1234567890123456789", True), (b"x 123456789012345678 y", False), (b"", False)],
+)
+def test_a_run_of_19_digits_is_found(data: bytes, long: bool) -> None:
+    assert _io._long_number(data) is long

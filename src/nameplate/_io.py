@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import stat
 import tempfile
 from collections.abc import Callable
@@ -99,15 +98,14 @@ def read_bounded(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) ->
     return data
 
 
-class _LongNumber:
-    """``search(data)``: a run of 19 or more digits in ``data`` (bytes or text)."""
+_DIGIT_MAP = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))  # digits -> "0", else " "
+_RUN = b"0" * 19
 
-    _bytes = re.compile(rb"[0-9]{19}")
-    _text = re.compile(r"[0-9]{19}")
 
-    def search(self, data: bytes | str) -> bool:
-        found = self._bytes.search(data) if isinstance(data, bytes) else self._text.search(data)
-        return found is not None
+def _long_number(data: bytes) -> bool:
+    """A run of 19 or more digits in ``data`` (two C passes; a regular expression backtracks
+    at every digit of a manifest's timestamps)."""
+    return _RUN in data.translate(_DIGIT_MAP)
 
 
 def _orjson_loads() -> Callable[[bytes], Any] | None:
@@ -120,11 +118,6 @@ def _orjson_loads() -> Callable[[bytes], Any] | None:
 
 _FAST_LOADS = _orjson_loads()
 
-
-#: orjson turns an integer past 64 bits into a float without a word; Python keeps it exact.
-#: A run of 19 digits anywhere (in a string too: then only time is lost) sends the document to
-#: ``json``.
-_LONG_NUMBER = _LongNumber()
 
 #: Documents up to this size go through orjson. Larger ones through ``json``: orjson builds
 #: its own document tree before the Python objects, so a 21 MB Spack DB peaks ~70 MB higher,
@@ -139,9 +132,17 @@ def json_loads(data: bytes | str) -> Any:
     What orjson refuses (invalid JSON, and what only Python's parser takes: NaN, integers
     past 64 bits, lone surrogates, UTF-16, nesting past 1,024 levels) goes to ``json.loads``,
     so results and errors are the standard library's."""
-    if _FAST_LOADS is not None and len(data) <= _FAST_LIMIT and not _LONG_NUMBER.search(data):
+    # orjson turns an integer past 64 bits into a float without a word (Python keeps it
+    # exact): a run of 19 digits anywhere (in a string too: then only time is lost) sends the
+    # document to ``json``.
+    if (
+        _FAST_LOADS is not None
+        and isinstance(data, bytes)
+        and len(data) <= _FAST_LIMIT
+        and not _long_number(data)
+    ):
         try:
-            return _FAST_LOADS(data)  # type: ignore[arg-type]
+            return _FAST_LOADS(data)
         except ValueError:  # orjson.JSONDecodeError is a ValueError
             pass
     return json.loads(data)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 import re
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -231,6 +233,12 @@ def serial_for(*identity: str) -> str:
 
 def iso_time(value: float | _dt.datetime) -> str:
     """RFC 3339 UTC time with seconds precision (``2026-11-26T10:33:35Z``)."""
+    if type(value) is float or type(value) is int:
+        whole = math.floor(value)
+        if 0 <= whole < 253402300800 and value - whole < 0.9999:  # no rounding to the next
+            # second (datetime rounds to microseconds first), within 0001-9999: time's
+            # cheaper gmtime gives the same text (a store has one time stamp per install)
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(whole))
     if isinstance(value, _dt.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
     else:
