@@ -16,6 +16,10 @@ from .graph import Extras, Graph
 from .prefix import read_manifest, scan_elf
 from .specfile import node_from_dict
 
+#: ``isinstance(x, _MAPPING)``: a parsed dict passes on the first, C-level check, without
+#: the ABC's Python-level ``__instancecheck__`` (hundreds of thousands of calls on a store).
+_MAPPING = (dict, Mapping)
+
 __all__ = ["find_store", "read_db", "scan_environment", "store_scanner"]
 
 _DB_VERSIONS = {"0.9.3": 1, "5": 1, "6": 3, "7": 4, "8": 5}
@@ -50,7 +54,7 @@ def _scanner(
     mounts = []
     for key, rec in installs.items():
         prefix = on_disk.get(key[-32:])
-        path = rec.get("path") if isinstance(rec, Mapping) else None
+        path = rec.get("path") if isinstance(rec, _MAPPING) else None
         if prefix is not None and isinstance(path, str) and path.startswith("/"):
             mounts.append((path, str(prefix)))
     scanner = ClosureScanner(tree, mounts=mounts)
@@ -65,9 +69,9 @@ def store_scanner(
     """The resolver of the store at ``store`` (for a prefix or an environment read from it),
     and its prefixes by DAG hash."""
     data = load_json(tree, store / ".spack-db" / "index.json")
-    db = data.get("database") if isinstance(data, Mapping) else None
-    installs = db.get("installs") if isinstance(db, Mapping) else None
-    if not isinstance(installs, Mapping):
+    db = data.get("database") if isinstance(data, _MAPPING) else None
+    installs = db.get("installs") if isinstance(db, _MAPPING) else None
+    if not isinstance(installs, _MAPPING):
         raise SourceError(f"{tree.describe(store)}: $.database.installs: missing")
     on_disk = _find_prefixes(tree, store, frozenset(k[-32:] for k in installs))
     return _scanner(tree, installs, on_disk), on_disk
@@ -115,8 +119,8 @@ def read_db(
     path = store / ".spack-db" / "index.json"
     where = tree.describe(path)
     data = load_json(tree, path)
-    db = data.get("database") if isinstance(data, Mapping) else None
-    if not isinstance(db, Mapping) or not isinstance(db.get("installs"), Mapping):
+    db = data.get("database") if isinstance(data, _MAPPING) else None
+    if not isinstance(db, _MAPPING) or not isinstance(db.get("installs"), _MAPPING):
         raise SourceError(f"{where}: $.database.installs: missing (not a Spack DB index)")
     version = str(db.get("version"))
     spec_version = _DB_VERSIONS.get(version)
@@ -136,7 +140,7 @@ def read_db(
     for key in list(pending):
         rec = pending.pop(key)
         at = f"$.database.installs.{key}"
-        if not isinstance(rec, Mapping) or not isinstance(rec.get("spec"), Mapping):
+        if not isinstance(rec, _MAPPING) or not isinstance(rec.get("spec"), _MAPPING):
             raise SourceError(f"{where}: {at}.spec: missing")
         spec = rec["spec"]
         if not any(k in spec for k in ("hash", "_hash", "full_hash", "build_hash")):

@@ -7,8 +7,6 @@ import json
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
-
 from ..._io import json_loads, json_text
 from ...errors import SourceError
 from ...tree import FileTree
@@ -33,6 +31,8 @@ def load_json(tree: FileTree, path: PurePosixPath, *, limit: int = SPECFILE_LIMI
 
 def load_yaml(tree: FileTree, path: PurePosixPath) -> Any:
     """Parse a YAML file safely (no tags that construct objects)."""
+    import yaml  # legacy spec.yaml only: a JSON-only store never loads it
+
     raw = tree.read_bytes(path, limit=SPECFILE_LIMIT)
     try:
         return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
