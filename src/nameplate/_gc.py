@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 __all__ = ["paused"]
 
+
 class _State:
     lock = threading.Lock()
     depth = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import io
 import os
@@ -296,14 +297,11 @@ def test_gzip_without_isal_gives_the_same_tree(monkeypatch: pytest.MonkeyPatch) 
     fast = _files(scan(layer))
     monkeypatch.setitem(sys.modules, "isal", None)  # `from isal import ...` now fails
     assert _files(scan(layer)) == fast
+    data = bytearray(compress(layer, "gzip"))
+    data[30:60] = b"\xff" * 30
+    corrupt = [LayerRef(digest="t", media_type="", open=lambda: io.BytesIO(data))]
     with pytest.raises(SourceError, match="corrupt gzip"):
-        data = bytearray(compress(layer, "gzip"))
-        data[30:60] = b"\xff" * 30
-        scan_layers(
-            "img",
-            [LayerRef(digest="t", media_type="", open=lambda: io.BytesIO(data))],
-            keep=lambda p, s: True,
-        )
+        scan_layers("img", corrupt, keep=lambda p, s: True)
 
 
 def test_plain_tar_in_a_file_is_read_in_place(tmp_path: Path) -> None:
@@ -315,7 +313,7 @@ def test_plain_tar_in_a_file_is_read_in_place(tmp_path: Path) -> None:
     )
     path = tmp_path / "layer.tar"
     path.write_bytes(layer)
-    ref = LayerRef(digest="layer.tar", media_type="", open=lambda: open(path, "rb"))
+    ref = LayerRef(digest="layer.tar", media_type="", open=functools.partial(open, path, "rb"))
     tree = scan_layers("img", [ref], keep=lambda p, s: p.startswith("etc/"))
     assert _files(tree) == _files(scan(layer, how="none"))
     assert tree.is_elf("bin/tool") and tree.decompressed == len(layer)
@@ -329,6 +327,6 @@ def test_a_plain_tar_with_a_digest_is_read_whole_and_checked(tmp_path: Path) -> 
     path = tmp_path / "layer.tar"
     path.write_bytes(layer)
     wrong = "sha256:" + "0" * 64
-    ref = LayerRef(digest=wrong, media_type="", open=lambda: open(path, "rb"))
+    ref = LayerRef(digest=wrong, media_type="", open=functools.partial(open, path, "rb"))
     with pytest.raises(SourceError, match="does not match its digest"):
         scan_layers("img", [ref], keep=lambda p, s: False)
