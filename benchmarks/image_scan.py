@@ -13,7 +13,9 @@ of ``--repeat`` runs of each and the spread. The inflater is ISA-L's where ``isa
 Docker archive case (``--archive PATH``, default the ``docker.tar`` that
 ``scripts/setup.d/40-images.sh`` builds): ``cat ARCHIVE > /dev/null`` (page cache warm) against
 opening the archive and scanning its uncompressed layer (read in place: headers read, file data
-seeked over), each in a fresh process, timed after its imports; the aim is <= 5x cat.
+seeked over), each in a fresh process, timed after its imports; the aim is <= 5x cat. The real
+Debian image of the same script (``oci/``, one gzip layer) against zcat of its layer, every
+layer's sha256 checked (skipped with ``--no-archive`` as well).
 
 SIF case (``--sif PATH``, default the image ``scripts/setup.d/40-images.sh`` builds when it is
 there): ``cat SIF > /dev/null`` (the floor: reading the file once, page cache warm) against
@@ -125,6 +127,60 @@ def archive_case(archive: Path, repeat: int) -> None:
     print(f"ratio scan/cat: {scan / floor:.2f}x (aim <= 5x)")
 
 
+_LAYOUT_SCAN = """
+import json, resource, sys, time
+from nameplate.sources.image.layers import LayerRef, scan_layers
+root = sys.argv[1]
+refs = [
+    LayerRef(digest=d, media_type="", open=(lambda d=d: open(f"{root}/blobs/{d.replace(':', '/')}", "rb")))
+    for d in sys.argv[2:]
+]
+t = time.perf_counter()
+tree = scan_layers("bench", refs, keep=lambda p, s: False)
+elapsed = time.perf_counter() - t
+print(elapsed, sum(1 for _ in tree.files()), tree.decompressed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def layout_case(layout: Path, repeat: int) -> None:
+    """The real Debian image of ``scripts/setup.d/40-images.sh`` (an OCI layout, gzip layers):
+    zcat of its layers against scan_layers with every layer's sha256 checked."""
+    import json
+
+    index = json.loads((layout / "index.json").read_text())
+    digest = index["manifests"][0]["digest"]
+    manifest = json.loads((layout / "blobs" / digest.replace(":", "/")).read_text())
+    digests = [layer["digest"] for layer in manifest["layers"]]
+    paths = [layout / "blobs" / d.replace(":", "/") for d in digests]
+    zcat = shutil.which("zcat") or "zcat"
+    bases, runs = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for p in paths:
+            with open(os.devnull, "wb") as null:
+                subprocess.run([zcat, str(p)], stdout=null, check=True)
+        bases.append(time.perf_counter() - t)
+        out = subprocess.run(
+            [sys.executable, "-c", _LAYOUT_SCAN, str(layout), *digests],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        runs.append((float(out[0]), int(out[1]), int(out[2]), int(out[3])))
+    base, scan = min(bases), min(r[0] for r in runs)
+    print(
+        f"real image: {layout} ({len(paths)} gzip layer(s), "
+        f"{sum(p.stat().st_size for p in paths) / 1e6:.0f} MB, {runs[0][2] / 1e6:.0f} MB "
+        f"uncompressed, {runs[0][1]} files; digests checked)"
+    )
+    print(f"baseline zcat: {base:.2f} s ({_spread(bases)})")
+    print(
+        f"nameplate scan_layers: {scan:.2f} s ({_spread([r[0] for r in runs])}), peak RSS "
+        f"{max(r[3] for r in runs) / 1024:.0f} MiB"
+    )
+    print(f"throughput ratio (zcat time / scan time): {base / scan:.2f}x (aim >= 1.5x)")
+
+
 _SIF_SCAN = """
 import sys, time
 from nameplate.sources import ExtractOptions, image
@@ -221,6 +277,9 @@ def main() -> None:
         return
     if args.archive is not None and not args.no_archive:
         archive_case(args.archive, args.repeat)
+    layout = default_sif.parent / "oci"
+    if (layout / "index.json").is_file() and not args.no_archive:
+        layout_case(layout, args.repeat)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="nameplate-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
