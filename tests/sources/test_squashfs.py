@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from nameplate.errors import SourceError
@@ -166,7 +166,6 @@ def small_image(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @pytest.mark.property
-@settings(max_examples=300)
 @given(st.data())
 def test_fuzz_mutated_images_raise_only_typed_errors(
     small_image: bytes, data: st.DataObject

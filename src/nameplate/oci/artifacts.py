@@ -11,19 +11,19 @@ sibling referrers with their standard media types as ``artifactType``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
 import platform as _platform
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import RecordError, RegistryError
 from . import _wire
 from . import manifest as m
-from ._store import Store
+from ._push import hash_file, tar_of
+from ._store import Store, resolve_listed
 from .layout import Layout
 from .manifest import Descriptor, ResolvedManifest
 from .reference import Reference, default_store_path, parse
@@ -52,7 +52,6 @@ __all__ = [
 DEFAULT_STORE = default_store_path()
 
 _RECORD_LIMIT = 64 * 1024 * 1024
-_CHUNK = 1024 * 1024
 _GOARCH = {
     "x86_64": "amd64",
     "amd64": "amd64",
@@ -113,7 +112,7 @@ def _select(st: Store, man: ResolvedManifest, platform: str | None, where: str) 
             raise RegistryError(
                 f"{where}: no manifest for platform {wanted} (has {', '.join(shown)})"
             )
-        man = st.resolve(picked[0].digest)
+        man = resolve_listed(st, picked[0], where)
     raise RegistryError(f"{where}: indexes nested too deep")
 
 
@@ -324,13 +323,19 @@ def pull_bytes(
         records = _filter(st.referrers(_resolve(st, r, platform).digest), m.ARTIFACT_TYPE)
         if not records:
             raise RegistryError(f"{r}: no nameplate record is attached")
-        digest = records[-1].digest
+        return record_layer(st, str(r), records[-1].digest, listed=records[-1])
     return record_layer(st, str(r), digest)
 
 
-def record_layer(st: Store, where: str, digest: str) -> tuple[Descriptor, bytes]:
-    """The descriptor and exact bytes of the record artifact ``digest`` in ``st``."""
-    man = st.resolve(m.check_digest(digest, where=f"{where}: digest"))
+def record_layer(
+    st: Store, where: str, digest: str, *, listed: Descriptor | None = None
+) -> tuple[Descriptor, bytes]:
+    """The descriptor and exact bytes of the record artifact ``digest`` in ``st`` (``listed``:
+    the referrers entry that named it, whose size the manifest must have)."""
+    if listed is not None:
+        man = resolve_listed(st, listed, where)
+    else:
+        man = st.resolve(m.check_digest(digest, where=f"{where}: digest"))
     doc = man.json
     if m.artifact_type_of(doc) not in m.RECORD_TYPES:
         raise RegistryError(f"{where}@{digest}: not a nameplate record artifact")
@@ -347,6 +352,7 @@ def record_layer(st: Store, where: str, digest: str) -> tuple[Descriptor, bytes]
     data = _read_limited(st.open_blob(layer.digest), _RECORD_LIMIT, f"{where}@{layer.digest}")
     if m.digest_of(data) != layer.digest:
         raise RegistryError(f"{where}@{layer.digest}: blob does not match its digest")
+    m.check_size(layer, len(data), where=f"{where}@{digest}: layers")
     return man.descriptor(
         artifact_type=m.artifact_type_of(doc), annotations=dict(doc.get("annotations") or {})
     ), data
@@ -382,41 +388,6 @@ def record_from_bytes(data: bytes, *, where: str) -> Record:
     return Record.from_dict(doc)
 
 
-def _hash_file(path: Path) -> tuple[str, int]:
-    h, size = hashlib.sha256(), 0
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return f"sha256:{h.hexdigest()}", size
-
-
-@contextlib.contextmanager
-def _tar_of(folder: Path) -> Iterator[Path]:
-    """A reproducible tar of ``folder`` (sorted, owner 0, mtime 0; links kept as links)."""
-    import tarfile
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="nameplate-push-") as tmp:
-        out = Path(tmp) / "layer.tar"
-        with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-            for path in [folder, *sorted(folder.rglob("*"))]:
-                info = tar.gettarinfo(
-                    str(path), arcname=str(Path(folder.name) / path.relative_to(folder))
-                )
-                if not (info.isfile() or info.isdir() or info.issym()):
-                    continue
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                if info.isfile():
-                    with path.open("rb") as f:
-                        tar.addfile(info, f)
-                else:
-                    tar.addfile(info)
-        yield out
-
-
 def push(
     path: str | os.PathLike[str],
     ref: str,
@@ -435,12 +406,12 @@ def push(
         raise RegistryError(f"{r}: push needs a tag, not a digest")
     with contextlib.ExitStack() as stack:
         if source.is_dir():
-            blob = stack.enter_context(_tar_of(source))
+            blob = stack.enter_context(tar_of(source))
             layer_type = "application/vnd.oci.image.layer.v1.tar"
         else:
             blob, layer_type = source, "application/octet-stream"
         try:
-            digest, size = _hash_file(blob)
+            digest, size = hash_file(blob)
             with blob.open("rb") as f:
                 st.put_blob(f, digest, size)
         except OSError as exc:
@@ -502,7 +473,7 @@ def _plan_copy(
     if man.is_index:
         for child in m.index_descriptors(doc, where=man.digest):
             if child.media_type in m.MANIFEST_TYPES | m.INDEX_TYPES:
-                _plan_copy(src, src.resolve(child.digest), order, blobs, seen)
+                _plan_copy(src, resolve_listed(src, child, man.digest), order, blobs, seen)
     else:
         items: list[Any] = [doc.get("config"), *doc.get("layers", [])]
         for item in items:
@@ -510,7 +481,7 @@ def _plan_copy(
             blobs.setdefault(desc.digest, desc)
     order.append(man)
     for referrer in src.referrers(man.digest):
-        _plan_copy(src, src.resolve(referrer.digest), order, blobs, seen)
+        _plan_copy(src, resolve_listed(src, referrer, man.digest), order, blobs, seen)
 
 
 def _copy_graph(src: Store, dst: Store, root: ResolvedManifest, tag: str | None) -> int:

@@ -227,7 +227,7 @@ class LayerTree:
                 else:
                     stream.skip(m.size + (-m.size % _BLOCK))
                     self._put(path, _Entry("o", index, mode=m.mode), where)
-            stream.finish()
+            stream.finish(layer.size)
         self.decompressed = counted[0]
 
     def _file(

@@ -324,7 +324,7 @@ class _InPlace(_Reader):
     def drain(self) -> None:
         self.buf, self.pos = b"", 0  # nothing to decompress or check after the end
 
-    def finish(self) -> None:
+    def finish(self, size: int = 0) -> None:
         """Nothing to verify: only layers without a ``sha256`` digest are read in place."""
 
     def close(self) -> None:
@@ -461,9 +461,10 @@ class _Stream(_Reader):
             self._ended = True
         return chunk
 
-    def finish(self) -> None:
+    def finish(self, size: int = 0) -> None:
         """After the last member: read to the end and check the bytes against the layer's
-        ``sha256`` digest (other names, a docker-archive path, are not digests)."""
+        ``sha256`` digest and the descriptor's ``size`` (0: none declared); other names (a
+        docker-archive path) are not digests and are not checked."""
         self.drain()
         self._thread.join()
         if self.digest is None:
@@ -472,6 +473,11 @@ class _Stream(_Reader):
         if actual != self.digest:
             raise SourceError(
                 f"{self.where}: content does not match its digest (got {actual[:19]}…)"
+            )
+        if size and self.raw.count != size:
+            raise SourceError(
+                f"{self.where}: the descriptor's size is {size} bytes, the content has "
+                f"{self.raw.count}"
             )
 
     def close(self) -> None:
