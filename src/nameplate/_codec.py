@@ -281,10 +281,26 @@ def clean_text(value: T) -> T:
 
 
 _PLAIN = frozenset({int, float, bool, type(None)})
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: Per dataclass: its field names, and one getter of all their values as a tuple.
+_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _fields_of(kind: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    names = tuple(f.name for f in dataclasses.fields(kind))
+    if len(names) > 1:
+        get: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
+    else:
+
+        def get(v: Any) -> tuple[Any, ...]:
+            return tuple(getattr(v, n) for n in names)
+
+    _FIELDS[kind] = (names, get)
+    return names, get
 
 
 def _clean(value: Any) -> Any:
+    # A record holds hundreds of thousands of strings and numbers: each is checked in the
+    # loop that meets it (ASCII text, a number), and only anything else costs a call.
     kind = type(value)
     if kind is str:
         return value if value.isascii() else _clean_str(value)
@@ -292,25 +308,36 @@ def _clean(value: Any) -> Any:
         return value
     if kind is tuple:
         for i, item in enumerate(value):
+            t = type(item)
+            if (t is str and item.isascii()) or t in _PLAIN:
+                continue
             new = _clean(item)
             if new is not item:  # copy only from the first change on
                 return (*value[:i], new, *(_clean(v) for v in value[i + 1 :]))
         return value
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if _clean(key) is not key or _clean(item) is not item:
+            t = type(item)
+            if not ((type(key) is str and key.isascii()) or _clean(key) is key) or not (
+                (t is str and item.isascii()) or t in _PLAIN or _clean(item) is item
+            ):
                 return MappingProxyType({_clean(k): _clean(v) for k, v in value.items()})
         return value
-    names = _FIELD_NAMES.get(kind)
-    if names is None:
+    plan = _FIELDS.get(kind)
+    if plan is None:
         if not (dataclasses.is_dataclass(value) and not isinstance(value, type)):
             return value
-        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
-    changes: dict[str, Any] = {}
-    for name in names:
-        before = getattr(value, name)
+        plan = _fields_of(kind)
+    names, get = plan
+    changes: dict[str, Any] | None = None
+    for name, before in zip(names, get(value), strict=True):
+        t = type(before)
+        if (t is str and before.isascii()) or t in _PLAIN:
+            continue
         after = _clean(before)
         if after is not before:
+            if changes is None:
+                changes = {}
             changes[name] = after
     return dataclasses.replace(value, **changes) if changes else value
 
