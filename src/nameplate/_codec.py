@@ -9,6 +9,7 @@ holds only what is known, and ``from_dict(to_dict(x)) == x`` whenever the defaul
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 import types
 import typing
@@ -22,6 +23,7 @@ T = TypeVar("T")
 
 
 _SCALARS = (str, bool, int, float)
+_SCALAR_TYPES = frozenset({str, bool, int, float, type(None)})
 _Convert = Callable[[Any], Any]
 _CONVERTERS: dict[type, _Convert] = {}
 
@@ -48,13 +50,15 @@ def _value_converter(tp: Any) -> _Convert | None:
             return dict
         return lambda v: {k: inner(x) for k, x in v.items()}
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return lambda v: _converter(type(v))(v)
+        return _dynamic
     return None
 
 
 def _generic(value: Any) -> Any:
     if type(value) is tuple:
         return [_generic(v) for v in value]
+    if type(value) in _SCALAR_TYPES:
+        return value
     if isinstance(value, Mapping):
         return {str(k): _generic(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -62,30 +66,79 @@ def _generic(value: Any) -> Any:
     return value
 
 
+#: How :func:`_converter` puts a field into the output: as it is unless None (scalars), or
+#: through its converter unless None or an empty tuple/mapping.
+_AS_IS, _CONVERT = 0, 1
+_EMPTYABLE = (tuple, Mapping)
+
+
+def _instance_converter(tp: type, owner: type) -> _Convert:
+    """The converter of a dataclass-typed value: ``tp``'s own, looked up once, unless the value
+    is a subclass (or ``tp`` is the class being built): then by the runtime type."""
+    if tp is owner:
+        return _dynamic
+    conv = _converter(tp)
+
+    def convert(x: Any) -> Any:
+        return (conv if type(x) is tp else _dynamic)(x)
+
+    return convert
+
+
+def _field_plan(tp: Any, owner: type) -> tuple[int, _Convert | None]:
+    """How a field of type ``tp`` of dataclass ``owner`` converts (see :data:`_AS_IS`)."""
+    inner = _value_converter(tp)
+    if inner is None:  # a scalar (or a union of scalars)
+        return _AS_IS, None
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _CONVERT, _instance_converter(tp, owner)
+    origin = get_origin(tp)
+    if origin is tuple:
+        (item,) = (a for a in get_args(tp) if a is not Ellipsis)
+        if _value_converter(item) is None:
+            return _CONVERT, list
+        if dataclasses.is_dataclass(item) and isinstance(item, type):
+            one = _instance_converter(item, owner)
+            return _CONVERT, lambda x: [one(i) for i in x]
+    if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
+        _, item = get_args(tp)
+        if _value_converter(item) is None:
+            return _CONVERT, dict
+    return _CONVERT, inner
+
+
 def _converter(cls: type) -> _Convert:
+    """The converter of dataclass ``cls``: the fields read by one ``attrgetter`` call, each put
+    by a plan made once per class (no per-value look-up of type hints)."""
     conv = _CONVERTERS.get(cls)
     if conv is not None:
         return conv
     hints = _hints(cls)
-    plan = tuple(
-        (f.name, f.metadata.get("json", f.name), _value_converter(hints[f.name]))
-        for f in dataclasses.fields(cls)
-    )
+    fields = dataclasses.fields(cls)
+    _CONVERTERS[cls] = _dynamic  # a class that contains itself converts through the lookup
+    plan = tuple((f.metadata.get("json", f.name), *_field_plan(hints[f.name], cls)) for f in fields)
+    names = [f.name for f in fields]
+    getter = operator.attrgetter(*names) if len(names) > 1 else None
 
     def convert(value: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, key, inner in plan:
-            v = getattr(value, name)
-            if v is None:
+        values = getter(value) if getter is not None else [getattr(value, n) for n in names]
+        for (key, mode, inner), x in zip(plan, values, strict=True):
+            if x is None:
                 continue
-            if inner is None:
-                out[key] = v
-            elif v or not isinstance(v, tuple | Mapping):
-                out[key] = inner(v)
+            if mode == _AS_IS:
+                out[key] = x
+            elif x or not isinstance(x, _EMPTYABLE):
+                out[key] = inner(x)  # type: ignore[misc]
         return out
 
     _CONVERTERS[cls] = convert
     return convert
+
+
+def _dynamic(value: Any) -> Any:
+    """Convert a dataclass by its runtime type."""
+    return _converter(type(value))(value)
 
 
 def to_jsonable(value: object) -> Any:
@@ -228,10 +281,26 @@ def clean_text(value: T) -> T:
 
 
 _PLAIN = frozenset({int, float, bool, type(None)})
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: Per dataclass: its field names, and one getter of all their values as a tuple.
+_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _fields_of(kind: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    names = tuple(f.name for f in dataclasses.fields(kind))
+    if len(names) > 1:
+        get: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
+    else:
+
+        def get(v: Any) -> tuple[Any, ...]:
+            return tuple(getattr(v, n) for n in names)
+
+    _FIELDS[kind] = (names, get)
+    return names, get
 
 
 def _clean(value: Any) -> Any:
+    # A record holds hundreds of thousands of strings and numbers: each is checked in the
+    # loop that meets it (ASCII text, a number), and only anything else costs a call.
     kind = type(value)
     if kind is str:
         return value if value.isascii() else _clean_str(value)
@@ -239,25 +308,36 @@ def _clean(value: Any) -> Any:
         return value
     if kind is tuple:
         for i, item in enumerate(value):
+            t = type(item)
+            if (t is str and item.isascii()) or t in _PLAIN:
+                continue
             new = _clean(item)
             if new is not item:  # copy only from the first change on
                 return (*value[:i], new, *(_clean(v) for v in value[i + 1 :]))
         return value
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if _clean(key) is not key or _clean(item) is not item:
+            t = type(item)
+            if not ((type(key) is str and key.isascii()) or _clean(key) is key) or not (
+                (t is str and item.isascii()) or t in _PLAIN or _clean(item) is item
+            ):
                 return MappingProxyType({_clean(k): _clean(v) for k, v in value.items()})
         return value
-    names = _FIELD_NAMES.get(kind)
-    if names is None:
+    plan = _FIELDS.get(kind)
+    if plan is None:
         if not (dataclasses.is_dataclass(value) and not isinstance(value, type)):
             return value
-        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
-    changes: dict[str, Any] = {}
-    for name in names:
-        before = getattr(value, name)
+        plan = _fields_of(kind)
+    names, get = plan
+    changes: dict[str, Any] | None = None
+    for name, before in zip(names, get(value), strict=True):
+        t = type(before)
+        if (t is str and before.isascii()) or t in _PLAIN:
+            continue
         after = _clean(before)
         if after is not before:
+            if changes is None:
+                changes = {}
             changes[name] = after
     return dataclasses.replace(value, **changes) if changes else value
 

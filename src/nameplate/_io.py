@@ -10,13 +10,21 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import NameplateError, SourceError
 from .tree import DEFAULT_LIMIT
 
-__all__ = ["atomic_write", "load_json_file", "parse_json", "read_bounded"]
+__all__ = [
+    "atomic_write",
+    "json_loads",
+    "json_text",
+    "load_json_file",
+    "parse_json",
+    "read_bounded",
+]
 
 
 def _umask() -> int:
@@ -90,10 +98,69 @@ def read_bounded(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) ->
     return data
 
 
+_DIGIT_MAP = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))  # digits -> "0", else " "
+_RUN = b"0" * 19
+
+
+def _long_number(data: bytes) -> bool:
+    """A run of 19 or more digits in ``data`` (two C passes; a regular expression backtracks
+    at every digit of a manifest's timestamps)."""
+    return _RUN in data.translate(_DIGIT_MAP)
+
+
+def _orjson_loads() -> Callable[[bytes], Any] | None:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - the optional fast path
+        return None
+    return cast("Callable[[bytes], Any]", orjson.loads)
+
+
+_FAST_LOADS = _orjson_loads()
+
+
+#: Documents up to this size go through orjson. Larger ones through ``json``: orjson builds
+#: its own document tree before the Python objects, so a 21 MB Spack DB peaks ~70 MB higher,
+#: for a parse only ~20 % faster.
+_FAST_LIMIT = 1024 * 1024
+
+
+def json_loads(data: bytes | str) -> Any:
+    """``json.loads``, through orjson where it is installed (about 3x faster on the small
+    documents a Spack store has thousands of: install manifests, spec files).
+
+    What orjson refuses (invalid JSON, and what only Python's parser takes: NaN, integers
+    past 64 bits, lone surrogates, UTF-16, nesting past 1,024 levels) goes to ``json.loads``,
+    so results and errors are the standard library's."""
+    # orjson turns an integer past 64 bits into a float without a word (Python keeps it
+    # exact): a run of 19 digits anywhere (in a string too: then only time is lost) sends the
+    # document to ``json``.
+    if (
+        _FAST_LOADS is not None
+        and isinstance(data, bytes)
+        and len(data) <= _FAST_LIMIT
+        and not _long_number(data)
+    ):
+        try:
+            return _FAST_LOADS(data)
+        except ValueError:  # orjson.JSONDecodeError is a ValueError
+            pass
+    return json.loads(data)
+
+
+def json_text(data: bytes) -> bytes | str:
+    """What to give :func:`json_loads` for ``data``, so that a caller that rebinds its variable
+    to it holds one copy while the objects are made: a large document decoded to text as
+    ``json.loads`` decodes bytes (the bytes can then be freed), a small one as it is."""
+    if _FAST_LOADS is not None and len(data) <= _FAST_LIMIT:
+        return data
+    return data.decode(json.detect_encoding(data), "surrogatepass")
+
+
 def parse_json(data: bytes, where: str | os.PathLike[str]) -> Any:
     """Parse JSON bytes; errors name ``where`` and the position."""
     try:
-        return json.loads(data)
+        return json_loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{where}: not valid JSON: {exc}") from exc
     except RecursionError as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -80,10 +81,15 @@ def cpu_target(raw: str | Mapping[str, Any], *, flags: str | None = None) -> Cpu
     feats = raw.get("features", ())
     gen = raw.get("generation")
     vendor = raw.get("vendor")
+    features: tuple[Any, ...] = tuple(feats) if isinstance(feats, list) else ()
+    try:  # names only (the key must hash); join refuses anything else without a Python loop
+        "".join(features)
+    except TypeError:
+        features = tuple(str(f) for f in features)
     return _cpu_target_cached(
         str(raw.get("name", "")),
         vendor if isinstance(vendor, str) else None,
-        tuple(str(f) for f in feats) if isinstance(feats, list) else (),
+        features,
         gen if isinstance(gen, int) and not isinstance(gen, bool) and gen else None,
         flags,
     )
@@ -267,6 +273,12 @@ def iso_time(value: float | _dt.datetime) -> str:
 
     ``ValueError`` when ``value`` names no moment from 1970 (a datetime: year 1) to 9999 (see
     :func:`epoch_seconds` for numbers from untrusted input)."""
+    if (type(value) is float or type(value) is int) and 0 <= value <= _MAX_EPOCH:
+        whole = int(value)  # NaN failed the comparison above
+        if value - whole < 0.9999:  # no rounding to the next second (datetime rounds to
+            # microseconds first): time's cheaper gmtime gives the same text (a store has
+            # one time stamp per install)
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(whole))
     if isinstance(value, _dt.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
         try:

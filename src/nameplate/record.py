@@ -387,11 +387,17 @@ class Record:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "$") -> Record:
         """Build a record from its JSON form; raises ``RecordError`` naming the bad field."""
-        return _codec.from_dict(cls, data, path=path)
+        from ._gc import paused
+
+        with paused():
+            return _codec.from_dict(cls, data, path=path)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data, empty fields dropped (``hpc`` is always present)."""
-        out: dict[str, Any] = _codec.to_jsonable(self)
+        from ._gc import paused
+
+        with paused():
+            out: dict[str, Any] = _codec.to_jsonable(self)
         out.setdefault("hpc", {})
         return out
 

@@ -35,6 +35,35 @@ __all__ = [
 DEFAULT_LIMIT = 256 * 1024 * 1024
 
 _ROOT = PurePosixPath(".")
+#: Resolved directories a :class:`DirectoryTree` keeps (a 10,000-prefix store needs ~20,000).
+_DIR_CACHE = 65536
+#: Never blocks (a FIFO), never becomes a terminal, never follows a last-component link (the
+#: tree resolved it already), and is closed in a child process.
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def _read_fd(fd: int, size: int, limit: int) -> bytes:
+    """The content of a regular file open at ``fd`` that ``fstat`` says has ``size`` bytes: one
+    ``read`` of ``size + 1`` bytes (the one extra tells the file grew), more only for short
+    reads or growth, never past ``limit + 1`` bytes in all (the caller refuses that)."""
+    want = min(size, limit) + 1
+    parts: list[bytes] = []
+    got = 0
+    while got <= limit:
+        ask = want - got if got < want else min(1 << 20, limit + 1 - got)
+        chunk = os.read(fd, ask)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+        if len(chunk) < ask and got >= size:
+            break  # a short read at the size fstat gave: the end of the file
+    return parts[0] if len(parts) == 1 else b"".join(parts)  # b"" for an empty file
 
 
 @runtime_checkable
@@ -155,30 +184,40 @@ class DirectoryTree:
         full = os.path.join(self._real_dir(parent), name)
         if os.path.islink(full):
             full = self._inside(os.path.realpath(full), os.path.join(self._root, rel))
-        if len(self._dirs) < 65536:
+        if len(self._dirs) < _DIR_CACHE:
             self._dirs[rel] = full
         return full
 
-    def _real(self, path: PurePosixPath | str) -> str:
-        """The real path of ``path``, refusing anything that resolves outside the root.
+    def _final(self, path: PurePosixPath | str) -> tuple[str, os.stat_result | None]:
+        """The real path of ``path``, refusing anything that resolves outside the root, and the
+        ``lstat`` of its last component when that is no link (None: missing, or a link that was
+        resolved and checked again).
 
-        Directories are resolved once and cached; a final component that is a symlink is
-        resolved and checked again."""
+        Directories are resolved once and cached (:meth:`walk` fills the cache with the real
+        directories it passes)."""
         rel = posixpath.normpath(str(path)).lstrip("/")
         if rel == ".." or rel.startswith("../"):
             raise UnsafeInput(f"{path}: path leaves the tree")
         if rel in (".", ""):
-            return self._root
+            return self._root, None
         parent, name = posixpath.split(rel)
-        real_parent = self._real_dir(parent)
-        full = os.path.join(real_parent, name)
-        if os.path.islink(full):
-            return self._inside(os.path.realpath(full), os.path.join(self._root, rel))
-        return full
+        full = os.path.join(self._real_dir(parent), name)
+        try:
+            st = os.lstat(full)
+        except OSError:
+            return full, None
+        if stat.S_ISLNK(st.st_mode):
+            return self._inside(os.path.realpath(full), os.path.join(self._root, rel)), None
+        return full, st
+
+    def _real(self, path: PurePosixPath | str) -> str:
+        """The real path of ``path`` (see :meth:`_final`)."""
+        return self._final(path)[0]
 
     def _stat(self, path: PurePosixPath) -> os.stat_result | None:
         try:
-            return os.stat(self._real(path))
+            real, st = self._final(path)
+            return st if st is not None else os.stat(real)
         except UnsafeInput:
             return None
         except OSError:
@@ -219,17 +258,30 @@ class DirectoryTree:
         return open_regular(self._real(path))  # never a FIFO: it would block the open
 
     def read_bytes(self, path: PurePosixPath, *, limit: int = DEFAULT_LIMIT) -> bytes:
-        real = self._real(path)
-        with open_regular(real) as f:
-            try:
-                st = os.fstat(f.fileno())
-                if st.st_size > limit:
-                    raise InputTooLarge(
-                        f"{real}: {st.st_size} bytes is over the {limit}-byte limit for this file"
-                    )
-                data = f.read(limit + 1)
-            except OSError as exc:
-                raise SourceError(f"{real}: cannot read: {exc.strerror}") from exc
+        real, st = self._final(path)
+        lstat_ok = st is not None
+        try:
+            if st is None:
+                st = os.stat(real)
+            if not stat.S_ISREG(st.st_mode):  # never opened: a FIFO would block, a device act
+                raise UnsafeInput(f"{real}: not a regular file")
+            nofollow = getattr(os, "O_NOFOLLOW", 0) if lstat_ok else 0  # no swap for a link
+            fd = os.open(real, _READ_FLAGS | nofollow)
+        except OSError as exc:
+            raise SourceError(f"{real}: cannot read: {exc.strerror}") from exc
+        try:
+            st = os.fstat(fd)  # the file, not what the name pointed to a moment ago
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsafeInput(f"{real}: not a regular file")
+            if st.st_size > limit:
+                raise InputTooLarge(
+                    f"{real}: {st.st_size} bytes is over the {limit}-byte limit for this file"
+                )
+            data = _read_fd(fd, st.st_size, limit)
+        except OSError as exc:
+            raise SourceError(f"{real}: cannot read: {exc.strerror}") from exc
+        finally:
+            os.close(fd)
         if len(data) > limit:
             raise InputTooLarge(f"{real}: over the {limit}-byte limit for this file")
         return data
@@ -246,4 +298,8 @@ class DirectoryTree:
             link_dirs = [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]
             for d in link_dirs:
                 dirs.remove(d)
+            if len(self._dirs) < _DIR_CACHE:  # real directories: no lstat when read below
+                base = "" if str(rel) == "." else f"{rel.as_posix()}/"
+                for d in dirs:
+                    self._dirs.setdefault(base + d, os.path.join(dirpath, d))
             yield PurePosixPath(rel.as_posix()), dirs, sorted(files)

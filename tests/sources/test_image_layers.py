@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import io
 import os
@@ -283,3 +284,48 @@ def test_a_layer_whose_bytes_do_not_match_its_digest_is_refused(tmp_path: Path) 
     assert "does not match its digest" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def _files(tree: LayerTree) -> dict[str, bytes]:
+    return {p: tree.read_bytes(P(p)) for p, _, _ in sorted(tree.files())}
+
+
+def test_gzip_without_isal_gives_the_same_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ISA-L inflates where its wheel is installed; zlib is the fallback, with the same result."""
+    layer = tar_members([Member(f"d/f{i}", data=os.urandom(50) * i) for i in range(40)])
+    fast = _files(scan(layer))
+    monkeypatch.setitem(sys.modules, "isal", None)  # `from isal import ...` now fails
+    assert _files(scan(layer)) == fast
+    data = bytearray(compress(layer, "gzip"))
+    data[30:60] = b"\xff" * 30
+    corrupt = [LayerRef(digest="t", media_type="", open=lambda: io.BytesIO(data))]
+    with pytest.raises(SourceError, match="corrupt gzip"):
+        scan_layers("img", corrupt, keep=lambda p, s: True)
+
+
+def test_plain_tar_in_a_file_is_read_in_place(tmp_path: Path) -> None:
+    """A plain tar without a digest to check (a Docker archive member) that lies in a regular
+    file is read in place, file data seeked over: the same tree, and truncation still caught."""
+    big = os.urandom(300_000)
+    layer = tar_members(
+        [Member("bin/tool", data=b"\x7fELF" + big), Member("etc/os-release", data=b"ID=x\n")]
+    )
+    path = tmp_path / "layer.tar"
+    path.write_bytes(layer)
+    ref = LayerRef(digest="layer.tar", media_type="", open=functools.partial(open, path, "rb"))
+    tree = scan_layers("img", [ref], keep=lambda p, s: p.startswith("etc/"))
+    assert _files(tree) == _files(scan(layer, how="none"))
+    assert tree.is_elf("bin/tool") and tree.decompressed == len(layer)
+    path.write_bytes(layer[:200_000])  # ends inside bin/tool
+    with pytest.raises(SourceError, match="truncated"):
+        scan_layers("img", [ref], keep=lambda p, s: False)
+
+
+def test_a_plain_tar_with_a_digest_is_read_whole_and_checked(tmp_path: Path) -> None:
+    layer = tar_members([Member("etc/os-release", data=b"ID=x\n")])
+    path = tmp_path / "layer.tar"
+    path.write_bytes(layer)
+    wrong = "sha256:" + "0" * 64
+    ref = LayerRef(digest=wrong, media_type="", open=functools.partial(open, path, "rb"))
+    with pytest.raises(SourceError, match="does not match its digest"):
+        scan_layers("img", [ref], keep=lambda p, s: False)

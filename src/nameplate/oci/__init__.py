@@ -8,6 +8,8 @@ entry of :data:`DEFAULT_STORE`, the embedded layout at ``$NAMEPLATE_STORE`` or
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._wire import REINDEX_TAG_PREFIX, Credentials, Transport, is_internal_tag
 from .artifacts import (
     DEFAULT_STORE,
@@ -33,7 +35,11 @@ from .manifest import (
     ResolvedManifest,
 )
 from .reference import Reference, default_store_path, parse
-from .signed import SignedRecord, Verification, attach_signed, pull_trusted, verify
+
+if TYPE_CHECKING:  # imported on first use: a plain attach or discover never signs
+    from .signed import SignedRecord, Verification, attach_signed, pull_trusted, verify
+
+_SIGNED = frozenset({"SignedRecord", "Verification", "attach_signed", "pull_trusted", "verify"})
 
 __all__ = [
     "ARTIFACT_TYPE",
@@ -68,6 +74,14 @@ __all__ = [
     "summary_annotations",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SIGNED:
+        from . import signed
+
+        return getattr(signed, name)
+    raise AttributeError(f"module 'nameplate.oci' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

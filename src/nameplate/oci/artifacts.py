@@ -11,25 +11,25 @@ sibling referrers with their standard media types as ``artifactType``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
 import platform as _platform
-import tarfile
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import RecordError, RegistryError
-from ..record import Record
 from . import _wire
 from . import manifest as m
+from ._push import hash_file, tar_of
 from ._store import Store, resolve_listed
 from .layout import Layout
 from .manifest import Descriptor, ResolvedManifest
 from .reference import Reference, default_store_path, parse
+
+if TYPE_CHECKING:  # the record module (its dataclasses) loads when a record is read or made
+    from ..record import Record
 
 __all__ = [
     "DEFAULT_STORE",
@@ -52,7 +52,6 @@ __all__ = [
 DEFAULT_STORE = default_store_path()
 
 _RECORD_LIMIT = 64 * 1024 * 1024
-_CHUNK = 1024 * 1024
 _GOARCH = {
     "x86_64": "amd64",
     "amd64": "amd64",
@@ -384,39 +383,9 @@ def record_from_bytes(data: bytes, *, where: str) -> Record:
     if not isinstance(doc, dict):
         raise RecordError(f"{where}: $: a record is a JSON object")
     schema.validate(doc, where=where)
+    from ..record import Record
+
     return Record.from_dict(doc)
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    h, size = hashlib.sha256(), 0
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return f"sha256:{h.hexdigest()}", size
-
-
-@contextlib.contextmanager
-def _tar_of(folder: Path) -> Iterator[Path]:
-    """A reproducible tar of ``folder`` (sorted, owner 0, mtime 0; links kept as links)."""
-    with tempfile.TemporaryDirectory(prefix="nameplate-push-") as tmp:
-        out = Path(tmp) / "layer.tar"
-        with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-            for path in [folder, *sorted(folder.rglob("*"))]:
-                info = tar.gettarinfo(
-                    str(path), arcname=str(Path(folder.name) / path.relative_to(folder))
-                )
-                if not (info.isfile() or info.isdir() or info.issym()):
-                    continue
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                if info.isfile():
-                    with path.open("rb") as f:
-                        tar.addfile(info, f)
-                else:
-                    tar.addfile(info)
-        yield out
 
 
 def push(
@@ -437,12 +406,12 @@ def push(
         raise RegistryError(f"{r}: push needs a tag, not a digest")
     with contextlib.ExitStack() as stack:
         if source.is_dir():
-            blob = stack.enter_context(_tar_of(source))
+            blob = stack.enter_context(tar_of(source))
             layer_type = "application/vnd.oci.image.layer.v1.tar"
         else:
             blob, layer_type = source, "application/octet-stream"
         try:
-            digest, size = _hash_file(blob)
+            digest, size = hash_file(blob)
             with blob.open("rb") as f:
                 st.put_blob(f, digest, size)
         except OSError as exc:

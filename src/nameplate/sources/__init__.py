@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .. import _gc
 from ..errors import SourceError
 from ..record import Record
 from ._common import ExtractOptions
@@ -79,7 +80,8 @@ def _options(options: Mapping[str, Any]) -> ExtractOptions:
 def extract_all(target: str | Path, *, kind: str | None = None, **options: Any) -> list[Record]:
     """One record per root found at ``target`` (kind detected when not given)."""
     module = load_source(kind or detect(target))
-    records: list[Record] = module.extract_all(target, _options(options))
+    with _gc.paused():
+        records: list[Record] = module.extract_all(target, _options(options))
     return records
 
 
@@ -94,7 +96,8 @@ def extract(
     opts = _options(options)
     if combined:
         opts = replace(opts, combined=True)
-    records = load_source(kind or detect(target)).extract_all(target, opts)
+    with _gc.paused():
+        records = load_source(kind or detect(target)).extract_all(target, opts)
     if len(records) == 1:
         return records[0]  # type: ignore[no-any-return]
     names = ", ".join(r.subject.name for r in records[:5]) + (", ..." if len(records) > 5 else "")

@@ -244,7 +244,8 @@ class Registry:
         length: int | None,
         idempotent: bool | None,
     ) -> Response:
-        self._ping()
+        if not (body is None or isinstance(body, bytes) or seekable(body)):
+            self._ping()  # a body that cannot be sent twice waits for no 401
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "DELETE")
         refresh = False

@@ -15,8 +15,6 @@ import base64
 import binascii
 import json
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +92,9 @@ def _from_auths(entry: object, host: str, where: Path) -> Credentials | None:
 
 
 def _helper(name: str, host: str) -> Credentials | None:
+    import shutil  # only for a configured helper: a command that needs none starts faster
+    import subprocess
+
     program = shutil.which(f"docker-credential-{name}")
     if program is None:
         raise RegistryAuthError(f"credential helper docker-credential-{name} not found on PATH")

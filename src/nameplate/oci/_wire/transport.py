@@ -288,7 +288,7 @@ def exchange(
             guard.connect()
             conn.request(method, path, body=body, headers=dict(headers))
             resp = conn.getresponse()
-            data = b"" if method == "HEAD" else resp.read(limit)
+            data = resp.read(limit)  # b"" for HEAD, and the connection is free again
         except (OSError, http.client.HTTPException) as exc:
             if guard.expired:
                 conn.close()

@@ -1,11 +1,12 @@
 """The image source: OCI layouts, OCI and docker archives, SIF files, registries.
 
-Modules: :mod:`.stores` (where manifests and blobs come from), :mod:`.tarstream` and
-:mod:`.layers` (layers streamed, or squashfs read in place, into one merged read-only tree, never
-extracted), :mod:`.sif` and :mod:`.sifstore` (Apptainer/SingularityCE images), :mod:`.ranged` (a
-registry blob read by byte ranges), :mod:`.ospkgs` and :mod:`.licenses` (dpkg, apk and rpm
-databases, os-release, licenses), :mod:`.record` (every finder run on the merged tree, results
-merged) and :mod:`.extract` (the entry points).
+Modules: :mod:`.stores` (where manifests and blobs come from), :mod:`.layerstream`,
+:mod:`.tarstream` and :mod:`.layers` (layers streamed, or squashfs read in place, into one
+merged read-only tree, never extracted), :mod:`.sif` and :mod:`.sifstore`
+(Apptainer/SingularityCE images), :mod:`.ranged` (a registry blob read by byte ranges),
+:mod:`.ospkgs` and :mod:`.licenses` (dpkg, apk and rpm databases, os-release, licenses),
+:mod:`.record` (every finder run on the merged tree, results merged) and :mod:`.extract` (the
+entry points).
 """
 
 from __future__ import annotations

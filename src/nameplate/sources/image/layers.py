@@ -15,8 +15,8 @@ Safety, all enforced while streaming:
   is ``UnsafeInput``, one that names nothing is recorded as an unknown;
 - decompressed bytes, the compression ratio, the number of entries and the size of PAX headers
   are bounded (``InputTooLarge``); a truncated or corrupt stream is a ``SourceError``. The
-  streaming, tar parsing and byte bounds live in :mod:`.tarstream`; the merged tree, whiteouts
-  and link resolution here.
+  streaming and byte bounds live in :mod:`.layerstream`, tar parsing in :mod:`.tarstream`; the
+  merged tree, whiteouts and link resolution here.
 
 Only the content of small metadata files a caller asks for (``keep``) is held in memory, within a
 budget; any other file is re-read lazily by streaming its layer again.
@@ -35,7 +35,8 @@ from ...errors import InputTooLarge, SourceError, UnsafeInput
 from ...squashfs import Limits as SquashLimits
 from ...squashfs import ReadAt, SquashFs
 from ...tree import DEFAULT_LIMIT
-from .tarstream import _BLOCK, Limits, _Member, _members, _Stream
+from .layerstream import Limits, _Reader, open_stream
+from .tarstream import _BLOCK, _Member, _members
 
 __all__ = ["LayerRef", "LayerTree", "Limits", "scan_layers"]
 
@@ -43,6 +44,9 @@ _MAX_HOPS = 40
 _WH = ".wh."
 _ROOT = PurePosixPath(".")
 _OPAQUE = ".wh..wh..opq"
+_FILE_TYPES = frozenset(
+    {tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE}
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -84,6 +88,10 @@ class _Entry:
 
 
 def _norm(name: str, where: str) -> str:
+    if name[:2] == "./":
+        name = name[2:]
+    if name[:1] not in ("/", ".") and "/." not in name and "//" not in name:
+        return name.rstrip("/")  # the common case: nothing to drop or refuse
     parts: list[str] = []
     for part in name.split("/"):
         if part in ("", "."):
@@ -196,22 +204,18 @@ class LayerTree:
                 progress(layer.size)
             return
         counted = [self.decompressed]
-        with layer.open() as raw:
-            stream = _Stream(raw, where, self.limits, counted, progress)
+        with (
+            layer.open() as raw,
+            open_stream(raw, where, self.limits, counted, progress, digest=layer.digest) as stream,
+        ):
             for m in _members(stream, where, self.limits):
                 path = _norm(m.name, where)
                 base = path.rpartition("/")[2]
+                kind = m.type
                 if base.startswith(_WH):
                     stream.skip(m.size + (-m.size % _BLOCK))
                     self._whiteout(path, base, index, where)
-                    continue
-                kind = m.type
-                if kind in (
-                    tarfile.REGTYPE,
-                    tarfile.AREGTYPE,
-                    tarfile.CONTTYPE,
-                    tarfile.GNUTYPE_SPARSE,
-                ):
+                elif kind in _FILE_TYPES:
                     self._file(stream, path, m, index, keep)
                 elif kind == tarfile.DIRTYPE:
                     stream.skip(m.size + (-m.size % _BLOCK))
@@ -223,31 +227,29 @@ class LayerTree:
                 else:
                     stream.skip(m.size + (-m.size % _BLOCK))
                     self._put(path, _Entry("o", index, mode=m.mode), where)
-            stream.raw.verify(layer.digest, where, layer.size)
+            stream.finish(layer.size)
         self.decompressed = counted[0]
 
     def _file(
-        self, stream: _Stream, path: str, m: _Member, index: int, keep: Callable[[str, int], bool]
+        self, stream: _Reader, path: str, m: _Member, index: int, keep: Callable[[str, int], bool]
     ) -> None:
         size = m.size
         lim = self.limits
         content: bytes | None = None
         if size <= lim.keep_file and self.kept + size <= lim.keep_total and keep(path, size):
-            content = stream.read(size)
-            got = len(content)
-            head = content[:4]
+            content = head = stream.read(size)
+            if len(content) < size:
+                raise SourceError(f"{stream.where}: layer ends inside {path} (truncated)")
             self.kept += size
+            stream.skip(-size % _BLOCK)
         else:
-            head = stream.read(min(4, size))
-            got = len(head)
-            if got == min(4, size) and size > got:
-                stream.skip(size - got)
-                got = size
-        if got < size:
-            raise SourceError(f"{stream.where}: layer ends inside {path} (truncated)")
-        stream.skip(-size % _BLOCK)
-        entry = _Entry("f", index, size=size, mode=m.mode, member=m.index, src=index)
-        entry.elf = head == b"\x7fELF"
+            want = 4 if size >= 4 else size
+            head = stream.read(want)
+            if len(head) < want:
+                raise SourceError(f"{stream.where}: layer ends inside {path} (truncated)")
+            stream.skip(size - want + (-size % _BLOCK))
+        entry = _Entry("f", index, size=size, mode=m.mode, member=m.ordinal, src=index)
+        entry.elf = head[:4] == b"\x7fELF"
         entry.content = content
         self._put(path, entry, stream.where)
 
@@ -492,13 +494,15 @@ class LayerTree:
                         yield path, data
                 continue
             counted = [0]
-            with layer.open() as raw:
-                stream = _Stream(raw, where, self.limits, counted, None)
+            with (
+                layer.open() as raw,
+                open_stream(raw, where, self.limits, counted, None) as stream,
+            ):
                 for m in _members(stream, where, self.limits):
-                    if m.index in members and m.type not in (tarfile.LNKTYPE, tarfile.SYMTYPE):
+                    if m.ordinal in members and m.type not in (tarfile.LNKTYPE, tarfile.SYMTYPE):
                         data = stream.read(m.size)
                         stream.skip(-m.size % _BLOCK)
-                        for path in members.pop(m.index):
+                        for path in members.pop(m.ordinal):
                             yield path, data
                         if not members:
                             break

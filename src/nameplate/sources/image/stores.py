@@ -370,11 +370,23 @@ class _Slice(io.RawIOBase):
         self, f: IO[bytes], offset: int, size: int, *, also_close: tarfile.TarFile | None = None
     ) -> None:
         self._f, self._left, self._also = f, size, also_close
+        self._start: int | None = offset if also_close is None else None
+        self._size = size
         if offset:
             f.seek(offset)
 
     def readable(self) -> bool:
         return True
+
+    def window(self) -> tuple[int, int, int] | None:
+        """(file descriptor, offset, size) of the member when it lies in a regular file, for
+        reading in place (:func:`~.layerstream.open_stream`); None when compressed."""
+        if self._also is not None or self._start is None:
+            return None
+        try:
+            return self._f.fileno(), self._start, self._size
+        except (OSError, ValueError):
+            return None
 
     def readinto(self, buffer: Any) -> int:
         n = min(len(buffer), self._left)

@@ -13,8 +13,12 @@ from .._common import ExtractOptions
 from .closure import ClosureScanner
 from .files import load_json
 from .graph import Extras, Graph
-from .prefix import manifest_files, scan_elf
+from .prefix import read_manifest, scan_elf
 from .specfile import node_from_dict
+
+#: ``isinstance(x, _MAPPING)``: a parsed dict passes on the first, C-level check, without
+#: the ABC's Python-level ``__instancecheck__`` (hundreds of thousands of calls on a store).
+_MAPPING = (dict, Mapping)
 
 __all__ = ["find_store", "installed_at", "read_db", "scan_environment", "store_scanner"]
 
@@ -68,7 +72,7 @@ def _scanner(
     mounts = []
     for key, rec in installs.items():
         prefix = on_disk.get(key[-32:])
-        path = rec.get("path") if isinstance(rec, Mapping) else None
+        path = rec.get("path") if isinstance(rec, _MAPPING) else None
         if prefix is not None and isinstance(path, str) and path.startswith("/"):
             mounts.append((path, str(prefix)))
     scanner = ClosureScanner(tree, mounts=mounts)
@@ -83,9 +87,9 @@ def store_scanner(
     """The resolver of the store at ``store`` (for a prefix or an environment read from it),
     and its prefixes by DAG hash."""
     data = load_json(tree, store / ".spack-db" / "index.json")
-    db = data.get("database") if isinstance(data, Mapping) else None
-    installs = db.get("installs") if isinstance(db, Mapping) else None
-    if not isinstance(installs, Mapping):
+    db = data.get("database") if isinstance(data, _MAPPING) else None
+    installs = db.get("installs") if isinstance(db, _MAPPING) else None
+    if not isinstance(installs, _MAPPING):
         raise SourceError(f"{tree.describe(store)}: $.database.installs: missing")
     on_disk = _find_prefixes(tree, store, frozenset(k[-32:] for k in installs))
     return _scanner(tree, installs, on_disk), on_disk
@@ -100,8 +104,7 @@ def scan_environment(
         prefix = on_disk.get(h)
         if prefix is None:
             continue
-        listed = manifest_files(tree, prefix, None, graph)
-        has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
+        listed, has_manifest = read_manifest(tree, prefix, None, graph)
         scan_elf(
             tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner=scanner
         )
@@ -134,8 +137,8 @@ def read_db(
     path = store / ".spack-db" / "index.json"
     where = tree.describe(path)
     data = load_json(tree, path)
-    db = data.get("database") if isinstance(data, Mapping) else None
-    if not isinstance(db, Mapping) or not isinstance(db.get("installs"), Mapping):
+    db = data.get("database") if isinstance(data, _MAPPING) else None
+    if not isinstance(db, _MAPPING) or not isinstance(db.get("installs"), _MAPPING):
         raise SourceError(f"{where}: $.database.installs: missing (not a Spack DB index)")
     version = str(db.get("version"))
     spec_version = _DB_VERSIONS.get(version)
@@ -149,15 +152,17 @@ def read_db(
     on_disk = _find_prefixes(tree, store, frozenset(k[-32:] for k in installs))
     scanner = _scanner(tree, installs, on_disk)
     roots: list[str] = []
-    for key, rec in db["installs"].items():
+    # Each DB entry is dropped once read (the parsed DB is most of the memory a store takes):
+    # what its node keeps (parameters, target) stays, the rest is freed as the loop goes.
+    pending = installs if type(installs) is dict else dict(installs)
+    for key in list(pending):
+        rec = pending.pop(key)
         at = f"$.database.installs.{key}"
-        if not isinstance(rec, Mapping) or not isinstance(rec.get("spec"), Mapping):
+        if not isinstance(rec, _MAPPING) or not isinstance(rec.get("spec"), _MAPPING):
             raise SourceError(f"{where}: {at}.spec: missing")
-        spec = dict(rec["spec"])
+        spec = rec["spec"]
         if not any(k in spec for k in ("hash", "_hash", "full_hash", "build_hash")):
-            spec["hash"] = key
-        if spec_version == 1 and "name" in spec and "version" not in spec:
-            pass
+            spec = {**spec, "hash": key}
         node = node_from_dict(
             spec, version=spec_version if spec_version > 1 else 2, where=f"{where}: {at}.spec"
         )
@@ -174,9 +179,8 @@ def read_db(
         files: tuple[FileDigest, ...] = ()
         if prefix_dir is not None and installed:
             recorded = rec.get("path") if isinstance(rec.get("path"), str) else None
-            listed = manifest_files(tree, prefix_dir, recorded, graph)
+            listed, has_manifest = read_manifest(tree, prefix_dir, recorded, graph)
             files = listed if options.include_files else ()
-            has_manifest = tree.is_file(prefix_dir / ".spack" / "install_manifest.json")
             scan_elf(
                 tree,
                 prefix_dir,

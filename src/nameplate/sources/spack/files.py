@@ -7,8 +7,7 @@ import json
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
-
+from ..._io import json_loads, json_text
 from ...errors import InputTooLarge, SourceError
 from ...tree import FileTree
 
@@ -20,14 +19,15 @@ SPECFILE_LIMIT = 512 * 1024 * 1024
 ALIAS_NODES_LIMIT = 100_000
 #: Deepest YAML nesting read (Spack's spec files nest a handful of levels).
 YAML_DEPTH_LIMIT = 200
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_json(tree: FileTree, path: PurePosixPath, *, limit: int = SPECFILE_LIMIT) -> Any:
     """Parse a JSON file of the tree; ``SourceError`` names the file and the position."""
-    raw = tree.read_bytes(path, limit=limit)
+    data = tree.read_bytes(path, limit=limit)
     try:
-        return json.loads(raw)
+        doc = json_text(data)
+        del data  # a large DB is held as text only while it is parsed
+        return json_loads(doc)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{tree.describe(path)}: not valid JSON: {exc}") from exc
     except RecursionError as exc:
@@ -43,9 +43,12 @@ def parse_yaml(raw: bytes, *, where: str) -> Any:
     """Parse YAML ``raw`` safely: no tags that construct objects, and what aliases expand to
     bounded (:data:`ALIAS_NODES_LIMIT`) before anything is built, so an alias bomb is refused
     at once instead of exhausting memory in whatever walks the result."""
+    import yaml  # legacy spec.yaml only: a JSON-only store never loads it
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        _check_aliases(raw, where)
-        return yaml.load(raw, Loader=_LOADER)  # noqa: S506 - a safe loader
+        _check_aliases(raw, where, loader)
+        return yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise SourceError(f"{where}: not valid YAML: {_one_line(exc)}") from exc
     except RecursionError as exc:
@@ -56,13 +59,15 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())[:300]
 
 
-def _check_aliases(raw: bytes, where: str) -> None:
+def _check_aliases(raw: bytes, where: str, loader: Any) -> None:
     """Walk the YAML events once: count the nodes each anchor stands for and refuse when the
     aliases would expand to more than :data:`ALIAS_NODES_LIMIT` nodes, or nesting is too deep."""
+    import yaml
+
     sizes: dict[str, int] = {}
     stack: list[list[Any]] = []  # [anchor, nodes so far] per open collection
     expanded = 0
-    for event in yaml.parse(raw, Loader=_LOADER):
+    for event in yaml.parse(raw, Loader=loader):
         if isinstance(event, yaml.CollectionStartEvent):
             stack.append([event.anchor, 1])
             if len(stack) > YAML_DEPTH_LIMIT:

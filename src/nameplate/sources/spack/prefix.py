@@ -16,13 +16,21 @@ from .graph import Graph
 from .metadata import read_install
 from .specfile import parse_specfile
 
-__all__ = ["manifest_files", "read_prefix", "scan_elf", "scan_installed"]
+__all__ = ["manifest_files", "read_manifest", "read_prefix", "scan_elf", "scan_installed"]
 
 
 def manifest_files(
     tree: FileTree, prefix: PurePosixPath, recorded_prefix: str | None, graph: Graph
 ) -> tuple[FileDigest, ...]:
-    path = prefix / ".spack" / "install_manifest.json"
+    """The files ``install_manifest.json`` lists with a digest (an unknown when it is missing)."""
+    return read_manifest(tree, prefix, recorded_prefix, graph)[0]
+
+
+def read_manifest(
+    tree: FileTree, prefix: PurePosixPath, recorded_prefix: str | None, graph: Graph
+) -> tuple[tuple[FileDigest, ...], bool]:
+    """:func:`manifest_files`, and whether the manifest is there at all."""
+    path = PurePosixPath(f"{prefix}/.spack/install_manifest.json")
     try:
         data = load_json(tree, path)
     except SourceError as exc:
@@ -33,7 +41,7 @@ def manifest_files(
         graph.unknowns.append(
             Unknown(path=tree.describe(path), field="components.files", reason=reason)
         )
-        return ()
+        return (), False
     if not isinstance(data, Mapping):
         raise SourceError(f"{tree.describe(path)}: $: expected an object of paths")
     root = recorded_prefix
@@ -49,15 +57,28 @@ def manifest_files(
         if rel.startswith(".spack/"):
             continue
         size = entry.get("size")
+        value = entry["hash"]
         out.append(
             FileDigest(
                 path=rel,
-                digests=(Hash(algorithm="spack-sha1-b32", value=str(entry["hash"])),),
+                digests=(
+                    Hash(
+                        algorithm="spack-sha1-b32",
+                        value=value if type(value) is str else str(value),
+                    ),
+                ),
                 size=size if type(size) is int else None,
             )
         )
-    out.sort(key=lambda f: f.path)
-    return tuple(out)
+    out.sort(key=_PATH)
+    return tuple(out), True
+
+
+def _path_of(f: FileDigest) -> str:
+    return f.path
+
+
+_PATH = _path_of
 
 
 def scan_elf(
@@ -107,8 +128,7 @@ def scan_installed(tree: FileTree, graph: Graph, scanner: ClosureScanner) -> Non
     for h, prefix in found:
         scanner.own(prefix, f"spack:{h}")
     for h, prefix in found:
-        listed = manifest_files(tree, prefix, None, graph)
-        has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
+        listed, has_manifest = read_manifest(tree, prefix, None, graph)
         scan_elf(
             tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner=scanner
         )
@@ -132,9 +152,8 @@ def read_prefix(
     graph.check_edges(where)
     root = nodes[0]
     read_install(tree, prefix, graph, root.hash)
-    listed = manifest_files(tree, prefix, None, graph)
+    listed, has_manifest = read_manifest(tree, prefix, None, graph)
     files = listed if options.include_files else ()
-    has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
     scan_elf(
         tree,
         prefix,

@@ -13,6 +13,10 @@ from typing import Any
 
 from ...errors import SourceError, UnsupportedFormat
 
+#: ``isinstance(x, _MAPPING)``: a parsed dict passes on the first, C-level check, without
+#: the ABC's Python-level ``__instancecheck__`` (hundreds of thousands of calls on a store).
+_MAPPING = (dict, Mapping)
+
 __all__ = [
     "SPECFILE_VERSIONS",
     "Edge",
@@ -122,12 +126,12 @@ def _version(node: Mapping[str, Any], where: str) -> str:
 def _edges_v1(deps: Any, where: str) -> tuple[Edge, ...]:
     if deps is None:
         return ()
-    if not isinstance(deps, Mapping):
+    if not isinstance(deps, _MAPPING):
         raise SourceError(f"{where}: expected an object of dependencies")
     out = []
     for name, dep in deps.items():
         at = f"{where}.{name}"
-        if not isinstance(dep, Mapping):
+        if not isinstance(dep, _MAPPING):
             raise SourceError(f"{at}: expected an object")
         h = dep.get("hash") or dep.get("build_hash")
         out.append(
@@ -151,7 +155,10 @@ def _edge_fast(dep: Any) -> Edge | None:
     types, virtuals = params.get("deptypes"), params.get("virtuals", [])
     if type(types) is not list or type(virtuals) is not list:
         return None
-    if not all(type(t) is str for t in types) or not all(type(v) is str for v in virtuals):
+    try:  # lists of strings only: join refuses anything else, without a loop in Python
+        "".join(types)
+        "".join(virtuals)
+    except TypeError:
         return None
     direct = params.get("direct")
     return Edge(
@@ -175,11 +182,11 @@ def _edges_list(deps: Any, where: str) -> tuple[Edge, ...]:
             out.append(fast)
             continue
         at = f"{where}[{i}]"
-        if not isinstance(dep, Mapping):
+        if not isinstance(dep, _MAPPING):
             raise SourceError(f"{at}: expected an object")
         h = dep.get("hash") or dep.get("build_hash") or dep.get("full_hash")
         params = dep.get("parameters")
-        if isinstance(params, Mapping):  # v4, v5
+        if isinstance(params, _MAPPING):  # v4, v5
             types = _strs(params.get("deptypes"), f"{at}.parameters.deptypes")
             virtuals = _strs(params.get("virtuals"), f"{at}.parameters.virtuals")
             direct = params.get("direct") if isinstance(params.get("direct"), bool) else None
@@ -198,11 +205,37 @@ def _edges_list(deps: Any, where: str) -> tuple[Edge, ...]:
     return tuple(out)
 
 
+_TARGETS: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+
+
+def _shared_target(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One object for equal archspec target dicts: a store's nodes share a few targets, and
+    each parsed copy holds some 60 feature names (about 4 KB a node)."""
+    feats = raw.get("features")
+    try:
+        key = (
+            raw.get("name"),
+            raw.get("vendor"),
+            raw.get("generation"),
+            tuple(feats) if type(feats) is list else feats,
+            len(raw),
+        )
+        shared = _TARGETS.get(key)
+    except TypeError:  # something unhashable inside: keep this one as it is
+        return raw
+    if shared is not None and shared == raw:
+        return shared
+    if len(_TARGETS) >= 256:
+        _TARGETS.clear()
+    _TARGETS[key] = raw
+    return raw
+
+
 def node_from_dict(
     node: Mapping[str, Any], *, version: int, where: str, name: str | None = None
 ) -> Node:
     """A :class:`Node` from one node dict of specfile format ``version``."""
-    if not isinstance(node, Mapping):
+    if not isinstance(node, _MAPPING):
         raise SourceError(f"{where}: expected a spec node object")
     node_name = name if name is not None else _str(node.get("name"), f"{where}.name")
     if not node_name.strip():
@@ -211,30 +244,35 @@ def node_from_dict(
     arch = node.get("arch")
     platform = os_name = None
     target: str | Mapping[str, Any] | None = None
-    if isinstance(arch, Mapping):
+    if isinstance(arch, _MAPPING):
         platform = arch.get("platform") if isinstance(arch.get("platform"), str) else None
         os_name = arch.get("platform_os") if isinstance(arch.get("platform_os"), str) else None
         raw_target = arch.get("target")
-        if isinstance(raw_target, str | Mapping):
+        if isinstance(raw_target, str):
             target = raw_target
+        elif isinstance(raw_target, _MAPPING):
+            target = _shared_target(raw_target)
     compiler = None
     raw_compiler = node.get("compiler")
-    if isinstance(raw_compiler, Mapping) and raw_compiler.get("name"):
+    if isinstance(raw_compiler, _MAPPING) and raw_compiler.get("name"):
         compiler = (
             _str(raw_compiler["name"], f"{where}.compiler.name"),
             _str(raw_compiler.get("version", ""), f"{where}.compiler.version"),
         )
     params = node.get("parameters") or {}
-    if not isinstance(params, Mapping):
+    if not isinstance(params, _MAPPING):
         raise SourceError(f"{where}.parameters: expected an object")
+    # A copy without the empty flag lists (no reader uses them; ~6 lists a node): the node
+    # then keeps nothing of the parsed document's containers, which can be freed whole.
+    params = {k: v for k, v in params.items() if v != [] or k not in FLAG_KEYS}
     external = node.get("external")
     ext_path = ext_compilers = None
     ext_modules: tuple[str, ...] = ()
-    if isinstance(external, Mapping):
+    if isinstance(external, _MAPPING):
         ext_path = external.get("path") if isinstance(external.get("path"), str) else None
         ext_modules = _strs(external.get("module"), f"{where}.external.module")
         extra = external.get("extra_attributes")
-        if isinstance(extra, Mapping) and isinstance(extra.get("compilers"), Mapping):
+        if isinstance(extra, _MAPPING) and isinstance(extra.get("compilers"), _MAPPING):
             ext_compilers = {str(k): str(v) for k, v in extra["compilers"].items()}
     deps = node.get("dependencies")
     edges = (
@@ -259,7 +297,7 @@ def node_from_dict(
         external_modules=ext_modules,
         external_compilers=ext_compilers,
         edges=edges,
-        build_spec=build_spec.get("hash") if isinstance(build_spec, Mapping) else None,
+        build_spec=build_spec.get("hash") if isinstance(build_spec, _MAPPING) else None,
         specfile_version=version,
     )
 
@@ -267,7 +305,7 @@ def node_from_dict(
 def _nodes_v1(spec: Sequence[Any], where: str) -> Iterator[Node]:
     for i, item in enumerate(spec):
         at = f"{where}.spec[{i}]"
-        if not isinstance(item, Mapping) or len(item) != 1:
+        if not isinstance(item, _MAPPING) or len(item) != 1:
             raise SourceError(f"{at}: expected a one-key object {{name: node}}")
         ((name, node),) = item.items()
         yield node_from_dict(node, version=1, where=f"{at}.{name}", name=str(name))
@@ -291,15 +329,15 @@ _READERS: dict[int, Callable[[Mapping[str, Any], str], Iterator[Node]]] = {
 
 def specfile_version(data: Mapping[str, Any], where: str) -> int:
     """The specfile format version of a parsed spec document (1 for the list form)."""
-    if not isinstance(data, Mapping):
+    if not isinstance(data, _MAPPING):
         raise SourceError(f"{where}: $: expected an object")
     spec = data.get("spec")
     if isinstance(spec, list):
         return 1
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, _MAPPING):
         raise SourceError(f"{where}: $.spec: missing (not a Spack spec file)")
     meta = spec.get("_meta")
-    raw = meta.get("version") if isinstance(meta, Mapping) else None
+    raw = meta.get("version") if isinstance(meta, _MAPPING) else None
     try:
         version = int(raw) if raw is not None else -1
     except (TypeError, ValueError):
