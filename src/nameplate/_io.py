@@ -13,7 +13,7 @@ from typing import Any
 from .errors import NameplateError, RecordError, SourceError
 from .tree import DEFAULT_LIMIT
 
-__all__ = ["atomic_write", "load_json_file", "load_record", "read_bounded"]
+__all__ = ["atomic_write", "load_json_file", "load_record", "load_record_data", "read_bounded"]
 
 
 def _umask() -> int:
@@ -101,6 +101,12 @@ def load_json_file(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) 
 
 def load_record(path: str | os.PathLike[str]) -> Any:
     """Load and validate a record file; returns a :class:`~nameplate.record.Record`."""
+    return load_record_data(path)[0]
+
+
+def load_record_data(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+    """Load and validate a record file; returns the :class:`~nameplate.record.Record` and the
+    JSON data it was read from."""
     from . import schema
     from .record import Record
 
@@ -109,6 +115,6 @@ def load_record(path: str | os.PathLike[str]) -> Any:
         raise RecordError(f"{path}: $: a record is a JSON object")
     schema.validate(data, where=str(path))
     try:
-        return Record.from_dict(data)
+        return Record.from_dict(data), data
     except RecordError as exc:
         raise RecordError(f"{path}: {exc}") from exc

@@ -1,0 +1,179 @@
+"""The rows a record becomes in the catalog, read straight from its JSON data (pure).
+
+A record is indexed from the JSON it was read as (a file, a registry blob), or from
+``Record.to_dict()``: either way no ``Record`` is rebuilt. One row per component goes to
+``nodes``, with the spec attributes a query filters on as columns: name, version, target, os,
+platform, Spack DAG hash, whether it is a root, its variants and the virtuals it provides (read
+from the edges that point at it), the last two as lines of text a query tests with a substring
+search on the row it already reads. The record's compilers go to ``compilers``.
+
+Private to :mod:`nameplate.compat.catalog`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["SEP", "Rows", "Term", "option_values", "rows", "terms", "token"]
+
+Term = tuple[str, str, str]
+"""A ``terms`` row: ``(kind, name, value)``; kinds ``v`` (a component's name and version),
+``c`` (a compiler and its version), ``p`` (a virtual and a component name that provides it),
+``t`` (a target)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """One entry's rows, without the record id (the writer assigns it)."""
+
+    head: tuple[Any, ...]
+    """``key, ref, origin, repository, tag, platform, subject, version, created``."""
+    document: str
+    nodes: list[tuple[Any, ...]]
+    """``cid, root, name, version, target, os, platform, hash, variants, provides``."""
+    compilers: list[tuple[str, str]]
+
+    @property
+    def key(self) -> str:
+        """The catalog key."""
+        return str(self.head[0])
+
+    @property
+    def created(self) -> str:
+        """When the record was built (else extracted): the order of query results."""
+        return str(self.head[-1])
+
+
+def option_values(value: object) -> list[str]:
+    """The strings a variant value is stored (and queried) as."""
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("=", "\\e")
+
+
+def token(name: str, value: str | None = None) -> str:
+    """How a variant (``name=value``) or a virtual (``name``) is found in the ``variants`` or
+    ``provides`` column: a line of its own (``SEP`` on both sides), so that a query is a
+    substring test on the row it is already reading."""
+    text = _escape(name) if value is None else f"{_escape(name)}={_escape(value)}"
+    return f"{SEP}{text}{SEP}"
+
+
+SEP = "\n"
+"""What separates the tokens of a ``variants`` or ``provides`` column (escaped inside them)."""
+
+
+def _tokens(items: list[str]) -> str | None:
+    return SEP + SEP.join(items) + SEP if items else None
+
+
+def _dag_hash(component: Mapping[str, Any]) -> str | None:
+    for h in component.get("hashes") or ():
+        if h.get("algorithm") == "spack-dag":
+            return str(h.get("value"))
+    return None
+
+
+def rows(
+    data: Mapping[str, Any],
+    document: str,
+    *,
+    key: str,
+    ref: str | None = None,
+    origin: str | None = None,
+    repository: str | None = None,
+    tag: str | None = None,
+    platform: str | None = None,
+) -> Rows:
+    """The rows of record ``data`` (schema-valid JSON data) stored as ``document``."""
+    subject = data.get("subject") or {}
+    prov = data.get("provenance") or {}
+    created = str(prov.get("built_at") or prov.get("extracted_at") or "")
+    components = data.get("components") or ()
+    roots = {str(r) for r in data.get("roots") or ()}
+    provides: dict[str, dict[str, None]] = {}
+    for edge in data.get("dependencies") or ():
+        virtuals = edge.get("virtuals")
+        if virtuals:
+            have = provides.setdefault(str(edge.get("dependency")), {})
+            have.update((_escape(str(v)), None) for v in virtuals)
+    nodes: list[tuple[Any, ...]] = []
+    for cid, c in enumerate(components):
+        cid_text = str(c.get("id"))
+        target = c.get("target")
+        options = c.get("options")
+        variants = (
+            [
+                f"{_escape(str(name))}={_escape(v)}"
+                for name, value in options.items()
+                for v in dict.fromkeys(option_values(value))
+            ]
+            if options
+            else []
+        )
+        nodes.append(
+            (
+                cid,
+                cid_text in roots,
+                str(c.get("name")),
+                str(c.get("version") or ""),
+                str(target.get("name")) if target else None,
+                c.get("os"),
+                c.get("platform"),
+                _dag_hash(c),
+                _tokens(variants),
+                _tokens(list(provides.get(cid_text, ()))),
+            )
+        )
+    compilers = {
+        (str(c.get("name")), str(c.get("version"))): None
+        for c in (data.get("hpc") or {}).get("compilers") or ()
+    }
+    head = (
+        key,
+        ref,
+        origin,
+        repository,
+        tag,
+        platform,
+        str(subject.get("name")),
+        subject.get("version"),
+        created,
+    )
+    return Rows(head, document, nodes, list(compilers))
+
+
+def terms(batch: list[Rows]) -> Iterator[Term]:
+    """The ``terms`` of a batch: every (name, version), compiler, virtual (with the name of a
+    provider) and target seen. A query reads them to turn names, version and target ranges
+    into lists the indexes can use."""
+    for r in batch:
+        for node in r.nodes:
+            yield ("v", node[2], node[3])
+            if node[4] is not None:
+                yield ("t", node[4], "")
+            if node[9] is not None:
+                for virtual in node[9].strip(SEP).split(SEP):
+                    yield ("p", _unescape(virtual), node[2])
+        for name, version in r.compilers:
+            yield ("c", name, version)
+
+
+def _unescape(text: str) -> str:
+    out = []
+    chars = iter(text)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append({"n": "\n", "e": "="}.get(nxt, nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
