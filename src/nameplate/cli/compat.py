@@ -205,7 +205,7 @@ def _catalog_url(value: str | None) -> str:
 
 
 @click.command()
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1)
 @_catalog_option
 def index(refs: tuple[str, ...], catalog: str | None) -> None:
     """Crawl repositories into a catalog of records.
@@ -213,6 +213,8 @@ def index(refs: tuple[str, ...], catalog: str | None) -> None:
     Each REF is a repository (every tag), a tag or digest, or a local record
     file. Tags, platform manifests and their newest attached records are
     written in one transaction per batch; re-indexing replaces entries.
+    Without REFS, creates the catalog, or upgrades one written by an earlier
+    version.
     """
     from ..compat.catalog import Catalog, collect
 
@@ -238,20 +240,34 @@ def index(refs: tuple[str, ...], catalog: str | None) -> None:
 )
 @output_format
 @click.option("--limit", type=int, default=None, help="At most this many results.")
+@click.option(
+    "--any-node",
+    is_flag=True,
+    help="The first clause may match any component, not only a record's root.",
+)
 def query(
-    spec: str, catalog: str | None, host_file: str | None, fmt: str, limit: int | None
+    spec: str,
+    *,
+    catalog: str | None,
+    host_file: str | None,
+    fmt: str,
+    limit: int | None,
+    any_node: bool,
 ) -> None:
     """Query the catalog in Spack spec syntax.
 
-    Example: 'hdf5@1.14: +mpi ^mpich target=zen3:'. A record matches when
-    one component satisfies the root and one satisfies each ^ clause.
-    Exit 0 with results, 1 with none.
+    Example: 'hdf5@1.14: +mpi ^mpi target=zen3:'. A record matches when its
+    root satisfies the first clause (any component with --any-node) and a
+    component satisfies each ^ clause; a virtual (mpi, blas) matches its
+    providers, /HASH a Spack DAG hash prefix. Each result names where the
+    record came from (registry reference or file). Exit 0 with results, 1
+    with none.
     """
     from ..compat.catalog import Catalog
 
     host_profile = _host(host_file) if host_file is not None else None
     with Catalog.open(_catalog_url(catalog), readonly=True) as cat:
-        hits = cat.query(spec, limit=None if host_file else limit)
+        hits = cat.query(spec, limit=None if host_file else limit, any_node=any_node)
     rows: list[dict[str, Any]] = []
     for hit in hits:
         verdict = None
@@ -263,7 +279,9 @@ def query(
                 continue
         rows.append(
             {
+                "source": hit.source,
                 "ref": hit.ref or hit.key,
+                "origin": hit.origin,
                 "subject": hit.subject,
                 "version": hit.version,
                 "platform": hit.platform,
@@ -280,7 +298,7 @@ def query(
     else:
         for row in rows:
             extra = f" [{row['verdict']}]" if "verdict" in row else ""
-            click.echo(f"{row['ref']}  {row['subject']}@{row['version'] or '?'}{extra}")
+            click.echo(f"{row['source']}  {row['subject']}@{row['version'] or '?'}{extra}")
     raise SystemExit(0 if rows else 1)
 
 

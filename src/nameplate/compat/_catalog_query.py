@@ -70,6 +70,8 @@ class _Compiler:
     def __init__(self, fetch: Fetch, *, postgres: bool) -> None:
         self.fetch = fetch
         self.find = "strpos" if postgres else "instr"
+        self.drive: str | None = None
+        """The name of the last clause compiled when it is a package's (not a virtual's)."""
 
     def _values(self, kind: str, name: str) -> list[str]:
         rows = self.fetch("SELECT value FROM terms WHERE kind = ? AND name = ?", [kind, name])
@@ -87,9 +89,10 @@ class _Compiler:
                 out.add(_in(f"{alias}.version", versions), *versions)
             return out
         alternatives: list[_Where] = []
+        alternatives_own = None
         own = self._values("v", node.name)
         if own:
-            alt = _Where()
+            alt = alternatives_own = _Where()
             alt.add(f"{alias}.name = ?", node.name)
             self._versions(alt, alias, node, own)
             alternatives.append(alt)
@@ -105,6 +108,8 @@ class _Compiler:
         if not alternatives:
             raise _NoMatch
         if len(alternatives) == 1:
+            if alternatives[0] is alternatives_own:
+                self.drive = node.name
             return alternatives[0]
         out.add(
             "(" + " OR ".join(f"({a.text()})" for a in alternatives) + ")",
@@ -158,12 +163,18 @@ class _Compiler:
         return out
 
 
+_ORDER = " ORDER BY n.created DESC, n.record_id DESC"
+_BEFORE = " AND (n.created, n.record_id) < (?, ?)"
+_FROM = " AND (n.created, n.record_id) >= (?, ?)"
+
+
 def _ids(
     fetch: Fetch, q: SpecQuery, *, limit: int | None, any_node: bool, postgres: bool
 ) -> list[tuple[Any, ...]]:
     """``(created, record_id)`` of the matching records, newest first."""
     compile_ = _Compiler(fetch, postgres=postgres)
     where = compile_.node(q.root, "n")
+    name = compile_.drive
     if not any_node:
         where.sql.insert(0, "n.root")
     for i, dep in enumerate(q.deps):
@@ -173,13 +184,49 @@ def _ids(
             f" AND {inner.text()})",
             *inner.params,
         )
-    sql = (
-        f"SELECT DISTINCT n.created, n.record_id FROM nodes n WHERE {where.text()}"  # noqa: S608
-        " ORDER BY n.created DESC, n.record_id DESC"
-    )
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    return fetch(sql, where.params)
+    select = f"SELECT DISTINCT n.created, n.record_id FROM nodes n WHERE {where.text()}"  # noqa: S608
+    drive = _Where()
+    if name is not None:
+        drive.add("n.name = ?", name)
+    if not any_node:
+        drive.add("n.root")
+    if limit is None or not drive.sql or any(n.hash is not None for n in q.nodes):
+        # every match, or a hash (a handful of rows): the planner's choice
+        sql = select + _ORDER + (f" LIMIT {int(limit)}" if limit is not None else "")
+        return fetch(sql, where.params)
+    return _newest(fetch, select, where.params, drive, int(limit))
+
+
+def _newest(
+    fetch: Fetch, select: str, params: list[Any], drive: _Where, limit: int
+) -> list[tuple[Any, ...]]:
+    """The ``limit`` newest matches, found by walking the index of ``drive`` (the first
+    clause's name, or every root) newest first, in windows four times larger each time: each
+    window is a bounded range of that index, so the database reads about as many rows as
+    the matches need (four times as many at worst), whatever the planner estimates."""
+    found: list[tuple[Any, ...]] = []
+    before: tuple[Any, ...] | None = None
+    window = 4 * limit
+    while len(found) < limit:
+        keyset = _BEFORE if before else ""
+        bound = list(before or ())
+        edge = fetch(
+            f"SELECT n.created, n.record_id FROM nodes n WHERE {drive.text()}{keyset}"  # noqa: S608
+            f"{_ORDER} LIMIT 1 OFFSET {window - 1}",
+            [*drive.params, *bound],
+        )
+        lower = _FROM if edge else ""
+        found.extend(
+            fetch(
+                f"{select}{keyset}{lower}{_ORDER} LIMIT {limit - len(found)}",
+                [*params, *bound, *(edge[0] if edge else ())],
+            )
+        )
+        if not edge:
+            break
+        before = tuple(edge[0])
+        window *= 4
+    return found
 
 
 def query_rows(

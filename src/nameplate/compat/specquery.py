@@ -18,7 +18,8 @@ Supported (a subset of Spack's spec syntax, enough to ask a catalog questions)::
 - ``target=`` archspec ranges by its partial order: ``zen3`` exactly, ``zen3:`` zen3 or newer
   (zen3 and its descendants), ``:zen3``, ``x86_64_v3:zen4``, lists with ``,``;
   ``os=``, ``platform=``, ``arch=platform-os-target``;
-- ``^dep`` clauses: the record must also contain a component matching each of them.
+- ``^dep`` clauses: the record must also contain a component matching each of them; a query
+  may start with one (``^mpi``: any root built with an MPI).
 
 The first clause is about the record's *root* (what it was built for: ``hdf5`` finds records of
 hdf5, not every record that contains it), as ``spack find`` reads it; :func:`record_matches`
@@ -214,8 +215,7 @@ def parse(text: str) -> SpecQuery:
         kind = m.lastgroup
         where = f"query column {pos + 1}"
         if kind == "dep":
-            if not cur.used and not nodes:
-                raise SpecSyntaxError(f"{where}: '^' needs a spec before it")
+            # a leading '^' (``^mpi``, as ``spack find ^mpi``): any root with that dependency
             nodes.append(cur.build())
             cur = _Builder()
         elif kind == "compiler":
