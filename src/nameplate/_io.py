@@ -7,13 +7,21 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import NameplateError, RecordError, SourceError
 from .tree import DEFAULT_LIMIT
 
-__all__ = ["atomic_write", "load_json_file", "load_record", "load_record_data", "read_bounded"]
+__all__ = [
+    "atomic_write",
+    "atomic_writer",
+    "load_json_file",
+    "load_record",
+    "load_record_data",
+    "read_bounded",
+]
 
 
 def _umask() -> int:
@@ -29,6 +37,15 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     not a regular file (``/dev/null``, a FIFO, a terminal) is written to directly: it cannot be
     replaced, and must not be. A new file gets ``0666 & ~umask``; an existing one keeps its mode.
     """
+    with atomic_writer(path) as out:
+        out.write(data)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary stream whose bytes replace ``path`` when the block ends without an error,
+    as :func:`atomic_write` does (on an error nothing is left behind); for writers that make
+    their output a piece at a time."""
     target = Path(os.path.realpath(path))
     try:
         st = target.stat()
@@ -40,8 +57,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
         if stat.S_ISDIR(st.st_mode):
             raise NameplateError(f"{path}: is a directory")
         try:
-            with open(target, "wb") as f:
-                f.write(data)
+            with open(target, "wb") as direct:
+                yield direct
         except OSError as exc:
             raise NameplateError(f"{path}: cannot write: {exc.strerror}") from exc
         return
@@ -54,7 +71,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     try:
         os.fchmod(fd, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -100,7 +117,22 @@ def load_json_file(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) 
 
 
 def load_record(path: str | os.PathLike[str]) -> Any:
-    """Load and validate a record file; returns a :class:`~nameplate.record.Record`."""
+    """Load and validate a record file; returns a :class:`~nameplate.record.Record`.
+
+    A regular file is read one component at a time (:mod:`nameplate._streamload`: bounded
+    memory, shared strings); anything that reader does not take, a pipe or an invalid record
+    included, is loaded whole, which names every error."""
+    from . import _streamload
+
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = False
+    if regular:
+        try:
+            return _streamload.load(Path(path), limit=DEFAULT_LIMIT)
+        except _streamload.Fallback:
+            pass
     return load_record_data(path)[0]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from .. import formats
-from .._io import atomic_write, load_json_file, load_record, read_bounded
+from .._io import atomic_write, atomic_writer, load_json_file, load_record, read_bounded
 from ..errors import ExportError, SourceError
 
 __all__ = ["COMMANDS"]
@@ -56,7 +56,14 @@ def export(record: Path, fmt: str, output: Path | None) -> None:
     The same record always gives the same bytes. Statements are unsigned: sign them
     with cosign or sigstore-python (see docs/formats/intoto.md).
     """
-    _emit(formats.encode(load_record(record), fmt), output)
+    loaded = load_record(record)
+    name = formats.resolve(fmt)
+    if output is None:
+        formats.write(loaded, name, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    else:
+        with atomic_writer(output) as out:
+            formats.write(loaded, name, out)
 
 
 @click.command("sparql")
