@@ -173,7 +173,7 @@ class _Null(io.RawIOBase):
 def processes(path: Path, out: Path) -> None:
     peak = out / "peak"
     floor_s, floor_mb = child(
-        f"from nameplate._io import load_record; load_record({str(path)!r})", peak
+        f"from nameplate.cli._output import load_record; load_record({str(path)!r})", peak
     )
     print(f"{'floor: load the record file alone':44s} {floor_s:7.1f} s {floor_mb:7.0f} MB")
     for fmt in formats.FORMATS:
@@ -191,7 +191,7 @@ def processes(path: Path, out: Path) -> None:
 
 
 def in_process(path: Path) -> None:
-    from nameplate._io import load_record
+    from nameplate.cli._output import load_record
 
     start = time.perf_counter()
     record = load_record(path)

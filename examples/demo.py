@@ -37,7 +37,7 @@ def main(out: Path) -> int:
     records = nameplate.extract_all(STORE, kind="spack")
     for record in records:
         path = out / "records" / f"{record.subject.name}.nameplate.json"
-        atomic_write(path, record.to_json().encode())
+        record.dump(path)  # whole or not at all
         name = f"{record.subject.name}@{record.subject.version}"
         print(f"  {name}: {len(record.components)} components -> {path}")
     hdf5 = next(r for r in records if r.subject.name == "hdf5")

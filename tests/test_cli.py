@@ -60,7 +60,7 @@ def test_a_device_is_written_to_not_replaced() -> None:
 def test_several_records_need_a_directory(tmp_path: Path) -> None:
     code, output = run("extract", "spack", str(STORE), "-o", str(tmp_path / "all.json"))
     assert code == 3
-    assert "3 records: -o needs a directory" in one_line_error(output)
+    assert "3 records: -o needs a folder" in one_line_error(output)
     assert not (tmp_path / "all.json").exists()
 
 
@@ -105,7 +105,7 @@ def test_a_long_dependency_chain_shows(tmp_path: Path) -> None:
     doc["roots"] = ["c0"]
     path = tmp_path / "chain.json"
     path.write_text(json.dumps(doc))
-    code, output = run("show", str(path), "-o", "json")
+    code, output = run("show", str(path), "-f", "json")
     assert code == 0, output[-500:]
     assert len(json.loads(output)["tree"]) == 2000
 

@@ -72,3 +72,48 @@ def test_top_level_help_lists_every_command() -> None:
 def test_every_lazy_command_loads() -> None:
     for name in COMMANDS:
         assert cli.get_command(click.Context(cli), name) is not None
+
+
+def test_the_docs_site_config_lists_every_page() -> None:
+    """mkdocs.yml's nav holds every page of docs/ (a page left out is never built)."""
+    import yaml
+
+    config = (ROOT / "mkdocs.yml").read_text()
+    nav = yaml.safe_load(config.split("\nplugins:")[0])["nav"]
+
+    def pages(items: object) -> list[str]:
+        if isinstance(items, str):
+            return [items]
+        if isinstance(items, list):
+            return [p for i in items for p in pages(i)]
+        if isinstance(items, dict):
+            return [p for v in items.values() for p in pages(v)]
+        return []
+
+    listed = set(pages(nav))
+    on_disk = {str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md")}
+    assert listed == on_disk
+
+
+def test_a_stale_docstring_reference_fails_the_docs_build(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The griffe extension of the API reference: a role naming an object that exists becomes
+    a cross-reference; one naming nothing is a warning (mkdocs --strict then fails)."""
+    import griffe
+
+    package = tmp_path / "demo"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        '"""See :func:`.real`, :class:`~demo.Thing` and :func:`.gone`."""\n\n'
+        'def real() -> None:\n    """Real."""\n\n\nclass Thing:\n    """A thing."""\n'
+    )
+    extensions = griffe.load_extensions(str(ROOT / "scripts/griffe_sphinx_roles.py:SphinxRoles"))
+    loader = griffe.GriffeLoader(extensions=extensions, search_paths=[str(tmp_path)])
+    with caplog.at_level("WARNING"):
+        module = loader.load("demo")
+    text = module.docstring.value
+    assert '<autoref identifier="demo.real" optional><code>real</code></autoref>' in text
+    assert '<autoref identifier="demo.Thing" optional><code>Thing</code></autoref>' in text
+    assert "``gone``" in text
+    assert any("names .gone, which does not exist" in r.getMessage() for r in caplog.records)

@@ -30,7 +30,7 @@ def fixture_records() -> list[Record]:
         "spack/spack1.3-fake-store/env",
         "easybuild/install",
     ):
-        out.append(sources.extract(DATA / path))
+        out.append(sources.extract(DATA / path, combined=True))
     return out
 
 

@@ -1,5 +1,6 @@
-"""Records read a component at a time (``nameplate._streamload``) equal records read whole;
-whatever that reader does not take is read whole, so every error reads as before."""
+"""Records read a component at a time (``nameplate._streamload``, what the command line's
+``load_record`` uses for a file) equal records read whole (``Record.load``); whatever that
+reader does not take is read whole, so every error reads as before."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from nameplate import _streamload, record
-from nameplate._io import load_json_file, load_record, load_record_data
+from nameplate._io import load_json_file
+from nameplate.cli._output import load_record
 from nameplate.errors import NameplateError
 from nameplate.record import Dependency, Record
 from tests.conftest import DATA, ROOT
@@ -26,7 +28,7 @@ RECORDS = sorted(
 
 @pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.name)
 def test_equal_to_the_whole_read(path: Path, tmp_path: Path) -> None:
-    whole, data = load_record_data(path)
+    whole, data = Record.load(path), load_json_file(path)
     assert _streamload.load(path, limit=1 << 30) == whole
     # the same record written compact, its keys in another order
     compact = tmp_path / "compact.json"
@@ -99,7 +101,7 @@ def test_errors_read_as_before(tmp_path: Path, change: typing.Any, expected: str
     message = _message(path)
     assert expected in message and str(path) in message
     with pytest.raises(NameplateError) as info:
-        load_record_data(path)
+        Record.load(path)
     assert str(info.value) == message
 
 
@@ -115,7 +117,7 @@ def test_a_field_of_a_later_schema_is_refused(tmp_path: Path) -> None:
     assert "versionsuffix" in _message(path)
     data["schema_version"] = "1.1.0"
     path.write_text(json.dumps(data))
-    assert load_record(path) == load_record_data(path)[0]
+    assert load_record(path) == Record.load(path)
 
 
 def test_the_size_limit_holds(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ import tempfile
 from pathlib import Path
 
 from nameplate import oci
-from nameplate._io import load_record
+from nameplate.record import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 layout = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="nameplate-layout-"))
-record = load_record(ROOT / "examples/records/spack-hdf5-openmpi-icelake.json")
+record = Record.load(ROOT / "examples/records/spack-hdf5-openmpi-icelake.json")
 binary = ROOT / "tests/data/elf/libsaxpy_a.so"
 ref = f"oci:{layout}:saxpy:1.0"
 oci.push(binary, ref)

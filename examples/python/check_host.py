@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 from nameplate import compat
-from nameplate._io import load_record
+from nameplate.record import Record
 
 ROOT = Path(__file__).resolve().parents[2]
-record = load_record(
+record = Record.load(
     sys.argv[1] if len(sys.argv) > 1 else ROOT / "examples/records/spack-hdf5-openmpi-icelake.json"
 )
 if len(sys.argv) > 2:

@@ -1,4 +1,7 @@
-"""Small I/O helpers: atomic writes (no half-written output file, ever) and JSON loading."""
+"""Small I/O helpers: atomic writes (no half-written output file, ever) and bounded reads.
+
+Records are read with :meth:`nameplate.record.Record.load` and written with
+:meth:`~nameplate.record.Record.dump`, which use these."""
 
 from __future__ import annotations
 
@@ -11,17 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import NameplateError, RecordError, SourceError
+from .errors import NameplateError, SourceError
 from .tree import DEFAULT_LIMIT
 
-__all__ = [
-    "atomic_write",
-    "atomic_writer",
-    "load_json_file",
-    "load_record",
-    "load_record_data",
-    "read_bounded",
-]
+__all__ = ["atomic_write", "atomic_writer", "load_json_file", "parse_json", "read_bounded"]
 
 
 def _umask() -> int:
@@ -104,49 +100,16 @@ def read_bounded(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) ->
     return data
 
 
+def parse_json(data: bytes, where: str | os.PathLike[str]) -> Any:
+    """Parse JSON bytes; errors name ``where`` and the position."""
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{where}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise SourceError(f"{where}: JSON nested too deeply") from exc
+
+
 def load_json_file(path: str | os.PathLike[str], *, limit: int = DEFAULT_LIMIT) -> Any:
     """Parse a JSON file, bounded in size; errors name the file and the position."""
-    p = Path(path)
-    text = read_bounded(p, limit=limit)
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{p}: not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise SourceError(f"{p}: JSON nested too deeply") from exc
-
-
-def load_record(path: str | os.PathLike[str]) -> Any:
-    """Load and validate a record file; returns a :class:`~nameplate.record.Record`.
-
-    A regular file is read one component at a time (:mod:`nameplate._streamload`: bounded
-    memory, shared strings); anything that reader does not take, a pipe or an invalid record
-    included, is loaded whole, which names every error."""
-    from . import _streamload
-
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        regular = False
-    if regular:
-        try:
-            return _streamload.load(Path(path), limit=DEFAULT_LIMIT)
-        except _streamload.Fallback:
-            pass
-    return load_record_data(path)[0]
-
-
-def load_record_data(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
-    """Load and validate a record file; returns the :class:`~nameplate.record.Record` and the
-    JSON data it was read from."""
-    from . import schema
-    from .record import Record
-
-    data = load_json_file(path)
-    if not isinstance(data, dict):
-        raise RecordError(f"{path}: $: a record is a JSON object")
-    schema.validate(data, where=str(path))
-    try:
-        return Record.from_dict(data), data
-    except RecordError as exc:
-        raise RecordError(f"{path}: {exc}") from exc
+    return parse_json(read_bounded(path, limit=limit), Path(path))

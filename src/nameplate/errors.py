@@ -30,13 +30,16 @@ __all__ = [
     "CompatError",
     "ExportError",
     "InputTooLarge",
+    "InternalError",
     "NameplateError",
+    "NotInStore",
     "RecordError",
     "RecordValidationError",
     "RegistryAuthError",
     "RegistryError",
     "SignatureError",
     "SourceError",
+    "SubjectMismatch",
     "UnsafeInput",
     "UnsupportedFormat",
 ]
@@ -97,6 +100,16 @@ class RecordValidationError(RecordError):
         super().__init__(f"{prefix}invalid record: {shown}{more}")
 
 
+class SubjectMismatch(NameplateError):
+    """A record of one image attached to another (``attach`` without ``--force``): exit 3."""
+
+
+class InternalError(NameplateError):
+    """nameplate built something it must not have: a record that breaks the record schema after
+    ``extract`` or ``merge``. The input was read, but a reader let a value through that it
+    should have refused or normalised: a bug to report, not a negative answer (exit 3)."""
+
+
 class ExportError(NameplateError):
     """A record could not be exported to (or imported from) a standard format."""
 
@@ -105,6 +118,11 @@ class RegistryError(NameplateError):
     """Talking to an OCI registry or layout failed: network, protocol or a non-conforming answer."""
 
     exit_code = EXIT_REGISTRY
+
+
+class NotInStore(NameplateError):
+    """A name of the default store (``myapp:1.0``) that is not there yet: a local lookup that
+    found nothing, with the command to run first; not a registry failure (exit 3)."""
 
 
 class RegistryAuthError(RegistryError):
@@ -117,3 +135,8 @@ class CompatError(NameplateError):
 
 class CatalogError(NameplateError):
     """The catalog database could not be opened, written or queried."""
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

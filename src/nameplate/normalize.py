@@ -40,6 +40,7 @@ __all__ = [
     "mpi_abi_from_soname",
     "serial_for",
     "spack_purl",
+    "upstream_version",
     "version_key",
 ]
 
@@ -176,15 +177,46 @@ def generic_purl(name: str, version: str | None, **qualifiers: str | None) -> st
     ).to_string()
 
 
-def deb_purl(name: str, version: str, *, distro: str = "debian", arch: str | None = None) -> str:
-    """``pkg:deb/<distro>/<name>@<version>?arch=<arch>``."""
+def deb_purl(
+    name: str,
+    version: str,
+    *,
+    distro: str = "debian",
+    arch: str | None = None,
+    release: str | None = None,
+) -> str:
+    """``pkg:deb/<distro>/<name>@<version>?arch=<arch>&distro=<distro>-<release>&epoch=<n>``.
+
+    As the purl spec's deb type and trivy/syft write it: an epoch (``1:2.3-4``) moves from the
+    version to the ``epoch`` qualifier; ``distro`` is the os-release ``ID`` and ``VERSION_ID``
+    (``debian-12``, ``ubuntu-22.04``) when the release is known."""
+    epoch, sep, rest = version.partition(":")
+    quals: dict[str, str] = {}
+    if arch:
+        quals["arch"] = arch
+    if release:
+        quals["distro"] = f"{distro}-{release}"
+    if sep and epoch.isdigit():
+        version = rest
+        if epoch != "0":
+            quals["epoch"] = epoch
     return PackageURL(
         type="deb",
         namespace=distro,
         name=name,
         version=version,
-        qualifiers={"arch": arch} if arch else None,
+        qualifiers=quals or None,
     ).to_string()
+
+
+def upstream_version(version: str) -> str:
+    """The upstream part of a distribution package version: without the epoch and the Debian
+    revision or rpm release (``1:4.1.4-3+b1`` → ``4.1.4``)."""
+    _, sep, rest = version.partition(":")
+    if sep and _.isdigit():
+        version = rest
+    head, dash, _tail = version.rpartition("-")
+    return head if dash and head else version
 
 
 def serial_for(*identity: str) -> str:

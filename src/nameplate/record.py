@@ -13,11 +13,14 @@ classes keep the inside typed. ``Record.from_dict(r.to_dict()) == r`` holds for 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import _codec
+from .errors import RecordError, SourceError
+from .schema import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -45,11 +48,6 @@ __all__ = [
     "Toolchain",
     "Unknown",
 ]
-
-SCHEMA_VERSION = "1.2.0"
-"""1.2.0 (ADDITION, unreleased while this line says so; see ``docs/concepts/record.md``).
-1.1.0 (ADDITION): ``Component.versionsuffix``, ``module_name``, ``moduleclass``;
-``Subject.platform``; ``Mpi.portability_mode``; ``Provenance.started_at``."""
 
 DepType = Literal["build", "link", "run", "test"]
 SubjectKind = Literal[
@@ -160,6 +158,7 @@ class Component:
     ecosystem: str = "generic"
     status: Status = "installed"
     purl: str | None = None
+    cpe: str | None = None
     description: str | None = None
     homepage: str | None = None
     namespace: str | None = None
@@ -251,6 +250,7 @@ class OperatingSystem:
     version: str | None = None
     platform: str | None = None
     pretty_name: str | None = None
+    cpe: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -363,9 +363,57 @@ class Record:
         """Canonical JSON text: sorted keys, two-space indent, trailing newline."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
+    @classmethod
+    def loads(cls, text: str | bytes, *, where: str = "<string>") -> Record:
+        """A record from its JSON text, validated against the record schema.
+
+        Raises :class:`~nameplate.errors.SourceError` when ``text`` is not JSON, and
+        :class:`~nameplate.errors.RecordError` (its subclass
+        :class:`~nameplate.errors.RecordValidationError` for a schema violation) naming
+        ``where`` and the JSON path of the first bad field.
+        """
+        from . import schema
+
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{where}: not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise SourceError(f"{where}: JSON nested too deeply") from exc
+        if not isinstance(data, dict):
+            raise RecordError(f"{where}: $: a record is a JSON object")
+        schema.validate(data, where=where)
+        try:
+            return cls.from_dict(data)
+        except RecordError as exc:
+            raise RecordError(f"{where}: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Record:
+        """The record in the file ``path``, read bounded and validated (see :meth:`loads`).
+
+        Raises :class:`~nameplate.errors.SourceError` when the file cannot be read or is too
+        large, :class:`~nameplate.errors.RecordError` when it is not a valid record.
+        """
+        from ._io import read_bounded
+
+        return cls.loads(read_bounded(path), where=os.fspath(path))
+
+    def dump(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_json` to ``path`` whole or not at all (a temporary file and a
+        rename); raises :class:`~nameplate.errors.NameplateError` when it cannot be written."""
+        from ._io import atomic_write
+
+        atomic_write(path, self.to_json().encode())
+
     def component(self, component_id: str) -> Component | None:
         """The component with ``component_id``, or None."""
         for c in self.components:
             if c.id == component_id:
                 return c
         return None
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

@@ -14,9 +14,13 @@ from typing import Any
 
 from . import _resources
 from .errors import RecordValidationError
-from .record import SCHEMA_VERSION
 
 __all__ = ["RELEASED", "SCHEMA_VERSION", "load_schema", "validate"]
+
+SCHEMA_VERSION = "1.2.0"
+"""The version records are written in. 1.2.0 (ADDITION, unreleased while this line says so; see
+``docs/concepts/record.md``). 1.1.0 (ADDITION): ``Component.versionsuffix``, ``module_name``,
+``moduleclass``; ``Subject.platform``; ``Mpi.portability_mode``; ``Provenance.started_at``."""
 
 #: Released record schema versions → file under ``schemas/record/``.
 RELEASED: Mapping[str, str] = {
@@ -95,3 +99,8 @@ def validate_host(data: Any, *, where: str = "") -> None:
     errors = errors_of(data, table=HOST_RELEASED, default="1.0.0")
     if errors:
         raise RecordValidationError(errors, where=where)
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from nameplate import normalize
-from nameplate._io import load_record
 from nameplate.compat.profile import (
     Host,
     HostCxx,
@@ -31,7 +30,7 @@ RECORDS = DATA / "compat" / "records"
 
 
 def real_record(name: str) -> Record:
-    record: Record = load_record(RECORDS / f"{name}.record.json")
+    record: Record = Record.load(RECORDS / f"{name}.record.json")
     return record
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from nameplate import sources
-from nameplate._io import load_record
 from nameplate.record import Record
 from nameplate.sources import ExtractOptions
 from tests.conftest import DATA, FIXED_TIME, ROOT
@@ -27,7 +26,7 @@ REAL_TARGETS: dict[str, tuple[str, Path]] = {
 
 
 def example_records() -> dict[str, Record]:
-    return {p.stem: load_record(p) for p in sorted(EXAMPLES.glob("*.json"))}
+    return {p.stem: Record.load(p) for p in sorted(EXAMPLES.glob("*.json"))}
 
 
 @functools.cache

@@ -105,7 +105,7 @@ def test_cli_sparql(tmp_path: Path) -> None:
     ]
     query = tmp_path / "q.rq"
     query.write_text(CUDA_ARCHS)
-    code, out, _ = _run("sparql", str(query), *FILES, "--output", "json")
+    code, out, _ = _run("sparql", str(query), *FILES, "-f", "json")
     assert code == 0 and len(json.loads(out)) == 2
     code, out, _ = _run("sparql", "SELECT ?x WHERE { ?x np:nothing ?y }", *FILES)
     assert code == 1

@@ -36,7 +36,7 @@ def test_layout_commands(tmp_path: Path, record_file: Path) -> None:
     digest = attached.output.strip()
     table = run("discover", f"oci:{layout}:hello")
     assert digest in table.output and "zen3" in table.output and "ARTIFACT TYPE" in table.output
-    listed = json.loads(run("discover", f"oci:{layout}:hello", "-o", "json").output)
+    listed = json.loads(run("discover", f"oci:{layout}:hello", "-f", "json").output)
     assert [d["digest"] for d in listed] == [digest]
     out = tmp_path / "back.json"
     assert run("pull", f"oci:{layout}:hello", "-o", str(out)).exit_code == 0

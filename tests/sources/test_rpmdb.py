@@ -200,3 +200,66 @@ def test_fuzz_mutated_real_headers_only_raise_nameplate_errors(
         data[pos % len(data)] = value
     with contextlib.suppress(NameplateError):
         _ospkgs.parse_rpm_header(bytes(data[: len(data) - cut % len(data)]), where="fuzz")
+
+
+FILES = DATA / "images/rpmdb-files"
+
+
+def test_rpm_file_lists_are_rpms_own() -> None:
+    """DIRNAMES/BASENAMES/DIRINDEXES of a real header give exactly what ``rpm -qa --qf
+    '[%{FILENAMES}]'`` lists (rpmdb-files/rpm-ql.txt); the file's package owns them."""
+    from nameplate.sources.image.ospkgs import parse_rpm_files
+
+    want = {
+        tuple(line.split("|")) for line in (FILES / "rpm-ql.txt").read_text().splitlines() if line
+    }
+    owners: dict[str, str] = {}
+    (comp,) = read_rpmdb_sqlite(
+        (FILES / "rpmdb.sqlite").read_bytes(), where="rpmdb.sqlite", owners=owners
+    )
+    assert {(comp.name, "/" + path) for path in owners} == want
+    assert set(owners.values()) == {comp.id}
+    with pytest.raises(SourceError):
+        parse_rpm_files(b"\0\0\0\x02\0\0\0\x10" + b"\0" * 8, where="x")
+
+
+def test_mpi_version_from_the_rpm_that_owns_the_library(tmp_path: Path) -> None:
+    """``libmpi.so.40`` is a file of ``openmpi-libs 4.1.5-2.el9``: its upstream version."""
+    import dataclasses
+
+    from nameplate.record import Hpc, Mpi
+    from nameplate.sources.image.record import _mpi_package
+    from nameplate.tree import DirectoryTree
+
+    db = tmp_path / "var/lib/rpm"
+    db.mkdir(parents=True)
+    (db / "rpmdb.sqlite").write_bytes((FILES / "rpmdb.sqlite").read_bytes())
+    found = find_os_packages(DirectoryTree(tmp_path))
+    owner = found.owner_of("libmpi.so.40")
+    assert owner is not None and owner.name == "openmpi-libs"
+    hpc = Hpc(mpi=Mpi(implementation="openmpi", abi="openmpi", soname="libmpi.so.40"))
+    mpi = _mpi_package(hpc, found).mpi
+    assert mpi is not None and (mpi.version, mpi.component) == ("4.1.5", owner.id)
+    assert _mpi_package(dataclasses.replace(hpc, mpi=None), found).mpi is None
+
+
+FILE_HEADERS = [
+    blob
+    for _, blob in _ospkgs._sqlite_rows((FILES / "rpmdb.sqlite").read_bytes(), where="x")
+    if isinstance(blob, bytes)
+]
+
+
+@pytest.mark.property
+@given(
+    st.lists(st.tuples(st.integers(0, 8191), st.integers(0, 255)), max_size=16),
+    st.integers(0, 8192),
+)
+def test_fuzz_mutated_file_lists_only_raise_nameplate_errors(
+    edits: list[tuple[int, int]], cut: int
+) -> None:
+    data = bytearray(FILE_HEADERS[0])
+    for pos, value in edits:
+        data[pos % len(data)] = value
+    with contextlib.suppress(NameplateError):
+        _ospkgs.parse_rpm_files(bytes(data[: len(data) - cut % len(data)]), where="fuzz")

@@ -45,6 +45,10 @@ def _table(name: str) -> dict[str, click.Command]:
         from .easybuild import COMMANDS as easybuild_commands
 
         return easybuild_commands
+    if name == "completion":
+        from .completion import COMMANDS as completion_commands
+
+        return completion_commands
     raise KeyError(name)  # pragma: no cover - COMMANDS and this table are tested together
 
 
@@ -72,6 +76,7 @@ COMMANDS: dict[str, str] = {
     "index": "Crawl repositories into a catalog of records.",
     "query": "Query the catalog in Spack spec syntax.",
     "easybuild-hooks": "Print the path of the EasyBuild hooks file (eb --hooks=...).",
+    "completion": "Print the shell completion script for bash, zsh or fish.",
 }
 
 
@@ -93,15 +98,19 @@ class _LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except NameplateError as exc:
-            message = str(exc).replace("\n", " ")
-            click.echo(f"error: {message}", err=True)
+            from .._terminal import escape
+
+            # one line; names from records, images and registries cannot forge another
+            click.echo(f"error: {escape(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except BrokenPipeError:  # `nameplate ... | head`: the reader left; not an error of ours
             sys.stderr.close()
             ctx.exit(0)
         except OSError as exc:  # the terminal or a file failed under us (a full disk, /dev/full)
+            from .._terminal import escape
+
             where = exc.filename or "standard output"
-            click.echo(f"error: {where}: {exc.strerror or exc}", err=True)
+            click.echo(f"error: {escape(f'{where}: {exc.strerror or exc}')}", err=True)
             ctx.exit(3)
 
 

@@ -10,11 +10,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._options import output_format
+from ._options import (
+    REF,
+    Destination,
+    ReferenceType,
+    format_option,
+    output_option,
+    registry_options,
+)
 
 if TYPE_CHECKING:
     from ..compat.profile import Host
     from ..compat.rules import CheckOptions
+    from ..oci import Transport
     from ..record import Record
 
 __all__ = ["COMMANDS"]
@@ -26,7 +34,7 @@ _host_option = click.option(
     "host_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="A host profile (nameplate host -o json) instead of this machine.",
+    help="A host profile (nameplate host -f json) instead of this machine.",
 )
 _mode_option = click.option(
     "--mpi-mode",
@@ -63,31 +71,20 @@ def _options(mpi_mode: str) -> CheckOptions:
 
 
 @click.command()
-@output_format
-@click.option(
-    "--write",
-    "write",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the JSON profile to this file.",
-)
-def host(fmt: str, write: str | None) -> None:
+@format_option()
+@output_option("the profile")
+def host(fmt: str, output: Destination) -> None:
     """Detect this host: CPU, libc, MPI, GPUs, OS.
 
     Every probe has a timeout; what cannot be learnt is listed as unknown.
     The JSON form validates against schemas/host/host-1.0.0.schema.json and
     is what --host of check, select and query reads.
     """
-    from .._io import atomic_write
     from ..compat.host import detect
+    from ._output import emit
 
     profile = detect()
-    if write is not None:
-        atomic_write(write, profile.to_json().encode())
-    if fmt == "json":
-        click.echo(profile.to_json(), nl=False)
-        return
-    click.echo(_host_text(profile), nl=False)
+    emit(output, profile.to_json() if fmt == "json" else _host_text(profile))
 
 
 def _host_text(h: Host) -> str:
@@ -117,78 +114,127 @@ def _host_text(h: Host) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _load_target(target: str, platform: str | None) -> Record:
+def _load_target(target: str, platform: str | None, transport: Transport | None) -> Record:
     from pathlib import Path
 
-    from .._io import load_record
+    from ..record import Record
+    from ._output import load_record
 
+    if target == "-":
+        return load_record(target)
     path = Path(target)
     if path.is_file() and path.suffix == ".json":
-        return load_record(path)  # type: ignore[no-any-return]
+        return Record.load(path)
     if path.exists():
         from .. import sources
 
-        return sources.extract(path)
+        return sources.extract(path, combined=True)
     from .. import oci
     from ..compat.select import or_no_such_file
 
-    return or_no_such_file(target, lambda: oci.pull(target, platform=platform))
+    return or_no_such_file(target, lambda: oci.pull(target, platform=platform, transport=transport))
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", type=ReferenceType(path_ok=True))
 @_host_option
-@output_format
+@format_option()
+@output_option("the report")
 @_mode_option
 @click.option("--platform", default=None, help="os/arch[/variant] of an image index.")
+@registry_options
 def check(
-    target: str, host_file: str | None, fmt: str, mpi_mode: str, platform: str | None
+    *,
+    target: str,
+    host_file: str | None,
+    fmt: str,
+    output: Destination,
+    mpi_mode: str,
+    platform: str | None,
+    transport: Transport | None,
 ) -> None:
     """Check whether a record, image or binary runs on a host.
 
-    TARGET is a record file (*.json), a binary or install to extract, or an
-    image reference whose newest attached record is pulled. Exit 0 if it
-    runs (pass), 1 if it does not (fail), 3 if a needed fact is unknown.
+    TARGET is a record file (*.json, or - for standard input), a binary or
+    install to extract, or an image reference whose newest attached record is
+    pulled. Exit 0 if it runs (pass), 1 if it does not (fail), 3 if a needed
+    fact is unknown.
     """
     from ..compat.report import check as run_check
+    from ._output import emit
 
-    record = _load_target(target, platform)
+    record = _load_target(target, platform, transport)
     report = run_check(record, _host(host_file), options=_options(mpi_mode))
-    click.echo(report.to_json() if fmt == "json" else report.to_text(), nl=False)
+    emit(output, report.to_json() if fmt == "json" else report.to_text())
     raise SystemExit(report.verdict.exit_code)
 
 
 @click.command()
-@click.argument("repo")
+@click.argument("repo", type=REF)
 @_host_option
-@output_format
+@format_option()
+@output_option("the ranking")
 @_mode_option
-@click.option("--tag", "tags", multiple=True, help="Only these tags (repeatable).")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="GLOB",
+    help="Only tags matching GLOB (1.14.*); repeatable. Default: every tag.",
+)
+@registry_options
 def select(
-    repo: str, host_file: str | None, fmt: str, mpi_mode: str, tags: tuple[str, ...]
+    *,
+    repo: str,
+    host_file: str | None,
+    fmt: str,
+    output: Destination,
+    mpi_mode: str,
+    tags: tuple[str, ...],
+    transport: Transport | None,
 ) -> None:
     """Pick the tag of a repository that fits a host best.
 
-    Lists the tags and platform manifests of REPO, pulls their records and
-    ranks those that run: most specific CPU target, MPI of the host's ABI,
-    CUDA fit, newest. Prints the best reference and why the others lost.
-    Exit 0 with a pick, 1 if nothing runs here.
+    Lists every tag of REPO (or the tags matching --tag) and their platform
+    manifests, pulls their records and ranks those that run: most specific
+    CPU target, MPI of the host's ABI, CUDA fit, newest. Prints the best
+    reference and why the others lost. Exit 0 with a pick, 1 if nothing
+    runs here.
     """
+    from .._terminal import printable
     from ..compat.select import select as run_select
+    from ._output import emit, progress
 
-    sel = run_select(repo, _host(host_file), options=_options(mpi_mode), tags=tags or None)
+    host_profile = _host(host_file)
+    with progress(None, f"reading the tags of {repo}") as bar:
+        sel = run_select(
+            repo,
+            host_profile,
+            options=_options(mpi_mode),
+            tags=tags or None,
+            transport=transport,
+            progress=None if bar is None else bar.update,
+        )
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(sel.to_dict(), indent=2, sort_keys=True))
+        emit(output, json.dumps(sel.to_dict(), indent=2, sort_keys=True) + "\n")
     else:
         best = sel.best
-        click.echo(f"best: {best.found.ref} (tag {best.found.tag})" if best else "best: none")
+        lines = [
+            f"best: {printable(best.found.ref)} (tag {printable(best.found.tag)})"
+            if best
+            else "best: none"
+        ]
         for c in sel.candidates:
             where = f"{c.found.tag}{' ' + c.found.platform if c.found.platform else ''}"
-            click.echo(f"  {where}: {c.why}")
+            lines.append(f"  {printable(where)}: {printable(c.why)}")
+        emit(output, "".join(line + "\n" for line in lines))
     raise SystemExit(0 if sel.best else 1)
 
+
+_LIMIT_MAX = 1_000_000_000
+"""The largest ``--limit`` (SQLite integers are 64-bit; no catalog holds more records)."""
 
 _catalog_option = click.option(
     "--catalog",
@@ -205,26 +251,58 @@ def _catalog_url(value: str | None) -> str:
 
 
 @click.command()
-@click.argument("refs", nargs=-1)
+@click.argument("refs", nargs=-1, type=ReferenceType(path_ok=True))
 @_catalog_option
-def index(refs: tuple[str, ...], catalog: str | None) -> None:
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="GLOB",
+    help="Only tags matching GLOB (1.14.*); repeatable. Default: every tag.",
+)
+@registry_options
+@format_option()
+def index(
+    *,
+    refs: tuple[str, ...],
+    catalog: str | None,
+    tags: tuple[str, ...],
+    transport: Transport | None,
+    fmt: str,
+) -> None:
     """Crawl repositories into a catalog of records.
 
-    Each REF is a repository (every tag), a tag or digest, or a local record
-    file. Tags, platform manifests and their newest attached records are
-    written in one transaction per batch; re-indexing replaces entries.
-    Without REFS, creates the catalog, or upgrades one written by an earlier
-    version.
+    Each REF is a repository (every tag, or those matching --tag), a tag or
+    digest, or a local record file. Tags, platform manifests and their newest
+    attached records are written in one transaction per batch; re-indexing
+    replaces entries. Without REFS, creates the catalog, or upgrades one
+    written by an earlier version.
     """
+    from .._terminal import printable
     from ..compat.catalog import Catalog, collect
+    from ._output import progress
 
-    entries, problems = collect(refs)  # every input first: a failure leaves no catalog behind
+    with progress(None, "indexing") as bar:
+
+        def step(ref: str, done: int, total: int) -> None:
+            if bar is not None:
+                bar.label = f"indexing {printable(ref)}"
+                bar.update(done, total)
+
+        # every input first: a failure leaves no catalog behind
+        entries, problems = collect(refs, transport=transport, tags=tags or None, progress=step)
     with Catalog.open(_catalog_url(catalog)) as cat:
         written = cat.add_many(entries)
         cat.analyze()
         total = cat.count()
+    if fmt == "json":
+        import json
+
+        doc = {"indexed": written, "total": total, "catalog": cat.url, "skipped": problems}
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+        return
     for p in problems:
-        click.echo(f"skipped {p}", err=True)
+        click.echo(f"skipped {printable(p)}", err=True)
     click.echo(f"indexed {written} records ({total} in the catalog)")
 
 
@@ -238,19 +316,27 @@ def index(refs: tuple[str, ...], catalog: str | None) -> None:
     default=None,
     help="Keep only records that do not fail on this host profile.",
 )
-@output_format
-@click.option("--limit", type=int, default=None, help="At most this many results.")
+@format_option()
+@output_option("the results")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=_LIMIT_MAX),
+    default=None,
+    metavar="N",
+    help="At most N results (1 or more).",
+)
 @click.option(
     "--any-node",
     is_flag=True,
     help="The first clause may match any component, not only a record's root.",
 )
 def query(
-    spec: str,
     *,
+    spec: str,
     catalog: str | None,
     host_file: str | None,
     fmt: str,
+    output: Destination,
     limit: int | None,
     any_node: bool,
 ) -> None:
@@ -263,7 +349,9 @@ def query(
     record came from (registry reference or file). Exit 0 with results, 1
     with none.
     """
+    from .._terminal import printable
     from ..compat.catalog import Catalog
+    from ._output import emit
 
     host_profile = _host(host_file) if host_file is not None else None
     with Catalog.open(_catalog_url(catalog), readonly=True) as cat:
@@ -294,11 +382,14 @@ def query(
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(rows, indent=2, sort_keys=True))
+        emit(output, json.dumps(rows, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     else:
+        lines = []
         for row in rows:
             extra = f" [{row['verdict']}]" if "verdict" in row else ""
-            click.echo(f"{row['source']}  {row['subject']}@{row['version'] or '?'}{extra}")
+            name = f"{row['subject']}@{row['version'] or '?'}"
+            lines.append(f"{printable(row['source'])}  {printable(name)}{extra}")
+        emit(output, "".join(line + "\n" for line in lines))
     raise SystemExit(0 if rows else 1)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from ._options import Destination, ReferenceType, output_option, registry_options
 
 if TYPE_CHECKING:
     from ..oci import Transport
@@ -19,20 +18,23 @@ __all__ = ["COMMANDS"]
 _KINDS = {
     "spack": "a Spack prefix, store, environment, build cache or spec file",
     "easybuild": "an EasyBuild installation, prefix, module file or easyconfig(s)",
-    "image": "an image: oci:DIR[:TAG], a docker/OCI archive, or a registry reference",
+    "image": (
+        "an image: oci:DIR[:TAG], a docker/OCI archive, a SIF file (sif:PATH), or a "
+        "registry reference"
+    ),
     "binary": "an ELF executable or shared library",
     "auto": "whatever TARGET is (detected)",
 }
 
 
-def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+def _options(func: Callable[..., Any], *, reference: bool) -> Callable[..., Any]:
+    target = ReferenceType(path_ok=True) if reference else click.STRING
     decorators = [
-        click.argument("target"),
-        click.option(
-            "-o",
-            "--output",
-            type=click.Path(path_type=Path),
-            help="Write to FILE (one record) or DIR (one file per record). Default: stdout.",
+        click.argument("target", type=target),
+        output_option(
+            "the records",
+            file="one record",
+            folder="a file each: <name>-<version>[-<hash>].nameplate.json",
         ),
         click.option(
             "--root",
@@ -64,80 +66,43 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _transport_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--plain-http`` and ``--ca-file``, as for the oci commands (image and auto only)."""
-    func = click.option(
-        "--ca-file",
-        type=click.Path(exists=True, dir_okay=False),
-        help="Extra CA bundle (PEM) to trust for registry TLS.",
-    )(func)
-    return click.option(
-        "--plain-http", is_flag=True, help="Talk plain HTTP to the registry (never the default)."
-    )(func)
-
-
-def _transport(kw: dict[str, Any]) -> Transport | None:
-    """The registry transport of ``--plain-http``/``--ca-file``; None: ``Transport()``'s
-    defaults (``NAMEPLATE_PLAIN_HTTP``, ``NAMEPLATE_CA_FILE``)."""
-    if not kw.get("plain_http") and not kw.get("ca_file"):
-        return None
-    from ..oci import Transport
-
-    base = Transport()
-    return Transport(
-        plain_http=True if kw.get("plain_http") else base.plain_http,
-        ca_file=kw.get("ca_file") or base.ca_file,
-    )
-
-
-def _file_name(data: dict[str, Any]) -> str:
-    subject = data.get("subject", {})
-    stem = "-".join(str(p) for p in (subject.get("name"), subject.get("version")) if p)
-    stem = re.sub(r"[^A-Za-z0-9._+-]+", "_", stem.rsplit("/", 1)[-1]) or "record"
-    roots = data.get("roots") or [data.get("serial", "")]
-    return f"{stem}-{str(roots[0]).rsplit(':', 1)[-1][:7]}.nameplate.json"
-
-
-def _run(kind: str, target: str, output: Path | None, **kw: Any) -> None:
+def _run(
+    kind: str, target: str, output: Destination, transport: Transport | None, **kw: Any
+) -> None:
     from .. import schema, sources
-    from .._io import atomic_write
-    from ..errors import NameplateError
+    from ..errors import InternalError, RecordValidationError
     from ..sources import ExtractOptions
+    from ._output import emit_records, on_terminal, progress
 
-    options = ExtractOptions(
-        roots=tuple(kw["roots"]),
-        combined=bool(kw["combined"]),
-        verify_signatures=bool(kw["verify_signatures"]),
-        public_keys=tuple(kw["public_keys"]),
-        platform=kw["platform"],
-        include_files=not kw["no_files"],
-        progress=sys.stderr.isatty(),
-        transport=_transport(kw),
-    )
-    records = sources.extract_all(target, kind=None if kind == "auto" else kind, options=options)
-    docs = [r.to_dict() for r in records]
-    for doc in docs:  # validate everything before writing anything
-        schema.validate(doc, where=target)
-    texts = [json.dumps(d, indent=2, sort_keys=True, ensure_ascii=False) + "\n" for d in docs]
-    if output is None:
-        if len(texts) == 1:
-            click.echo(texts[0], nl=False)
-        else:
-            click.echo(json.dumps(docs, indent=2, sort_keys=True, ensure_ascii=False))
-        return
-    if len(texts) == 1 and not output.is_dir():
-        atomic_write(output, texts[0].encode())
-        click.echo(f"wrote {output}", err=True)
-        return
-    if (output.exists() and not output.is_dir()) or output.suffix == ".json":
-        raise NameplateError(
-            f"{output}: {len(texts)} records: -o needs a directory here "
-            "(or choose one with --root, or join them with --combined)"
+    with progress(None, f"reading {Path(target).name or target}") as bar:
+        options = ExtractOptions(
+            roots=tuple(kw["roots"]),
+            combined=bool(kw["combined"]),
+            verify_signatures=bool(kw["verify_signatures"]),
+            public_keys=tuple(kw["public_keys"]),
+            platform=kw["platform"],
+            include_files=not kw["no_files"],
+            progress=on_terminal(),
+            transport=transport,
+            on_progress=None if bar is None else bar.update,
         )
-    output.mkdir(parents=True, exist_ok=True)
-    for doc, text in zip(docs, texts, strict=True):
-        atomic_write(output / _file_name(doc), text.encode())
-    click.echo(f"wrote {len(texts)} records to {output}/", err=True)
+        records = sources.extract_all(
+            target, kind=None if kind == "auto" else kind, options=options
+        )
+    docs = []
+    with progress(len(records), f"validating {len(records)} records") as bar:
+        for record in records:  # validate everything before writing anything
+            docs.append(record.to_dict())
+            try:
+                schema.validate(docs[-1], where=target)
+            except RecordValidationError as exc:
+                raise InternalError(
+                    f"internal error: {exc} (a reader let through a value it should have "
+                    "refused; please report it with the input)"
+                ) from exc
+            if bar is not None:
+                bar(1)
+    emit_records(output, records, docs)
 
 
 @click.group()
@@ -151,13 +116,13 @@ def extract() -> None:
 
 
 def _make(kind: str) -> click.Command:
-    def command(target: str, output: Path | None, **kw: Any) -> None:
-        _run(kind, target, output, **kw)
+    def command(target: str, output: Destination, **kw: Any) -> None:
+        _run(kind, target, output, kw.pop("transport", None), **kw)
 
     command.__doc__ = f"Extract records from {_KINDS[kind]}."
     if kind in ("image", "auto"):
-        return extract.command(name=kind)(_options(_transport_options(command)))
-    return extract.command(name=kind)(_options(command))
+        return extract.command(name=kind)(_options(registry_options(command), reference=True))
+    return extract.command(name=kind)(_options(command, reference=False))
 
 
 for _kind in _KINDS:

@@ -6,30 +6,24 @@ import csv
 import hashlib
 import io
 import json
-import sys
+from functools import partial
 from pathlib import Path
 
 import click
 
 from .. import formats
-from .._io import atomic_write, atomic_writer, load_json_file, load_record, read_bounded
+from .._io import parse_json, read_bounded
 from ..errors import ExportError, SourceError
+from ._options import Destination, format_option, output_option
+from ._output import emit, emit_stream, load_record, note, progress
 
 __all__ = ["COMMANDS"]
 
 _FORMAT_CHOICES = sorted({*formats.FORMATS, *formats.ALIASES})
 
 
-def _emit(data: bytes, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        atomic_write(output, data)
-
-
 @click.command("export")
-@click.argument("record", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("record", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "-f",
     "--format",
@@ -44,31 +38,47 @@ def _emit(data: bytes, output: Path | None) -> None:
         "aliases: cyclonedx, cdx, spdx, spdx3, json-ld, ttl, slsa, intoto."
     ),
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here (atomically) instead of standard output.",
-)
-def export(record: Path, fmt: str, output: Path | None) -> None:
-    """Export RECORD as CycloneDX, SPDX, JSON-LD, Turtle or an in-toto statement.
+@output_option("the export", folder="<name>-<version>.<format extension>")
+def export(record: Path, fmt: str, output: Destination) -> None:
+    """Export RECORD (a file, or - for standard input) as CycloneDX, SPDX, JSON-LD,
+    Turtle or an in-toto statement.
 
     The same record always gives the same bytes. Statements are unsigned: sign them
     with cosign or sigstore-python (see docs/formats/intoto.md).
     """
-    loaded = load_record(record)
+    from .._filenames import record_stem
+
     name = formats.resolve(fmt)
-    if output is None:
-        formats.write(loaded, name, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-    else:
-        with atomic_writer(output) as out:
-            formats.write(loaded, name, out)
+    large = record.is_file() and record.stat().st_size > _LARGE
+    with progress(3 if large else 0, f"exporting {record.name} as {name}") as bar:
+        loaded = load_record(record)
+        if bar is not None:
+            bar.label += f" ({len(loaded.components)} components)"
+            bar(1)
+        if bar is not None:
+            bar(1)
+        stem = record_stem(loaded) + formats.EXTENSIONS.get(name, ".out")
+        # written as it is made: a large record's export needs little more than the record
+        written = emit_stream(output, partial(formats.write, loaded, name), name=stem)
+        if bar is not None:
+            bar(1)
+    if written is not None and output.folder:
+        note(f"wrote {written}")
+
+
+_LARGE = 2 << 20
+"""A record file over this size (2 MiB, some 500 components) shows its export's progress on a
+terminal."""
 
 
 @click.command("sparql")
 @click.argument("query")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+)
 @click.option(
     "--store",
     type=click.Choice(["auto", "memory", "oxigraph"]),
@@ -76,15 +86,9 @@ def export(record: Path, fmt: str, output: Path | None) -> None:
     show_default=True,
     help="RDF store: Oxigraph (oxrdflib) when installed, else rdflib's memory store.",
 )
-@click.option(
-    "--output",
-    "out_fmt",
-    type=click.Choice(["tsv", "csv", "json"]),
-    default="tsv",
-    show_default=True,
-    help="Result format.",
-)
-def sparql(query: str, files: tuple[Path, ...], store: str, out_fmt: str) -> None:
+@format_option(("tsv", "csv", "json"), default="tsv", help_text="Result format.")
+@output_option("the results")
+def sparql(query: str, files: tuple[Path, ...], store: str, fmt: str, output: Destination) -> None:
     """Run the SPARQL QUERY over record FILES.
 
     QUERY is the query text, or the path of a .rq file. Prefixes np: (nameplate
@@ -100,16 +104,24 @@ def sparql(query: str, files: tuple[Path, ...], store: str, out_fmt: str) -> Non
         if source is None:
             raise
         raise ExportError(f"{source}: {exc}") from exc
-    if out_fmt == "json":
-        click.echo(json.dumps([dict(zip(names, row, strict=True)) for row in rows], indent=2))
+    if fmt == "json":
+        table = [dict(zip(names, row, strict=True)) for row in rows]
+        emit(output, json.dumps(table, indent=2, ensure_ascii=False) + "\n")
     else:
         buf = io.StringIO()
-        writer = csv.writer(buf, delimiter="\t" if out_fmt == "tsv" else ",", lineterminator="\n")
+        writer = csv.writer(buf, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
         writer.writerow(names)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
-        click.echo(buf.getvalue(), nl=False)
+        writer.writerows(["" if v is None else _cell(v, output) for v in row] for row in rows)
+        emit(output, buf.getvalue())
     if not rows or rows == [("false",)]:
         raise SystemExit(1)
+
+
+def _cell(value: str, output: Destination) -> str:
+    """A result cell: escaped for a terminal (control and bidi characters), exact in a file."""
+    from .._terminal import printable
+
+    return printable(value) if output.stdout else value
 
 
 _QUERY_LIMIT = 1 << 20
@@ -132,32 +144,35 @@ def _query_text(query: str) -> tuple[str, Path | None]:
 
 
 @click.command("merge")
-@click.argument("record", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("record", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.argument("sbom", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the merged record here (atomically) instead of standard output.",
-)
-def merge(record: Path, sbom: Path, output: Path | None) -> None:
+@output_option("the merged record", folder="<name>-<version>.nameplate.json")
+def merge(record: Path, sbom: Path, output: Destination) -> None:
     """Add the OS packages of SBOM (CycloneDX or SPDX 2.x JSON, e.g. from Syft or
-    Trivy) to RECORD, and print the merged record.
+    Trivy) to RECORD (- for standard input), and print the merged record.
 
     HPC fields come from nameplate; OS packages (deb, rpm, apk...) from your scanner.
     """
     from .. import schema
+    from .._filenames import RECORD_SUFFIX, record_stem
+    from ..errors import InternalError, RecordValidationError
     from ..formats import sbom_import
 
     base = load_record(record)
-    doc = load_json_file(sbom)
-    digest = "sha256:" + hashlib.sha256(sbom.read_bytes()).hexdigest()
+    raw = read_bounded(sbom)
+    doc = parse_json(raw, sbom)
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     merged = sbom_import.merge(base, doc, where=str(sbom), digest=digest)
-    data = merged.to_dict()
-    schema.validate(data, where=f"merge of {record} and {sbom}")
-    if not isinstance(data, dict):  # pragma: no cover - to_dict always gives a dict
-        raise ExportError(f"{record}: merge produced no record")
-    _emit(merged.to_json().encode(), output)
+    try:
+        schema.validate(merged.to_dict(), where=f"merge of {record} and {sbom}")
+    except RecordValidationError as exc:
+        raise InternalError(
+            f"internal error: {exc} (the SBOM reader let through a value it should have "
+            "refused; please report it with the SBOM)"
+        ) from exc
+    written = emit(output, merged.to_json().encode(), name=record_stem(merged) + RECORD_SUFFIX)
+    if written is not None and output.folder:
+        note(f"wrote {written}")
 
 
 COMMANDS: dict[str, click.Command] = {"export": export, "sparql": sparql, "merge": merge}

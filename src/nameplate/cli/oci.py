@@ -5,45 +5,22 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import oci
-from .._io import atomic_write, load_record
+from ._options import REF, Destination, format_option, output_option, registry_options
+
+if TYPE_CHECKING:
+    from ..oci import Transport
 
 __all__ = ["COMMANDS"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _REFS = (
     "REF is oci:PATH[:NAME] (an OCI layout folder), HOST[:PORT]/REPO[:TAG|@DIGEST] (a "
     "registry), or NAME[:TAG] (the default store, $NAMEPLATE_STORE or "
     "~/.local/share/nameplate/store)."
 )
-
-
-def _transport_options(func: F) -> F:
-    func = click.option(
-        "--ca-file",
-        type=click.Path(exists=True, dir_okay=False),
-        help="Extra CA bundle (PEM) to trust for registry TLS.",
-    )(func)
-    func = click.option(
-        "--plain-http", is_flag=True, help="Talk plain HTTP to the registry (never the default)."
-    )(func)
-    return func
-
-
-def _transport(plain_http: bool, ca_file: str | None) -> oci.Transport:
-    base = oci.Transport()
-    return oci.Transport(
-        plain_http=True if plain_http else base.plain_http,
-        ca_file=ca_file or base.ca_file,
-    )
-
 
 _platform = click.option(
     "--platform",
@@ -52,9 +29,20 @@ _platform = click.option(
 )
 
 
+def _print(fmt: str, text: str, data: dict[str, Any]) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        from .._terminal import printable
+
+        click.echo(printable(text))
+
+
 @click.command("attach")
-@click.argument("record_file", metavar="RECORD", type=click.Path(exists=True, dir_okay=False))
-@click.option("--to", "ref", required=True, metavar="REF", help="Image or artifact to attach to.")
+@click.argument(
+    "record_file", metavar="RECORD", type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
+@click.option("--to", "ref", required=True, type=REF, metavar="REF", help="What to attach to.")
 @click.option(
     "--export",
     "exports",
@@ -63,120 +51,120 @@ _platform = click.option(
     help="Also attach this export (cyclonedx-json, spdx-2.3, ...); repeatable.",
 )
 @click.option("--compat", is_flag=True, help="OCI 1.0 form: the type in the config media type.")
+@click.option("--force", is_flag=True, help="Attach even if the record describes another image.")
 @_platform
-@_transport_options
+@registry_options
+@format_option()
 def attach(
     *,
     record_file: str,
     ref: str,
     exports: tuple[str, ...],
     compat: bool,
+    force: bool,
     platform: str | None,
-    plain_http: bool,
-    ca_file: str | None,
+    transport: Transport | None,
+    fmt: str,
 ) -> None:
-    """Attach a RECORD file to the image or artifact REF as an OCI 1.1 referrer.
+    """Attach a RECORD file (- for standard input) to the image or artifact REF as an
+    OCI 1.1 referrer.
 
-    An image index resolves to its manifest for --platform. Prints the artifact's digest.
+    An image index resolves to its manifest for --platform. A record of an image
+    whose digest is not REF's is refused (exit 3) unless --force. Prints the
+    artifact's digest.
     """
+    from .. import oci
+    from ._output import load_record
+
+    if record_file == "-" and transport is not None and transport.credentials is not None:
+        raise click.UsageError("RECORD - and --password-stdin both read standard input")
     record = load_record(record_file)
     desc = oci.attach(
         record,
         ref,
         exports=exports,
         compat=compat,
+        force=force,
         platform=platform,
-        transport=_transport(plain_http, ca_file),
+        transport=transport,
     )
-    click.echo(desc.digest)
+    _print(fmt, desc.digest, desc.to_dict())
 
 
 attach.help = inspect.cleandoc(attach.help or "") + "\n\n" + _REFS
 
 
 @click.command("discover")
-@click.argument("ref", metavar="REF")
+@click.argument("ref", metavar="REF", type=REF)
 @click.option("--type", "artifact_type", metavar="MEDIA_TYPE", help="Only this artifact type.")
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
 @_platform
-@_transport_options
+@registry_options
+@format_option()
+@output_option("the list")
 def discover(
     *,
     ref: str,
     artifact_type: str | None,
-    fmt: str,
     platform: str | None,
-    plain_http: bool,
-    ca_file: str | None,
+    transport: Transport | None,
+    fmt: str,
+    output: Destination,
 ) -> None:
     """List the records, SBOMs and other artifacts attached to REF, oldest first."""
-    found = oci.discover(
-        ref,
-        artifact_type=artifact_type,
-        platform=platform,
-        transport=_transport(plain_http, ca_file),
-    )
+    from .. import oci
+    from .._terminal import printable
+    from ._output import emit
+
+    found = oci.discover(ref, artifact_type=artifact_type, platform=platform, transport=transport)
     if fmt == "json":
-        click.echo(json.dumps([d.to_dict() for d in found], indent=2, sort_keys=True))
+        text = json.dumps([d.to_dict() for d in found], indent=2, sort_keys=True)
+        emit(output, text + "\n")
         return
     rows = [("DIGEST", "ARTIFACT TYPE", "CREATED", "CPU TARGET")]
     for d in found:
         rows.append(
             (
-                d.digest,
-                d.artifact_type or "-",
-                d.created or "-",
-                d.annotations.get("dev.nameplate.cpu.target", "-"),
+                printable(d.digest),
+                printable(d.artifact_type or "-"),
+                printable(d.created or "-"),
+                printable(d.annotations.get("dev.nameplate.cpu.target", "-")),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, [*widths, 0], strict=True)).rstrip())
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r, [*widths, 0], strict=True)).rstrip() for r in rows
+    ]
+    emit(output, "".join(line + "\n" for line in lines))
 
 
 discover.help = inspect.cleandoc(discover.help or "") + "\n\n" + _REFS
 
 
 @click.command("pull")
-@click.argument("ref", metavar="REF")
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the record here (default: standard output).",
-)
+@click.argument("ref", metavar="REF", type=REF)
+@output_option("the record", folder="<name>-<version>.nameplate.json")
 @click.option("--digest", metavar="DIGEST", help="This record artifact, not the newest.")
 @_platform
-@_transport_options
+@registry_options
 def pull(
     *,
     ref: str,
-    output: Path | None,
+    output: Destination,
     digest: str | None,
     platform: str | None,
-    plain_http: bool,
-    ca_file: str | None,
+    transport: Transport | None,
 ) -> None:
     """Pull the newest record attached to REF (by its created time), byte for byte."""
+    from .. import oci
+    from .._filenames import RECORD_SUFFIX, record_stem
     from ..oci.artifacts import record_from_bytes
+    from ._output import emit, note
 
-    _, data = oci.pull_bytes(
-        ref, digest=digest, platform=platform, transport=_transport(plain_http, ca_file)
-    )
-    record_from_bytes(data, where=f"{ref}: record")
-    if output is None:
-        click.echo(data.decode(), nl=False)
-    else:
-        atomic_write(output, data)
+    _, data = oci.pull_bytes(ref, digest=digest, platform=platform, transport=transport)
+    record = record_from_bytes(data, where=f"{ref}: record")
+    written = emit(output, data, name=record_stem(record) + RECORD_SUFFIX)
+    if written is not None and output.folder:
+        note(f"wrote {written}")
 
 
 pull.help = inspect.cleandoc(pull.help or "") + "\n\n" + _REFS
@@ -184,41 +172,50 @@ pull.help = inspect.cleandoc(pull.help or "") + "\n\n" + _REFS
 
 @click.command("push")
 @click.argument("path", metavar="PATH", type=click.Path(exists=True))
-@click.option("--to", "ref", required=True, metavar="REF", help="Tag to push to.")
-@_transport_options
-def push(*, path: str, ref: str, plain_http: bool, ca_file: str | None) -> None:
+@click.option("--to", "ref", required=True, type=REF, metavar="REF", help="Tag to push to.")
+@registry_options
+@format_option()
+def push(*, path: str, ref: str, transport: Transport | None, fmt: str) -> None:
     """Push a file or folder (a Spack prefix, an EasyBuild install, a binary) as an OCI
     artifact, so records can attach to it. Streams; prints the manifest digest."""
-    desc = oci.push(path, ref, transport=_transport(plain_http, ca_file))
-    click.echo(desc.digest)
+    from .. import oci
+
+    desc = oci.push(path, ref, transport=transport)
+    _print(fmt, desc.digest, desc.to_dict())
 
 
 push.help = inspect.cleandoc(push.help or "") + "\n\n" + _REFS
 
 
 @click.command("copy")
-@click.argument("src", metavar="SRC")
-@click.argument("dst", metavar="DST")
-@_transport_options
-def copy(*, src: str, dst: str, plain_http: bool, ca_file: str | None) -> None:
+@click.argument("src", metavar="SRC", type=REF)
+@click.argument("dst", metavar="DST", type=REF)
+@registry_options
+@format_option()
+def copy(*, src: str, dst: str, transport: Transport | None, fmt: str) -> None:
     """Copy the image or artifact SRC to DST with everything attached to it (the referrers of
     the image and of each platform manifest), keeping every digest."""
-    count = oci.copy(src, dst, transport=_transport(plain_http, ca_file))
-    click.echo(f"copied {count} manifests")
+    from .. import oci
+
+    count = oci.copy(src, dst, transport=transport)
+    _print(fmt, f"copied {count} manifests", {"copied": count, "source": src, "destination": dst})
 
 
 copy.help = inspect.cleandoc(copy.help or "") + "\n\n" + _REFS
 
 
 @click.command("reindex")
-@click.argument("ref", metavar="REF")
+@click.argument("ref", metavar="REF", type=REF)
 @_platform
-@_transport_options
-def reindex(*, ref: str, platform: str | None, plain_http: bool, ca_file: str | None) -> None:
+@registry_options
+@format_option()
+def reindex(*, ref: str, platform: str | None, transport: Transport | None, fmt: str) -> None:
     """Rebuild the referrers fallback index of REF (a registry without the referrers API),
     or the referrer entries of a layout's index.json. Prints how many referrers it lists."""
-    count = oci.reindex(ref, platform=platform, transport=_transport(plain_http, ca_file))
-    click.echo(f"{count} referrers")
+    from .. import oci
+
+    count = oci.reindex(ref, platform=platform, transport=transport)
+    _print(fmt, f"{count} referrers", {"referrers": count, "ref": ref})
 
 
 reindex.help = inspect.cleandoc(reindex.help or "") + "\n\n" + _REFS

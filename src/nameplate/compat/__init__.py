@@ -34,3 +34,8 @@ def detect() -> Host:
     from .host import detect as _detect
 
     return _detect()
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

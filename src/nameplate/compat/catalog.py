@@ -23,7 +23,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -284,22 +284,31 @@ def _entry(r: Sequence[Any]) -> CatalogEntry:
     )
 
 
-def collect(refs: Iterable[str], *, store: Any = None) -> tuple[list[Entry], list[str]]:
-    """What :func:`index` writes: the entries of each reference (a repository, a tag, a
-    digest, or a local record file), and the manifests that had no record. A missing file or
-    layout, or a registry that cannot be read, is an error (nothing is written)."""
-    from .._io import load_record_data
+def collect(
+    refs: Iterable[str],
+    *,
+    store: Any = None,
+    transport: Any = None,
+    tags: Sequence[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[list[Entry], list[str]]:
+    """What :func:`index` writes: the entries of each reference (a repository: every tag, or
+    those matching the globs ``tags``; a tag or digest; or a local record file), and the
+    manifests that had no record. A missing file or layout, or a registry that cannot be read,
+    is an error (nothing is written). ``progress(ref, done, total)`` follows the tags of each
+    repository; ``transport`` says how registries are reached. A file is remembered by its
+    absolute path (``origin``)."""
     from .select import or_no_such_file
 
     entries: list[Entry] = []
     problems: list[str] = []
     for ref in refs:
         if Path(ref).is_file():
-            record, data = load_record_data(ref)
-            origin = str(Path(ref).resolve())
-            entries.append(Entry(record=record, data=data, origin=origin))
+            entries.append(Entry(record=Record.load(ref), origin=str(Path(ref).resolve())))
             continue
-        for found in or_no_such_file(ref, functools.partial(_crawled, ref, store)):
+        step = None if progress is None else functools.partial(progress, ref)
+        crawled = functools.partial(_crawled, ref, store, transport, tags, step)
+        for found in or_no_such_file(ref, crawled):
             if found.record is None:
                 problems.append(f"{found.ref}: {found.problem}")
                 continue
@@ -315,16 +324,29 @@ def collect(refs: Iterable[str], *, store: Any = None) -> tuple[list[Entry], lis
     return entries, problems
 
 
-def _crawled(ref: str, store: Any) -> list[Found]:
+def _crawled(
+    ref: str,
+    store: Any,
+    transport: Any,
+    tags: Sequence[str] | None,
+    progress: Callable[[int, int], None] | None,
+) -> list[Found]:
     from .select import crawl
 
-    return list(crawl(ref, store=store))
+    return list(crawl(ref, store=store, transport=transport, tags=tags, progress=progress))
 
 
-def index(catalog: Catalog, refs: Iterable[str], *, store: Any = None) -> tuple[int, list[str]]:
+def index(
+    catalog: Catalog,
+    refs: Iterable[str],
+    *,
+    store: Any = None,
+    transport: Any = None,
+    tags: Sequence[str] | None = None,
+) -> tuple[int, list[str]]:
     """Crawl each reference (see :func:`collect`) into the catalog; returns how many records
     were written and the manifests that had none."""
-    entries, problems = collect(refs, store=store)
+    entries, problems = collect(refs, store=store, transport=transport, tags=tags)
     written = catalog.add_many(entries)
     catalog.analyze()
     return written, problems

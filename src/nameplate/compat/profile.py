@@ -1,7 +1,7 @@
 """The host profile: typed, frozen dataclasses that mirror ``schemas/host/host-1.0.0.schema.json``.
 
 A :class:`Host` is what :func:`nameplate.compat.host.detect` finds on a machine, and what a
-scheduler or registry receives as JSON (``nameplate host -o json``) to evaluate a record for a
+scheduler or registry receives as JSON (``nameplate host -f json``) to evaluate a record for a
 machine it is not running on. Nothing here does I/O: :func:`cpu_from_cpuinfo` turns the text of
 ``/proc/cpuinfo`` into a :class:`HostCpu` with archspec's detection algorithm, so real dumps of
 other machines are fixtures, not mocks.
@@ -168,7 +168,7 @@ class Host:
 
 
 def host_from_json(text: str | bytes, *, where: str) -> Host:
-    """Parse and validate a host profile (``nameplate host -o json``)."""
+    """Parse and validate a host profile (``nameplate host -f json``)."""
     try:
         return _host_from_json(text, where=where)
     except RecursionError as exc:

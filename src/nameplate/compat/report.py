@@ -47,7 +47,7 @@ class Report:
         return tuple(f.code for f in self.findings if severity in (None, f.severity))
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as JSON data (``nameplate check -o json``)."""
+        """The report as JSON data (``nameplate check -f json``)."""
         out: dict[str, Any] = {
             "subject": self.subject,
             "verdict": self.verdict.value,
@@ -63,14 +63,19 @@ class Report:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def to_text(self) -> str:
-        """A human summary: the verdict, then one line per finding."""
+        """A human summary: the verdict, then one line per finding. Strings from the record or
+        the host are printed with control and bidirectional characters escaped
+        (:func:`nameplate._terminal.printable`), so a name cannot forge or hide a line."""
+        from .._terminal import printable
+
         mark = {"pass": "ok  ", "info": "info", "warn": "warn", "fail": "FAIL", "unknown": "??  "}
         lines = [
-            f"{self.subject}: {self.verdict.value}" + (f" on {self.host}" if self.host else "")
+            f"{printable(self.subject)}: {self.verdict.value}"
+            + (f" on {printable(self.host)}" if self.host else "")
         ]
-        for f in self.findings:
-            about = f" [{f.subject}]" if f.subject else ""
-            lines.append(f"  {mark[f.severity]} {f.code}{about}: {f.reason}")
+        for f in self.findings:  # names come from records and hosts: escape what they hold
+            about = f" [{printable(f.subject)}]" if f.subject else ""
+            lines.append(f"  {mark[f.severity]} {f.code}{about}: {printable(f.reason)}")
         return "\n".join(lines) + "\n"
 
 

@@ -15,13 +15,14 @@ and orders those that run by
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import CompatError, NameplateError, RegistryError
+from ..errors import CompatError, NameplateError, NotInStore, RegistryError
 from ..normalize import version_key
 from ..record import Record
 from .profile import Host
@@ -70,7 +71,7 @@ class Selection:
         return first
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON data for ``nameplate select -o json``."""
+        """JSON data for ``nameplate select -f json``."""
         best = self.best
         return {
             "best": best.found.ref if best else None,
@@ -95,25 +96,68 @@ def _platform(desc_platform: Mapping[str, Any] | None) -> str | None:
     return "/".join(str(p) for p in parts if isinstance(p, str) and p)
 
 
-def crawl(repo: str, *, tags: Sequence[str] | None = None, store: Any = None) -> Iterator[Found]:
-    """Every platform manifest of every tag of ``repo`` (or of the tag or digest it names), each
-    with its newest record."""
+def _tag_names(
+    repo: str, parsed: Any, patterns: Sequence[str], store: Any, transport: Any
+) -> list[tuple[str, str]]:
+    """(tag, reference) of every tag of the repository ``parsed`` names that matches one of
+    ``patterns`` (globs; every tag when none), in tag order. The registry's tags list is read
+    with its ``Link`` paging; a default-store name lists the entries of that name."""
+    from .. import oci
+
+    base = parsed.repo
+    if parsed.name:  # REPO:TAG names one tag
+        shown = parsed.name.split(":", 1)[1] if parsed.default_store else parsed.name
+        names = [(shown, parsed.name)]
+    else:
+        listed = oci.list_tags(base, store=store, transport=transport)
+        if parsed.default_store:
+            prefix = f"{parsed.repository}:"
+            names = [(t.removeprefix(prefix), t) for t in listed if t.startswith(prefix)]
+            if not names:
+                raise NotInStore(
+                    f"{repo}: no entry of that name in the default store {parsed.path}"
+                )
+        else:
+            names = [(t, t) for t in listed]
+            if not names:
+                raise RegistryError(f"{repo}: no tags (the repository is empty or does not exist)")
+    if patterns:
+        names = [(t, n) for t, n in names if any(fnmatch.fnmatchcase(t, p) for p in patterns)]
+    if not names:
+        what = f" matching {', '.join(patterns)}" if patterns else ""
+        raise CompatError(f"{repo}: no tag{what}")
+    return [(t, f"{base}:{n}") for t, n in sorted(names)]
+
+
+def crawl(
+    repo: str,
+    *,
+    tags: Sequence[str] | None = None,
+    store: Any = None,
+    transport: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Found]:
+    """Every platform manifest of every tag of ``repo`` (or of the tag or digest it names),
+    each with its newest record. ``tags``: globs (``1.14.*``) a tag must match. Without a tag,
+    ``repo`` is the whole repository: every tag is read (the tags list, with paging), never
+    only ``latest``. ``progress(done, total)`` is called after each tag."""
     from .. import oci
     from ..oci import manifest as m
 
-    parsed = oci.parse(repo, store=store)
-    if parsed.kind == "layout" and parsed.path is not None:
+    parsed = oci.parse(repo, store=store, default_tag=None)
+    if parsed.kind == "layout" and parsed.path is not None and not parsed.default_store:
         index_json = parsed.path / "index.json"
         if not index_json.is_file():
             raise CompatError(f"{repo}: no OCI image layout at {parsed.path} (no index.json)")
-    base = parsed.repo
     if parsed.digest:
-        named: list[tuple[str, str]] = [(parsed.name or "", f"{base}@{parsed.digest}")]
+        named: list[tuple[str, str]] = [(parsed.name or "", f"{parsed.repo}@{parsed.digest}")]
+        if parsed.default_store and parsed.name:
+            named = [(parsed.name.split(":", 1)[1], f"{parsed.repo}@{parsed.digest}")]
     else:
-        names = [parsed.name] if parsed.name else list(tags or oci.list_tags(base, store=store))
-        named = [(t, f"{base}:{t}") for t in sorted(names)]
-    for tag, tag_ref in named:
-        st, r = oci.open_store(tag_ref, store=store)
+        named = _tag_names(repo, parsed, tags or (), store, transport)
+    base = parsed.repo
+    for done, (tag, tag_ref) in enumerate(named, 1):
+        st, r = oci.open_store(tag_ref, store=store, transport=transport)
         man = st.resolve(r.reference or tag)
         if man.is_index:
             children = [
@@ -127,10 +171,12 @@ def crawl(repo: str, *, tags: Sequence[str] | None = None, store: Any = None) ->
         for digest, platform in targets:
             ref = f"{base}@{digest}"
             try:
-                record = oci.pull(ref, store=store)
+                record = oci.pull(ref, store=store, transport=transport)
                 yield Found(ref=ref, tag=tag, digest=digest, platform=platform, record=record)
             except NameplateError as exc:
                 yield Found(ref=ref, tag=tag, digest=digest, platform=platform, problem=str(exc))
+        if progress is not None:
+            progress(done, len(named))
 
 
 def _path_like(target: str) -> str | None:
@@ -159,7 +205,7 @@ def or_no_such_file(target: str, load: Callable[[], _T]) -> _T:
         raise CompatError(f"{target}: no such file")
     try:
         return load()
-    except (RegistryError, CompatError) as exc:
+    except (RegistryError, CompatError, NotInStore) as exc:
         if like == "maybe":
             raise CompatError(f"{target}: no such file (nor a name in the default store)") from exc
         raise
@@ -249,6 +295,10 @@ def select(
     options: CheckOptions | None = None,
     tags: Sequence[str] | None = None,
     store: Any = None,
+    transport: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Selection:
-    """Crawl ``repo`` and rank its manifests for ``host``."""
-    return rank(list(crawl(repo, tags=tags, store=store)), host, options=options)
+    """Crawl ``repo`` (every tag, or those matching the globs ``tags``) and rank its manifests
+    for ``host``; ``transport``: how the registry is reached (:class:`nameplate.oci.Transport`)."""
+    found = crawl(repo, tags=tags, store=store, transport=transport, progress=progress)
+    return rank(list(found), host, options=options)

@@ -226,3 +226,8 @@ def write(record: Record, fmt: str, out: BinaryIO) -> None:
     """Write ``record`` in format ``fmt`` to the binary stream ``out`` (the bytes of
     :func:`encode`), as they are made."""
     WRITERS[resolve(fmt)](record, out)
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

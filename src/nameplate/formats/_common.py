@@ -57,7 +57,18 @@ SPDX_HASH_ALGS: Mapping[str, str] = {
 
 #: Fields of a component that the exporters map to a standard slot (the rest become properties).
 MAPPED_COMPONENT_FIELDS = frozenset(
-    {"id", "name", "version", "kind", "purl", "description", "homepage", "licenses", "sources"}
+    {
+        "id",
+        "name",
+        "version",
+        "kind",
+        "purl",
+        "cpe",
+        "description",
+        "homepage",
+        "licenses",
+        "sources",
+    }
 )
 
 

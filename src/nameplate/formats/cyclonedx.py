@@ -69,9 +69,9 @@ def _spdx_ids() -> frozenset[str]:
 def _is_expression(text: str) -> bool:
     from license_expression import get_spdx_licensing
 
-    if text.startswith("LicenseRef-"):
-        return True
-    info = get_spdx_licensing().validate(text)
+    # LicenseRef- symbols are allowed in expressions: check the rest
+    probe = re.sub(r"LicenseRef-[A-Za-z0-9.-]+", "MIT", text)
+    info = get_spdx_licensing().validate(probe)
     return not info.errors and not info.invalid_symbols
 
 
@@ -85,13 +85,17 @@ def _license(text: str) -> dict[str, Any]:
 
 def _licenses(texts: tuple[str, ...]) -> list[dict[str, Any]]:
     items = [_license(t) for t in texts]
-    # CycloneDX allows either licenses or one expression: keep expressions only when alone.
-    if len(items) > 1 and any("expression" in i for i in items):
-        items = [
-            {"license": {"name": t}} if "expression" in i else i
-            for t, i in zip(texts, items, strict=True)
-        ]
-    return items
+    if len(items) == 1 or all("license" in i and "id" in i["license"] for i in items):
+        return items
+    # CycloneDX allows either license objects or one expression: several licenses of which
+    # some are expressions (or LicenseRef-s) become one expression, all of them together.
+    joined = " AND ".join(f"({t})" if " " in t else t for t in texts)
+    if _is_expression(joined):
+        return [{"expression": joined}]
+    return [
+        {"license": {"name": t}} if "expression" in i else i
+        for t, i in zip(texts, items, strict=True)
+    ]
 
 
 def _hashes(hashes: Any) -> list[dict[str, str]]:
@@ -125,6 +129,8 @@ def _component(
         out["hashes"] = hashes
     if c.licenses:
         out["licenses"] = _licenses(c.licenses)
+    if c.cpe:
+        out["cpe"] = c.cpe
     if c.purl:
         out["purl"] = c.purl
     patches = [

@@ -11,15 +11,24 @@ and a malformed one raises :class:`~nameplate.errors.ExportError` naming the fil
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from packageurl import PackageURL
 
 from ..errors import ExportError
-from ..record import Component, Dependency, Evidence, Hash, OperatingSystem, Record
+from ..record import (
+    SCHEMA_VERSION,
+    Component,
+    Dependency,
+    Evidence,
+    Hash,
+    OperatingSystem,
+    Record,
+)
 
-__all__ = ["OS_PURL_TYPES", "ImportedSbom", "merge", "read_sbom"]
+__all__ = ["OS_PURL_TYPES", "ImportedSbom", "merge", "purl_key", "read_sbom"]
 
 #: purl types of OS package managers (what ``merge`` imports).
 OS_PURL_TYPES = frozenset({"deb", "rpm", "apk", "alpm", "ebuild", "opkg", "qpkg"})
@@ -70,6 +79,13 @@ def _obj(value: Any, path: str, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ExportError(f"{where}: {path}: expected an object")
     return value
+
+
+def _cpe(value: str | None) -> str | None:
+    """A CPE 2.3 formatted string as the record schema takes it, else None (dropped)."""
+    if value and re.match(r"^cpe:2\.3:[aho*-]:", value):
+        return value
+    return None
 
 
 def _purl_type(purl: str | None) -> str | None:
@@ -139,6 +155,7 @@ def _cdx_component(
         ecosystem=kind,
         purl=purl,
         description=_opt_str(c.get("description"), f"{path}.description", where),
+        cpe=_cpe(_opt_str(c.get("cpe"), f"{path}.cpe", where)),
         hashes=tuple(hashes),
         licenses=tuple(licenses),
         found_by=tuple(found_by),
@@ -281,22 +298,81 @@ def read_sbom(doc: Any, *, where: str = "sbom") -> ImportedSbom:
     )
 
 
+def purl_key(purl: str | None) -> tuple[str, str, str, str] | None:
+    """What identifies a package across tools: purl type, namespace, name and version (the epoch
+    folded in, whether written in the version or as a qualifier); None for no purl."""
+    if not purl:
+        return None
+    try:
+        p = PackageURL.from_string(purl)
+    except ValueError:
+        return None
+    quals: Mapping[str, Any] = p.qualifiers or {}  # type: ignore[assignment,unused-ignore]
+    version = p.version or ""
+    epoch = str(quals.get("epoch") or "")
+    if epoch and epoch != "0" and not version.startswith(f"{epoch}:"):
+        version = f"{epoch}:{version}"
+    namespace = (p.namespace or "").lower()
+    return p.type, namespace, p.name.lower(), version
+
+
+def _arch(purl: str | None) -> str | None:
+    try:
+        quals = PackageURL.from_string(purl or "").qualifiers
+    except ValueError:
+        return None
+    arch = (quals or {}).get("arch")  # type: ignore[union-attr,unused-ignore]
+    return str(arch) if arch else None
+
+
+def _match(record: Record) -> dict[tuple[str, str, str, str], list[tuple[str | None, str]]]:
+    index: dict[tuple[str, str, str, str], list[tuple[str | None, str]]] = {}
+    for c in record.components:
+        key = purl_key(c.purl)
+        if key is not None:
+            index.setdefault(key, []).append((_arch(c.purl), c.id))
+    return index
+
+
 def merge(record: Record, doc: Any, *, where: str = "sbom", digest: str | None = None) -> Record:
-    """``record`` plus the OS packages of SBOM ``doc`` (components already present by id or
-    purl are kept as they are); an ``Evidence`` entry names the SBOM."""
+    """``record`` plus the OS packages of SBOM ``doc`` that it does not have; an ``Evidence``
+    entry names the SBOM.
+
+    A package is the same when its purl has the same type, namespace, name and version (epoch
+    included) and arch; a qualifier that only one side writes (``distro``, or ``arch`` itself) is
+    not compared, so a trivy or syft SBOM of the same image adds only what nameplate missed."""
     sbom = read_sbom(doc, where=where)
     known_ids = {c.id for c in record.components}
-    known_purls = {c.purl for c in record.components if c.purl}
-    added = [c for c in sbom.components if c.id not in known_ids and c.purl not in known_purls]
+    index = _match(record)
+    same: dict[str, str] = {}  # SBOM component id -> the record's component id
+    added: list[Component] = []
+    for c in sbom.components:
+        if c.id in known_ids:
+            same[c.id] = c.id
+            continue
+        pkey = purl_key(c.purl)
+        arch = _arch(c.purl)
+        candidates = index.get(pkey, []) if pkey is not None else []
+        found = next((cid for a, cid in candidates if a is None or arch is None or a == arch), None)
+        if found is not None:
+            same[c.id] = found
+        else:
+            added.append(c)
+            if pkey is not None:
+                index.setdefault(pkey, []).append((arch, c.id))
     ids = known_ids | {c.id for c in added}
     edge_keys = {(d.dependent, d.dependency) for d in record.dependencies}
-    edges = [
-        d
-        for d in dict.fromkeys(sbom.dependencies)
-        if d.dependent in ids
-        and d.dependency in ids
-        and (d.dependent, d.dependency) not in edge_keys
-    ]
+    edges: list[Dependency] = []
+    for d in dict.fromkeys(sbom.dependencies):
+        dep = dataclasses.replace(
+            d,
+            dependent=same.get(d.dependent, d.dependent),
+            dependency=same.get(d.dependency, d.dependency),
+        )
+        key = (dep.dependent, dep.dependency)
+        if dep.dependent in ids and dep.dependency in ids and key not in edge_keys:
+            edge_keys.add(key)
+            edges.append(dep)
     hpc = record.hpc
     if hpc.os is None and sbom.os is not None:
         hpc = dataclasses.replace(hpc, os=sbom.os)
@@ -306,8 +382,12 @@ def merge(record: Record, doc: Any, *, where: str = "sbom", digest: str | None =
         digest=digest,
         detail=f"{len(added)} OS packages imported from {sbom.tool}",
     )
+    version = record.schema_version
+    if any(c.cpe for c in added):  # a field of schema 1.2.0: the merged record is of that one
+        version = SCHEMA_VERSION
     return dataclasses.replace(
         record,
+        schema_version=version,
         components=record.components + tuple(added),
         dependencies=record.dependencies + tuple(edges),
         hpc=hpc,

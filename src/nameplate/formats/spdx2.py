@@ -65,10 +65,33 @@ def spdx_id(component_id: str) -> str:
 def _valid_expression(text: str) -> bool:
     from license_expression import get_spdx_licensing
 
-    if text.startswith("LicenseRef-"):
-        return re.fullmatch(r"LicenseRef-[A-Za-z0-9.-]+", text) is not None
-    info = get_spdx_licensing().validate(text)
+    if text.startswith("LicenseRef-") and re.fullmatch(r"LicenseRef-[A-Za-z0-9.-]+", text):
+        return True
+    # LicenseRef- symbols are ours (declared in hasExtractedLicensingInfos): check the rest
+    probe = re.sub(r"LicenseRef-[A-Za-z0-9.-]+", "MIT", text)
+    info = get_spdx_licensing().validate(probe)
     return not info.errors and not info.invalid_symbols
+
+
+def license_refs(record: Record) -> list[dict[str, str]]:
+    """``hasExtractedLicensingInfos``: one entry per ``LicenseRef-`` a package declares (the
+    record names the license; its text stays in the package's own files)."""
+    refs = sorted(
+        {r for c in record.components for t in c.licenses for r in _LICENSE_REF.findall(t)}
+    )
+    return [
+        {
+            "licenseId": ref,
+            "name": ref.removeprefix("LicenseRef-"),
+            "extractedText": f"{ref.removeprefix('LicenseRef-')}: a license named by a package "
+            "database (a Debian copyright file, an rpm or apk header) that has no SPDX id; "
+            "its text is in the package's own files",
+        }
+        for ref in refs
+    ]
+
+
+_LICENSE_REF = re.compile(r"LicenseRef-[A-Za-z0-9.-]+")
 
 
 def _escape(value: str) -> str:
@@ -130,14 +153,25 @@ def _package(
     out["copyrightText"] = "NOASSERTION"
     if c.description:
         out["description"] = c.description
+    refs = []
     if c.purl:
-        out["externalRefs"] = [
+        refs.append(
             {
                 "referenceCategory": "PACKAGE-MANAGER",
                 "referenceType": "purl",
                 "referenceLocator": c.purl,
             }
-        ]
+        )
+    if c.cpe:
+        refs.append(
+            {
+                "referenceCategory": "SECURITY",
+                "referenceType": "cpe23Type",
+                "referenceLocator": c.cpe,
+            }
+        )
+    if refs:
+        out["externalRefs"] = refs
     out["primaryPackagePurpose"] = _PURPOSE.get(c.kind, "LIBRARY")
     pairs = _common.component_pairs(c, deptypes, memo)
     pairs += [(f"{NS}:id", c.id)]
@@ -153,6 +187,11 @@ def _relationships(record: Record, ids: dict[str, str]) -> Iterator[dict[str, st
     for root in record.roots:
         if root in ids:
             rels.add(("SPDXRef-DOCUMENT", "DESCRIBES", ids[root]))
+    if not record.roots:  # an image's OS packages: the document describes the top-level ones
+        needed = {d.dependency for d in record.dependencies}
+        for cid, spdx in ids.items():
+            if cid not in needed:
+                rels.add(("SPDXRef-DOCUMENT", "DESCRIBES", spdx))
     for edge in record.dependencies:
         if edge.dependent not in ids or edge.dependency not in ids:
             continue
@@ -209,6 +248,7 @@ def lazy_document(record: Record) -> Spine:
                 _package(record, c, incoming.get(c.id, empty), memo) for c in components
             ),
             "relationships": Items(_relationships(record, ids)),
+            **({"hasExtractedLicensingInfos": refs} if (refs := license_refs(record)) else {}),
         }
     )
 

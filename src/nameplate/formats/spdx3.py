@@ -114,6 +114,11 @@ def _package(ids: _Ids, c: Component) -> dict[str, Any]:
         software_homePage=c.homepage,
         software_primaryPurpose=_PURPOSE.get(c.kind, "library"),
         verifiedUsing=hashes,
+        externalIdentifier=[
+            {"type": "ExternalIdentifier", "externalIdentifierType": "cpe23", "identifier": c.cpe}
+        ]
+        if c.cpe
+        else None,
     )
 
 

@@ -62,3 +62,8 @@ __all__ = [
     "resolve",
     "summary_annotations",
 ]
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

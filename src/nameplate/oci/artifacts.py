@@ -117,7 +117,14 @@ def _select(st: Store, man: ResolvedManifest, platform: str | None, where: str) 
     raise RegistryError(f"{where}: indexes nested too deep")
 
 
+def _check_default_store(st: Store, r: Reference) -> None:
+    """A name of the default store that is not there: one line saying what to run first."""
+    if r.default_store and isinstance(st, Layout) and r.name and not r.digest:
+        st.require_entry(r.name)
+
+
 def _resolve(st: Store, r: Reference, platform: str | None) -> ResolvedManifest:
+    _check_default_store(st, r)
     reference = r.reference
     if reference is None and not isinstance(st, Layout):
         raise RegistryError(f"{r}: needs a tag or a digest")
@@ -211,8 +218,12 @@ def attach(
     store: StoreArg = None,
     platform: str | None = None,
     transport: _wire.Transport | None = None,
+    force: bool = False,
 ) -> Descriptor:
     """Attach ``record`` to the image or artifact ``ref`` names (its per-platform manifest).
+
+    A record of an image or artifact whose subject digest is neither that manifest's nor (for
+    a SIF artifact) its SIF layer's is refused with ``SubjectMismatch``, unless ``force``.
 
     ``exports``: format names of :mod:`nameplate.formats`, attached as sibling referrers.
     ``compat``: OCI 1.0 style (type in the config media type) for registries that reject
@@ -220,7 +231,10 @@ def attach(
     Returns the record artifact's descriptor.
     """
     st, r = open_store(ref, store=store, transport=transport)
-    subject = _resolve(st, r, platform).descriptor()
+    resolved = _resolve(st, r, platform)
+    if not force:
+        m.check_subject(record, resolved, str(r))
+    subject = resolved.descriptor()
     annotations = summary_annotations(record)
     desc = _push_artifact(
         st,
@@ -516,6 +530,7 @@ def copy(
     stay; they are content-addressed). Returns how many manifests were copied."""
     s_store, s_ref = open_store(src, store=store, transport=transport)
     d_store, d_ref = open_store(dst, store=store, transport=transport)
+    _check_default_store(s_store, s_ref)
     reference = s_ref.reference
     if reference is None and not isinstance(s_store, Layout):
         raise RegistryError(f"{s_ref}: needs a tag or a digest")

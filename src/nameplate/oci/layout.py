@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._io import atomic_write
-from ..errors import RegistryError, UnsafeInput
+from ..errors import NotInStore, RegistryError, UnsafeInput
 from . import manifest as m
 from .manifest import Descriptor, ResolvedManifest
 
@@ -263,6 +263,23 @@ class Layout:
             index["manifests"] = items
             self._write_index(index)
         return desc
+
+    def require_entry(self, name: str) -> None:
+        """Raise :class:`~nameplate.errors.NotInStore`, saying what to run first, when this
+        layout (the default store) has no entry ``name`` yet."""
+        if not (self.path / "index.json").is_file():
+            raise NotInStore(
+                f"{name}: the default store {self.path} is empty; push what the record "
+                f"describes first (nameplate push PATH --to {name}), or name a registry "
+                "(HOST/REPO:TAG) or a layout (oci:DIR:NAME)"
+            )
+        names = self.tags()
+        if name not in names:
+            shown = (", ".join(names[:5]) + (", ..." if len(names) > 5 else "")) or "none"
+            raise NotInStore(
+                f"{name}: not in the default store {self.path} (names: {shown}); push it "
+                f"first: nameplate push PATH --to {name}"
+            )
 
     def tags(self) -> list[str]:
         """The ref names of ``index.json``."""

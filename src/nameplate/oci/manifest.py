@@ -15,10 +15,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._codec import empty_map
-from ..errors import RegistryError
+from ..errors import RegistryError, SubjectMismatch
+
+if TYPE_CHECKING:
+    from ..record import Record
 
 __all__ = [
     "ANNOTATION_CREATED",
@@ -47,6 +50,7 @@ __all__ = [
     "artifact_type_of",
     "canonical_json",
     "check_digest",
+    "check_subject",
     "digest_of",
     "empty_index",
     "index_descriptors",
@@ -348,3 +352,29 @@ def index_descriptors(doc: Mapping[str, Any], *, where: str = "index") -> list[D
     if not isinstance(items, list):
         raise RegistryError(f"{where}.manifests: not an array")
     return [Descriptor.from_dict(d, where=f"{where}.manifests[{i}]") for i, d in enumerate(items)]
+
+
+_SIF_CONFIG = "application/vnd.sylabs.sif.config.v1+json"
+
+
+def check_subject(record: Record, target: ResolvedManifest, where: str) -> None:
+    """Refuse to attach a record of an image or artifact to another one: its subject digest
+    must be the target manifest's, or the SIF layer's of a SIF artifact (the sha256 of the
+    SIF file a record of that file names). Records of builds (Spack, EasyBuild, binaries)
+    describe no manifest and attach anywhere."""
+    digest = record.subject.digest
+    if record.subject.kind not in ("image", "artifact") or not digest:
+        return
+    allowed = {target.digest}
+    if not target.is_index:
+        doc = target.json
+        config = doc.get("config")
+        if isinstance(config, dict) and config.get("mediaType") == _SIF_CONFIG:
+            allowed |= {
+                str(d.get("digest")) for d in doc.get("layers") or [] if isinstance(d, dict)
+            }
+    if digest not in allowed:
+        raise SubjectMismatch(
+            f"{where}: the record describes {digest}, not this image ({target.digest}); "
+            "use --force to attach it anyway"
+        )

@@ -65,6 +65,8 @@ class Reference:
     repository: str = ""
     name: str | None = None
     digest: str | None = None
+    #: a ``NAME[:TAG]`` of the default store (``repository`` is then ``NAME``)
+    default_store: bool = False
 
     @property
     def reference(self) -> str | None:
@@ -105,8 +107,15 @@ def _looks_like_host(part: str) -> bool:
     return "." in part or ":" in part or part == "localhost"
 
 
-def parse(text: str, *, store: str | os.PathLike[str] | None = None) -> Reference:
-    """Parse ``text`` (see the module docstring); ``store`` overrides the default store."""
+def parse(
+    text: str,
+    *,
+    store: str | os.PathLike[str] | None = None,
+    default_tag: str | None = "latest",
+) -> Reference:
+    """Parse ``text`` (see the module docstring); ``store`` overrides the default store.
+    ``default_tag`` is the tag of a registry or default-store reference that names none
+    (None: no tag, for a whole repository)."""
     original = text
     if not text or len(text) > 4096 or any(c.isspace() or ord(c) < 32 for c in text):
         raise BadReference(f"{original[:80]!r}: not a reference")
@@ -138,7 +147,7 @@ def parse(text: str, *, store: str | os.PathLike[str] | None = None) -> Referenc
         if tag is not None and not _TAG.match(tag):
             raise BadReference(f"{original}: {tag!r} is not a valid tag")
         if tag is None and digest is None:
-            tag = "latest"
+            tag = default_tag
         return Reference(kind="registry", registry=host, repository=repo, name=tag, digest=digest)
     # the default store: NAME[:TAG] becomes the ref name "NAME:TAG"
     repo, tag = _split_tag(rest)
@@ -146,9 +155,12 @@ def parse(text: str, *, store: str | os.PathLike[str] | None = None) -> Referenc
         raise BadReference(f"{original}: {repo!r} is not a valid name")
     if tag is not None and not _TAG.match(tag):
         raise BadReference(f"{original}: {tag!r} is not a valid tag")
-    entry = None if (tag is None and digest is not None) else f"{repo}:{tag or 'latest'}"
+    tag = tag or (None if digest is not None else default_tag)
+    entry = None if tag is None else f"{repo}:{tag}"
     where = Path(store) if store is not None else default_store_path()
-    return Reference(kind="layout", path=where, name=entry, digest=digest)
+    return Reference(
+        kind="layout", path=where, repository=repo, name=entry, digest=digest, default_store=True
+    )
 
 
 def _split_tag(path: str) -> tuple[str, str | None]:

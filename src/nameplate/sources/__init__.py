@@ -83,13 +83,27 @@ def extract_all(target: str | Path, *, kind: str | None = None, **options: Any) 
     return records
 
 
-def extract(target: str | Path, *, kind: str | None = None, **options: Any) -> Record:
-    """A single record for ``target``: the combined record when it has several roots."""
-    opts = _options(options)
-    module = load_source(kind or detect(target))
+def extract(
+    target: str | Path, *, kind: str | None = None, combined: bool = False, **options: Any
+) -> Record:
+    """The one record of ``target``. A target with several roots (a store, an environment, a
+    folder of easyconfigs) is refused with a :class:`SourceError` that names them, unless
+    ``combined`` asks for one record over all of them (or ``roots`` picks one)."""
     from dataclasses import replace
 
-    records: list[Record] = module.extract_all(target, replace(opts, combined=True))
-    if len(records) != 1:
-        raise SourceError(f"{target}: expected one combined record, got {len(records)}")
-    return records[0]
+    opts = _options(options)
+    if combined:
+        opts = replace(opts, combined=True)
+    records = load_source(kind or detect(target)).extract_all(target, opts)
+    if len(records) == 1:
+        return records[0]  # type: ignore[no-any-return]
+    names = ", ".join(r.subject.name for r in records[:5]) + (", ..." if len(records) > 5 else "")
+    raise SourceError(
+        f"{target}: {len(records)} roots ({names}): pick one with roots=(...), join them with "
+        "combined=True, or use extract_all for one record each"
+    )
+
+
+def __dir__() -> list[str]:
+    """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
+    return sorted(__all__)

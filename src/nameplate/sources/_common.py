@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ class ExtractOptions:
     ``clock`` fixes ``provenance.extracted_at`` (tests, reproducible builds); without it,
     ``SOURCE_DATE_EPOCH`` is honoured, then the current time. ``transport``: how registry
     images are reached (plain HTTP, CA file, credentials); default ``nameplate.oci.Transport()``.
+    ``on_progress(done, total)``: called as a source makes headway through many roots (the CLI
+    draws a bar on a terminal); it must not raise.
     """
 
     clock: _dt.datetime | None = None
@@ -37,6 +40,7 @@ class ExtractOptions:
     progress: bool = False
     extra: dict[str, str] = field(default_factory=dict)
     transport: Transport | None = None
+    on_progress: Callable[[int, int], None] | None = None
 
 
 def generator() -> Tool:

@@ -8,10 +8,12 @@ always on (a CA bundle can be added); plain HTTP only for hosts the :class:`Tran
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import io
 import logging
 import random
+import re
 import ssl
 import threading
 import time
@@ -174,7 +176,9 @@ class Registry:
                     if not stale:
                         time.sleep(0.05 * (4**attempt) + random.uniform(0, 0.05))  # noqa: S311
                     continue
-                raise RegistryError(f"{self.host}: {method} {bare(path)}: {exc}") from exc
+                raise RegistryError(
+                    f"{self.host}: {method} {bare(path)}: {exc}{_tls_hint(exc)}"
+                ) from exc
             log.debug("%s %s %s -> %s", self.host, method, bare(path), resp.status)
             if idempotent and resp.status in _RETRY_STATUS and attempt < attempts:
                 time.sleep(0.05 * (4**attempt) + random.uniform(0, 0.05))  # noqa: S311
@@ -249,10 +253,13 @@ class Registry:
             f"{self.host}: authentication failed for {self.who()} ({method} {bare(path)})"
         )
 
-    def open_stream(self, path: str, *, scopes: tuple[str, ...], digest: str) -> BinaryIO:
-        """GET a blob as a stream (redirects followed; the digest checked at the end)."""
+    def _blob_get(
+        self, path: str, *, scopes: tuple[str, ...], digest: str, extra: Mapping[str, str]
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """GET a blob (redirects followed, credentials never sent to another host); the open
+        connection and a response of status 200 or 206."""
         self._ping()
-        headers = self.auth.headers(scopes)
+        headers = {**self.auth.headers(scopes), **extra}
         netloc, scheme, target = self.host, self.scheme, path
         for _ in range(6):
             conn = self._new_conn(netloc, scheme)
@@ -264,7 +271,7 @@ class Registry:
                 raise RegistryError(f"{netloc}: TLS certificate not trusted") from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                raise RegistryError(f"{netloc}: GET blob {digest}: {exc}") from exc
+                raise RegistryError(f"{netloc}: GET blob {digest}: {exc}{_tls_hint(exc)}") from exc
             if resp.status in (301, 302, 303, 307, 308):
                 location = resp.getheader("Location") or ""
                 conn.close()
@@ -272,17 +279,92 @@ class Registry:
                     urllib.parse.urljoin(f"{scheme}://{netloc}{target}", location)
                 )
                 if url.netloc != self.host:
-                    headers = {}  # never send our credentials to blob storage elsewhere
+                    headers = dict(extra)  # never send our credentials to blob storage elsewhere
                 netloc, scheme = url.netloc, url.scheme
                 target = url.path + (f"?{url.query}" if url.query else "")
                 continue
-            if resp.status != 200:
+            if resp.status not in (200, 206):
                 body = resp.read(ERROR_BODY_LIMIT)
                 conn.close()
                 err = error_text(Response(resp.status, {}, body))
                 raise RegistryError(f"{self.host}: GET blob {digest}: {resp.status} {err}")
-            return io.BufferedReader(BlobStream(conn, resp, digest, self.host), CHUNK)
+            return conn, resp
         raise RegistryError(f"{self.host}: GET blob {digest}: too many redirects")
+
+    def open_stream(self, path: str, *, scopes: tuple[str, ...], digest: str) -> BinaryIO:
+        """GET a blob as a stream (redirects followed; the digest checked at the end)."""
+        conn, resp = self._blob_get(path, scopes=scopes, digest=digest, extra={})
+        if resp.status != 200:
+            conn.close()
+            raise RegistryError(f"{self.host}: GET blob {digest}: {resp.status} without Range")
+        return io.BufferedReader(BlobStream(conn, resp, digest, self.host), CHUNK)
+
+    def read_range(
+        self,
+        path: str,
+        *,
+        scopes: tuple[str, ...],
+        digest: str,
+        start: int,
+        length: int,
+        whole_limit: int,
+    ) -> tuple[bytes, bool]:
+        """Bytes ``[start, start + length)`` of a blob, with an HTTP ``Range`` request.
+
+        Returns ``(data, False)`` for a partial answer (206). A server that ignores ``Range``
+        answers 200 with the whole blob: it is read only up to ``whole_limit`` bytes, checked
+        against ``digest`` and returned as ``(blob, True)``; a larger one is refused."""
+        end = start + length - 1
+        conn, resp = self._blob_get(
+            path, scopes=scopes, digest=digest, extra={"Range": f"bytes={start}-{end}"}
+        )
+        try:
+            if resp.status == 206:
+                content_range = resp.getheader("Content-Range") or ""
+                m_range = re.match(r"^bytes (\d+)-(\d+)/(\d+|\*)$", content_range.strip())
+                if m_range is None or int(m_range.group(1)) != start:
+                    raise RegistryError(
+                        f"{self.host}: GET blob {digest}: Content-Range {content_range!r} "
+                        f"does not answer bytes={start}-{end}"
+                    )
+                data = resp.read(length + 1)
+                if len(data) > length or int(m_range.group(2)) - start + 1 != len(data):
+                    raise RegistryError(
+                        f"{self.host}: GET blob {digest}: {len(data)} bytes for a range of {length}"
+                    )
+                return data, False
+            declared = resp.getheader("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > whole_limit:
+                raise RegistryError(
+                    f"{self.host}: GET blob {digest}: the server ignores Range and would send "
+                    f"{declared} bytes (over the {whole_limit}-byte limit)"
+                )
+            data = resp.read(whole_limit + 1)
+            if len(data) > whole_limit:
+                raise RegistryError(
+                    f"{self.host}: GET blob {digest}: the server ignores Range and sends more "
+                    f"than {whole_limit} bytes"
+                )
+            alg, _, hexpart = digest.partition(":")
+            if hashlib.new(alg, data).hexdigest() != hexpart:
+                raise RegistryError(f"{self.host}: blob {digest}: digest mismatch")
+            return data, True
+        except (OSError, http.client.HTTPException) as exc:
+            raise RegistryError(f"{self.host}: GET blob {digest}: {exc}") from exc
+        finally:
+            conn.close()
+
+
+def _tls_hint(exc: BaseException) -> str:
+    """The hint for a TLS handshake that failed for another reason than trust: most often a
+    registry that speaks plain HTTP (every command gives it, since every command reaches
+    registries through here)."""
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            " (the TLS handshake failed: a plain-HTTP registry? use --plain-http or"
+            " NAMEPLATE_PLAIN_HTTP)"
+        )
+    return ""
 
 
 _REGISTRIES: dict[tuple[str, Transport], Registry] = {}

@@ -56,6 +56,22 @@ class RepositoryBase:
             f"/v2/{self.name}/blobs/{digest}", scopes=self._pull, digest=digest
         )
 
+    def read_blob_range(
+        self, digest: str, start: int, length: int, *, whole_limit: int
+    ) -> tuple[bytes, bool]:
+        """Bytes ``[start, start + length)`` of blob ``digest`` (HTTP ``Range``); ``(blob,
+        True)`` when the server sent the whole blob instead (at most ``whole_limit`` bytes,
+        digest checked)."""
+        m.check_digest(digest)
+        return self.registry.read_range(
+            f"/v2/{self.name}/blobs/{digest}",
+            scopes=self._pull,
+            digest=digest,
+            start=start,
+            length=length,
+            whole_limit=whole_limit,
+        )
+
     def _location(self, resp: Response, what: str) -> str:
         location = resp.header("location")
         if not location:

@@ -9,7 +9,7 @@ f-strings, subscripts and slices, comprehensions, whitelisted builtins (``len``,
 ``GITHUB_SOURCE``...) come from ``vocab/easybuild-toolchains.json``. Whatever cannot be evaluated
 becomes an :class:`Unresolved` value, never an exception; every evaluation is bounded in steps
 and in the size of the values it builds, so a hostile file ends in an unknown, not a hang. The
-expression evaluator is :mod:`._ec_eval`; the constants and templates are :mod:`._ec_templates`.
+expression evaluator is :mod:`.evaluator`; the constants and templates are :mod:`.templates`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""The image source: OCI layouts, OCI and docker archives, registries.
+"""The image source: OCI layouts, OCI and docker archives, SIF files, registries.
 
 Modules: :mod:`.stores` (where manifests and blobs come from), :mod:`.tarstream` and
-:mod:`.layers` (layers streamed into one merged read-only tree, never extracted),
-:mod:`.ospkgs` (dpkg, apk and rpm databases, os-release), :mod:`.record` (every finder run on the
-merged tree, results merged) and :mod:`.extract` (the entry points).
+:mod:`.layers` (layers streamed, or squashfs read in place, into one merged read-only tree, never
+extracted), :mod:`.sif` and :mod:`.sifstore` (Apptainer/SingularityCE images), :mod:`.ranged` (a
+registry blob read by byte ranges), :mod:`.ospkgs` and :mod:`.licenses` (dpkg, apk and rpm
+databases, os-release, licenses), :mod:`.record` (every finder run on the merged tree, results
+merged) and :mod:`.extract` (the entry points).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ CAPABILITIES: dict[str, str] = {
     "spack-buildcache": "Spack OCI build-cache images, from the config's spec (no layers read)",
     "easybuild": "EasyBuild installs and module trees inside the image",
     "os-packages": "dpkg status (and status.d), apk installed, rpmdb.sqlite; os-release",
+    "licenses": "dpkg copyright files, rpm License, apk L: as SPDX expressions",
+    "sif": "Apptainer/SingularityCE SIF files and OCI-SIF, local or pushed with oras://",
     "elf": "glibc/libstdc++ floors, MPI ABI, CUDA runtime and GPU code of component binaries",
     "labels": "image labels and manifest annotations (incl. org.supercontainers.*)",
 }

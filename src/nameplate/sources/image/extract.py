@@ -18,6 +18,9 @@ The stores (layout, archive, registry) are in :mod:`.stores`.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import logging
 import os
 import platform as _platform
 import sys
@@ -25,12 +28,23 @@ import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, cast
 
 from ...errors import SourceError
 from ...record import Record
+from ...squashfs import ReadAt
 from .._common import ExtractOptions
 from .layers import LayerRef, Limits, scan_layers
+from .ranged import RangedBlob
+from .sif import DATA_OCI_ROOT_INDEX, FileReader, is_sif, read_sif
+from .sifstore import (
+    SIF_CONFIG_TYPE,
+    SIF_LAYER_TYPE,
+    SQUASHFS_LAYER_TYPES,
+    SifOciStore,
+    sif_annotations,
+    sif_manifest,
+)
 from .stores import (
     _DIGEST,
     _DOC_LIMIT,
@@ -56,6 +70,8 @@ __all__ = [
     "extract_all",
     "open_image",
 ]
+
+log = logging.getLogger(__name__)
 
 INDEX_TYPES = frozenset(
     {
@@ -129,11 +145,13 @@ def resolve_image(
     wanted = platform or host_platform()
     data, media_type, digest = store.manifest(reference)
     annotations: dict[str, str] = {}
+    index_platform: str | None = None
     for _ in range(4):  # nested indexes, bounded
         doc = _json(data, f"{store.name}@{digest}")
         if media_type not in INDEX_TYPES and "manifests" not in doc:
             break
         chosen = _select(doc, wanted, f"{store.name}@{digest}")
+        index_platform = _platform_of(chosen) or index_platform
         annotations.update(_str_map(chosen.get("annotations")))
         data, media_type, digest = store.manifest(_check_digest(chosen.get("digest", ""), ref))
     else:
@@ -143,6 +161,8 @@ def resolve_image(
     if not isinstance(config_desc, dict) or not isinstance(doc.get("layers", []), list):
         raise SourceError(f"{ref}@{digest}: not an image manifest (no config)")
     config_digest = _check_digest(config_desc.get("digest", ""), ref)
+    if config_desc.get("mediaType") == SIF_CONFIG_TYPE:
+        return _sif_artifact(store, doc, ref=ref, digest=digest, reference=reference)
     with store.open_blob(config_digest) as f:
         config_bytes = f.read(_DOC_LIMIT + 1)
     if config_digest.startswith("sha256:") and _sha256(config_bytes) != config_digest:
@@ -153,15 +173,26 @@ def resolve_image(
         if not isinstance(layer, dict):
             raise SourceError(f"{ref}@{digest}: layers[{i}] is not a descriptor")
         ld = _check_digest(layer.get("digest", ""), f"{ref}@{digest}: layers[{i}]")
+        media_type = str(layer.get("mediaType", ""))
         layers.append(
             LayerRef(
                 digest=ld,
-                media_type=str(layer.get("mediaType", "")),
+                media_type=media_type,
                 open=_blob_opener(store, ld),
                 size=_check_size(layer, f"{ref}@{digest}: layers[{i}]"),
+                random=_random_opener(store, ld, media_type),
             )
         )
     annotations.update(_str_map(doc.get("annotations")))
+    found: str | None = _config_platform(config) or wanted
+    conflicts: tuple[str, ...] = ()
+    if index_platform and found and not _matches(found, index_platform):
+        conflicts = (
+            f"the index says {index_platform} for manifest {digest}, its config says "
+            f"{found}: the platform is unknown",
+        )
+        log.warning("%s: %s", ref, conflicts[0])
+        found = None
     return ImageManifest(
         ref=ref,
         digest=digest,
@@ -169,13 +200,64 @@ def resolve_image(
         config_digest=config_digest,
         layers=tuple(layers),
         annotations=annotations,
-        platform=_config_platform(config) or wanted,
+        platform=found,
         tag=reference if reference and not _DIGEST.match(reference) else None,
+        conflicts=conflicts,
     )
+
+
+def _report_fetch(image: ImageManifest) -> None:
+    ranged = image.ranged
+    if ranged is not None:
+        log.info(
+            "%s: fetched %d of %d bytes in %d range requests",
+            ranged.where,
+            ranged.fetched,
+            ranged.size,
+            ranged.requests,
+        )
+
+
+def _sif_artifact(
+    store: BlobStore, doc: dict[str, Any], *, ref: str, digest: str, reference: str | None
+) -> ImageManifest:
+    """A SIF pushed as an artifact (``apptainer push oras://``): its SIF layer, read in place
+    (byte ranges from a registry); the subject is the artifact's manifest."""
+    at = f"{ref}@{digest}"
+    sifs = [
+        d
+        for d in doc.get("layers") or []
+        if isinstance(d, dict) and d.get("mediaType") == SIF_LAYER_TYPE
+    ]
+    if len(sifs) != 1:
+        raise SourceError(f"{at}: a SIF artifact has one {SIF_LAYER_TYPE} layer, not {len(sifs)}")
+    layer_digest = _check_digest(sifs[0].get("digest", ""), f"{at}: layers[0]")
+    size = _check_size(sifs[0], f"{at}: layers[0]")
+    random_blob = getattr(store, "random_blob", None)
+    if random_blob is None:
+        raise SourceError(f"{at}: a SIF layer can only be read from a registry or a layout")
+    source = cast("ReadAt", random_blob(layer_digest, size))
+    tag = reference if reference and not _DIGEST.match(reference) else None
+    image = open_sif(
+        source, ref=ref, digest=digest, where=f"{ref}@{layer_digest}", platform=None, tag=tag
+    )
+    notes = {**image.annotations, "nameplate.sif.digest": layer_digest}
+    ranged = source if isinstance(source, RangedBlob) else None
+    return dataclasses.replace(image, annotations=notes, ranged=ranged)
 
 
 def _blob_opener(store: BlobStore, digest: str) -> Callable[[], BinaryIO]:
     return lambda: store.open_blob(digest)
+
+
+def _random_opener(store: BlobStore, digest: str, media_type: str) -> Callable[[], ReadAt] | None:
+    """Random access to a squashfs layer, where the store offers it (an OCI-SIF)."""
+    random_blob = getattr(store, "random_blob", None)
+    if media_type not in SQUASHFS_LAYER_TYPES:
+        return None
+    if random_blob is None:
+        raise SourceError(f"{store.name}: squashfs layer {digest} cannot be read from here")
+    return lambda: cast("ReadAt", random_blob(digest, None))
 
 
 def _str_map(value: Any) -> dict[str, str]:
@@ -199,9 +281,40 @@ def _looks_registry(target: str) -> bool:
     return "/" in target and ("." in first or ":" in first or first == "localhost")
 
 
+def _sif_head(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return is_sif(f.read(64))
+    except OSError:
+        return False
+
+
+def open_sif(
+    source: ReadAt, *, ref: str, digest: str, where: str, platform: str | None, tag: str | None
+) -> ImageManifest:
+    """A SIF (local or in a registry) as one platform image: its squashfs partition, or for an
+    OCI-SIF the image its root index names."""
+    image = read_sif(source, where=where)
+    if image.first(DATA_OCI_ROOT_INDEX) is not None:
+        oci_image = resolve_image(SifOciStore(image), None, ref=ref, platform=platform)
+        notes = {**oci_image.annotations, **sif_annotations(image)}
+        return dataclasses.replace(oci_image, annotations=notes, tag=tag)
+    return sif_manifest(image, ref=ref, digest=digest, tag=tag)
+
+
 def open_image(target: str, options: ExtractOptions) -> ImageManifest:
     """Resolve an image reference (see the module docstring) to one platform manifest."""
     platform = options.platform
+    sif_path = _local_sif(target)
+    if sif_path is not None:
+        return open_sif(
+            FileReader(sif_path),
+            ref=target,
+            digest="",
+            where=str(sif_path),
+            platform=platform,
+            tag=None,
+        )
     for scheme in ("oci:", "oci-archive:", "docker-archive:"):
         if target.startswith(scheme):
             path, reference = _split(target[len(scheme) :])
@@ -227,14 +340,30 @@ def _from_archive(
     return store.docker_image(reference, ref)
 
 
+def _local_sif(target: str) -> Path | None:
+    """The SIF file ``target`` names (``sif:PATH``, or a file with the SIF magic), or None."""
+    if target.startswith("sif:"):
+        path = Path(target[4:])
+        if not path.is_file():
+            raise SourceError(f"{path}: no such SIF file")
+        return path
+    path = Path(target)
+    if not target.startswith(("oci:", "oci-archive:", "docker-archive:")) and path.is_file():
+        return path if _sif_head(path) else None
+    return None
+
+
 def detect(target: str | os.PathLike[str]) -> bool:
-    """True for an image reference: a layout folder, an image tarball or a registry ref."""
+    """True for an image reference: a layout folder, an image tarball, a SIF file or a registry
+    ref."""
     text = os.fspath(target)
-    if text.startswith(("oci:", "oci-archive:", "docker-archive:", "docker://")):
+    if text.startswith(("oci:", "oci-archive:", "docker-archive:", "docker://", "sif:")):
         return True
     path = Path(text)
     if path.is_dir():
         return (path / "oci-layout").is_file()
+    if path.is_file() and _sif_head(path):
+        return True
     if path.is_file():
         try:
             with tarfile.open(path, _tar_mode(path)) as tf:
@@ -266,15 +395,61 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
     from .record import build_image_record, metadata_keep
 
     text = os.fspath(target)
-    image = open_image(text, options)
-    spec = image.config.get("spec")
-    if isinstance(spec, dict):
-        return [build_image_record(image, None, options)]
-    limits = Limits(**_limit_overrides(options))
-    total = sum(layer.size for layer in image.layers)
-    with _progress(options, total, f"scanning {len(image.layers)} layers") as bar:
-        tree = scan_layers(text, image.layers, keep=metadata_keep, limits=limits, progress=bar)
+    sif_path = _local_sif(text)
+    hasher = _FileHash(sif_path) if sif_path is not None else None
+    try:
+        image = open_image(text, options)
+        spec = image.config.get("spec")
+        if isinstance(spec, dict):
+            return [build_image_record(image, None, options)]
+        limits = Limits(**_limit_overrides(options))
+        total = sum(layer.size for layer in image.layers)
+        with _progress(options, total, f"scanning {len(image.layers)} layers") as bar:
+            tree = scan_layers(text, image.layers, keep=metadata_keep, limits=limits, progress=bar)
+        _report_fetch(image)
+    finally:
+        digest = hasher.result() if hasher is not None else None
+    if digest and not image.digest:
+        image = dataclasses.replace(image, digest=digest)  # a SIF file: its sha256
     return [build_image_record(image, tree, options)]
+
+
+class _FileHash:
+    """The sha256 of a file, computed in a thread while the scan runs (hashlib lets go of the
+    GIL): the identity of a SIF file, equal to the digest of the blob `apptainer push` sends."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        self._path, self._digest, self._error = path, "", ""
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="nameplate-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        h = hashlib.sha256()
+        try:
+            with open(self._path, "rb", buffering=0) as f:
+                while not self._stop:
+                    chunk = f.read(4 * 1024 * 1024)
+                    if not chunk:
+                        break
+                    h.update(chunk)
+        except OSError as exc:
+            self._error = f"{self._path}: cannot read: {exc.strerror}"
+            return
+        self._digest = "sha256:" + h.hexdigest()
+
+    def result(self) -> str:
+        """The digest (after the thread ends); ``SourceError`` if the file could not be read."""
+        import sys
+
+        if sys.exc_info()[0] is not None:
+            self._stop = True  # the scan failed: no need to finish
+        self._thread.join()
+        if self._error:
+            raise SourceError(self._error)
+        return self._digest
 
 
 def _limit_overrides(options: ExtractOptions) -> dict[str, int]:

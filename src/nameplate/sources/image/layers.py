@@ -32,6 +32,8 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from ...errors import InputTooLarge, SourceError, UnsafeInput
+from ...squashfs import Limits as SquashLimits
+from ...squashfs import ReadAt, SquashFs
 from ...tree import DEFAULT_LIMIT
 from .tarstream import _BLOCK, Limits, _Member, _members, _Stream
 
@@ -45,12 +47,15 @@ _OPAQUE = ".wh..wh..opq"
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LayerRef:
-    """One layer: its digest (for messages), media type, and how to open its (compressed) bytes."""
+    """One layer: its digest (for messages), media type, and how to open its (compressed) bytes.
+    A squashfs layer (a SIF partition, an OCI-SIF layer) has ``random``: random access to its
+    bytes, read where needed instead of streamed."""
 
     digest: str
     media_type: str
     open: Callable[[], BinaryIO]
     size: int = 0
+    random: Callable[[], ReadAt] | None = None
 
 
 class _Entry:
@@ -74,7 +79,7 @@ class _Entry:
         self.link = link
         self.member = member  # ordinal of the tar member holding the bytes, in layer ``src``
         self.src = src
-        self.elf = False
+        self.elf: bool | None = False  # None: not looked at yet (a squashfs file)
         self.content: bytes | None = None
 
 
@@ -107,6 +112,7 @@ class LayerTree:
         self.decompressed = 0
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cached = 0
+        self._squash: dict[int, SquashFs] = {}
 
     # -- building --------------------------------------------------------------------------------
 
@@ -184,6 +190,11 @@ class LayerTree:
         progress: Callable[[int], None] | None,
     ) -> None:
         where = f"{self._name}: layer {layer.digest}"
+        if layer.random is not None:
+            self._apply_squashfs(index, layer.random(), keep, where)
+            if progress is not None:
+                progress(layer.size)
+            return
         counted = [self.decompressed]
         with layer.open() as raw:
             stream = _Stream(raw, where, self.limits, counted, progress)
@@ -239,6 +250,43 @@ class LayerTree:
         entry.elf = head == b"\x7fELF"
         entry.content = content
         self._put(path, entry, stream.where)
+
+    def _apply_squashfs(
+        self, index: int, source: ReadAt, keep: Callable[[str, int], bool], where: str
+    ) -> None:
+        """A squashfs layer: its entries merged like a tar layer's; overlayfs whiteouts (a 0/0
+        character device) and AUFS ``.wh.`` names hide lower paths."""
+        lim = self.limits
+        fs = SquashFs(source, where=where, limits=SquashLimits(max_entries=lim.max_entries))
+        self._squash[index] = fs
+        for m in fs.walk():
+            path, ino = m.path, m.inode
+            base = path.rpartition("/")[2]
+            if base.startswith(_WH):
+                self._whiteout(path, base, index, where)
+                continue
+            if ino.kind == "d":
+                if path:
+                    self._put(path, _Entry("d", index, mode=ino.mode), where)
+            elif ino.kind == "l":
+                self._put(path, _Entry("l", index, mode=ino.mode, link=ino.link), where)
+            elif ino.kind == "f":
+                entry = _Entry("f", index, size=ino.size, mode=ino.mode, member=ino.ref, src=index)
+                if (
+                    ino.size <= lim.keep_file
+                    and self.kept + ino.size <= lim.keep_total
+                    and keep(path, ino.size)
+                ):
+                    entry.content = fs.read(ino, limit=ino.size)
+                    self.kept += ino.size
+                    entry.elf = entry.content[:4] == b"\x7fELF"
+                else:
+                    entry.elf = None  # read in place: its head is read when someone asks
+                self._put(path, entry, where)
+            elif ino.char_device and ino.rdev == 0 and index > 0:
+                self._unlink(path, index)  # an overlayfs whiteout
+            else:
+                self._put(path, _Entry("o", index, mode=ino.mode), where)
 
     def _hardlink(self, path: str, m: _Member, index: int, where: str) -> None:
         target = self.entries.get(_norm(m.linkname, where))
@@ -387,11 +435,29 @@ class LayerTree:
 
     # -- bulk access -------------------------------------------------------------------------------
 
+    def _elf(self, entry: _Entry) -> bool:
+        if entry.elf is None:
+            fs = self._squash[entry.src]
+            entry.elf = fs.head(fs.inode(entry.member), 4) == b"\x7fELF"
+        return entry.elf
+
     def files(self) -> Iterator[tuple[str, int, bool]]:
         """Every regular file: (path, size, starts with the ELF magic)."""
         for path, entry in self.entries.items():
             if entry.kind == "f":
-                yield path, entry.size, entry.elf
+                yield path, entry.size, self._elf(entry)
+
+    def file_paths(self) -> Iterator[str]:
+        """Every regular file's (real) path, without reading anything."""
+        for path, entry in self.entries.items():
+            if entry.kind == "f":
+                yield path
+
+    def is_elf(self, path: str) -> bool:
+        """True if regular file ``path`` (a real path) starts with the ELF magic; a file read in
+        place (squashfs) has its first bytes read now, once."""
+        entry = self.entries.get(path)
+        return entry is not None and entry.kind == "f" and self._elf(entry)
 
     def read_many(self, paths: Iterable[str], *, limit: int) -> Iterator[tuple[str, bytes]]:
         """Contents of regular files (real paths), one stream per layer that holds them."""
@@ -408,6 +474,13 @@ class LayerTree:
             members = wanted[layer_index]
             layer = self.layers[layer_index]
             where = f"{self._name}: layer {layer.digest}"
+            fs = self._squash.get(layer_index)
+            if fs is not None:
+                for ref, refs_paths in members.items():
+                    data = fs.read(fs.inode(ref), limit=limit)
+                    for path in refs_paths:
+                        yield path, data
+                continue
             counted = [0]
             with layer.open() as raw:
                 stream = _Stream(raw, where, self.limits, counted, None)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import struct
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from packageurl import PackageURL
@@ -21,6 +21,7 @@ from ...errors import SourceError
 from ...normalize import deb_purl
 from ...record import Component, OperatingSystem, Unknown
 from ...tree import FileTree
+from .licenses import copyright_licenses, spdx_expression
 
 __all__ = [
     "OsFindings",
@@ -28,6 +29,7 @@ __all__ = [
     "parse_apk_installed",
     "parse_dpkg_status",
     "parse_os_release",
+    "parse_rpm_files",
     "parse_rpm_header",
     "read_rpmdb_sqlite",
 ]
@@ -47,10 +49,27 @@ _RPM_OLD = (
 )
 _OS_RELEASE = (PurePosixPath("etc/os-release"), PurePosixPath("usr/lib/os-release"))
 
+_DPKG_INFO = PurePosixPath("var/lib/dpkg/info")
+_DOC = PurePosixPath("usr/share/doc")
+_COPYRIGHT_LIMIT = 4 * 1024 * 1024
+_LIST_LIMIT = 16 * 1024 * 1024
+
 #: Paths a layer scan should keep in memory for this module.
 METADATA_PATHS = frozenset(
     str(p) for p in (_DPKG_STATUS, _APK_INSTALLED, *_RPM_SQLITE, *_OS_RELEASE)
 )
+
+
+def keep(path: str) -> bool:
+    """True for the files this module reads: the databases, dpkg's file lists and the
+    copyright files (small, one per package)."""
+    if path in METADATA_PATHS or path.startswith("var/lib/dpkg/status.d/"):
+        return True
+    if path.startswith("var/lib/dpkg/info/") and path.endswith(".list"):
+        return True
+    return (
+        path.startswith("usr/share/doc/") and path.endswith("/copyright") and path.count("/") == 4
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -62,6 +81,16 @@ class OsFindings:
     os_release: dict[str, str] | None = None
     unknowns: tuple[Unknown, ...] = ()
     read_from: tuple[str, ...] = ()
+    #: file path (relative, as the package database lists it) → id of the package that owns it
+    owners: Mapping[str, str] = field(default_factory=dict)
+
+    def owner_of(self, basename: str) -> Component | None:
+        """The package that installs a file named ``basename`` (``libmpi.so.40``), if any."""
+        suffix = "/" + basename
+        for path, cid in self.owners.items():
+            if path.endswith(suffix):
+                return next((c for c in self.components if c.id == cid), None)
+        return None
 
 
 def _text(data: bytes) -> str:
@@ -109,8 +138,11 @@ def _paragraphs(text: str) -> Iterator[dict[str, str]]:
         yield fields
 
 
-def parse_dpkg_status(data: bytes, *, distro: str = "debian") -> list[Component]:
-    """Installed packages of a dpkg ``status`` file, as ``os-package`` components."""
+def parse_dpkg_status(
+    data: bytes, *, distro: str = "debian", release: str | None = None
+) -> list[Component]:
+    """Installed packages of a dpkg ``status`` file, as ``os-package`` components; ``distro``
+    and ``release`` (os-release ``ID`` and ``VERSION_ID``) go into the purls."""
     out: list[Component] = []
     for p in _paragraphs(_text(data)):
         name, version = p.get("Package", ""), p.get("Version", "")
@@ -128,7 +160,7 @@ def parse_dpkg_status(data: bytes, *, distro: str = "debian") -> list[Component]
                 version=version,
                 kind="os-package",
                 ecosystem="deb",
-                purl=deb_purl(name, version, distro=distro, arch=arch),
+                purl=deb_purl(name, version, distro=distro, arch=arch, release=release),
                 description=p.get("Description", "").split("\n", 1)[0] or None,
                 homepage=p.get("Homepage") or None,
                 found_by=("dpkg",),
@@ -166,7 +198,7 @@ def parse_apk_installed(data: bytes, *, distro: str = "alpine") -> list[Componen
                 ).to_string(),
                 description=fields.get("T") or None,
                 homepage=fields.get("U") or None,
-                licenses=(fields["L"],) if fields.get("L") else (),
+                licenses=(spdx_expression(fields["L"]),) if fields.get("L") else (),
                 found_by=("apk",),
                 properties={"apk.origin": fields["o"]} if fields.get("o") else {},
             )
@@ -208,6 +240,57 @@ def parse_rpm_header(blob: bytes, *, where: str) -> dict[str, str]:
             elif typ == 4 and count >= 1:  # INT32
                 out[name] = str(struct.unpack_from(">i", blob, pos)[0])
         return out
+    except struct.error as exc:
+        raise SourceError(f"{where}: malformed rpm header: {exc}") from exc
+
+
+_RPM_DIRINDEXES, _RPM_BASENAMES, _RPM_DIRNAMES = 1116, 1117, 1118
+_RPM_MAX_FILES = 1_000_000
+
+
+def parse_rpm_files(blob: bytes, *, where: str) -> list[str]:
+    """The paths an rpm header lists (``DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]``), without the
+    leading ``/``; bounded, and a ``SourceError`` for counts or offsets that run past the blob."""
+    try:
+        il, dl = struct.unpack_from(">II", blob, 0)
+        if il > 100_000 or 8 + 16 * il + dl > len(blob):
+            raise SourceError(f"{where}: rpm header counts run past the blob")
+        store = 8 + 16 * il
+        found: dict[int, tuple[int, int, int]] = {}
+        for i in range(il):
+            tag, typ, off, count = struct.unpack_from(">iIiI", blob, 8 + 16 * i)
+            if tag in (_RPM_DIRINDEXES, _RPM_BASENAMES, _RPM_DIRNAMES):
+                if off < 0 or off >= dl or count > _RPM_MAX_FILES:
+                    raise SourceError(f"{where}: rpm file list tag {tag} is out of bounds")
+                found[tag] = (typ, store + off, count)
+        if _RPM_BASENAMES not in found:
+            return []
+
+        def strings(tag: int) -> list[str]:
+            typ, pos, count = found[tag]
+            if typ != 8:
+                raise SourceError(f"{where}: rpm tag {tag} is not a string array")
+            out = []
+            for _ in range(count):
+                end = blob.find(b"\0", pos, store + dl)
+                if end < 0:
+                    raise SourceError(f"{where}: rpm tag {tag} runs past the header")
+                out.append(_text(blob[pos:end]))
+                pos = end + 1
+            return out
+
+        bases = strings(_RPM_BASENAMES)
+        dirs = strings(_RPM_DIRNAMES) if _RPM_DIRNAMES in found else [""]
+        typ, pos, count = found.get(_RPM_DIRINDEXES, (4, 0, 0))
+        if typ != 4 or count != len(bases) or pos + 4 * count > store + dl:
+            raise SourceError(f"{where}: rpm DIRINDEXES does not match BASENAMES")
+        indexes = struct.unpack_from(f">{count}i", blob, pos) if count else ()
+        paths = []
+        for base, index in zip(bases, indexes, strict=True):
+            if not 0 <= index < len(dirs):
+                raise SourceError(f"{where}: rpm DIRINDEXES {index} names no directory")
+            paths.append((dirs[index] + base).lstrip("/"))
+        return paths
     except struct.error as exc:
         raise SourceError(f"{where}: malformed rpm header: {exc}") from exc
 
@@ -280,12 +363,18 @@ def _sqlite_rows(data: bytes, *, where: str) -> list[tuple[object, object]]:
 
 
 def read_rpmdb_sqlite(
-    data: bytes, *, where: str, distro: str = "", namespace: str = ""
+    data: bytes,
+    *,
+    where: str,
+    distro: str = "",
+    namespace: str = "",
+    owners: dict[str, str] | None = None,
 ) -> list[Component]:
     """Packages of an ``rpmdb.sqlite`` (rpm ≥ 4.16), read from a private in-memory copy.
 
     ``namespace`` is the purl namespace (the os-release ``ID``); without it, the one of a
     known ``Vendor`` tag (``Red Hat, Inc.`` → ``redhat``) or the vendor's first word.
+    ``owners``, when given, receives each listed file's path → the id of its package.
     """
     rows = _sqlite_rows(data, where=where)
     out: list[Component] = []
@@ -301,9 +390,13 @@ def read_rpmdb_sqlite(
         arch = h.get("arch")
         quals = {k: v for k, v in (("arch", arch), ("epoch", epoch), ("distro", distro)) if v}
         props = {"rpm.sourcerpm": h["sourcerpm"]} if h.get("sourcerpm") else {}
+        cid = f"rpm:{name}:{arch or 'any'}@{(epoch + ':') if epoch else ''}{full}"
+        if owners is not None:
+            for path in parse_rpm_files(blob, where=f"{where}: package {hnum}"):
+                owners.setdefault(path, cid)
         out.append(
             Component(
-                id=f"rpm:{name}:{arch or 'any'}@{(epoch + ':') if epoch else ''}{full}",
+                id=cid,
                 name=name,
                 version=full,
                 kind="os-package",
@@ -317,12 +410,35 @@ def read_rpmdb_sqlite(
                 ).to_string(),
                 description=h.get("summary") or None,
                 homepage=h.get("url") or None,
-                licenses=(h["license"],) if h.get("license") else (),
+                licenses=(spdx_expression(h["license"]),) if h.get("license") else (),
                 found_by=("rpm",),
                 properties=props,
             )
         )
     return out
+
+
+_CPE_FIELD = re.compile(r"^[A-Za-z0-9._~-]*$")
+
+
+def cpe23(name: str) -> str | None:
+    """A CPE name as os-release's ``CPE_NAME`` writes it (the 2.2 URI binding,
+    ``cpe:/o:fedoraproject:fedora:39``, or already 2.3) as a CPE 2.3 formatted string; None for
+    anything else."""
+    name = name.strip()
+    if name.startswith("cpe:2.3:"):
+        parts = name.split(":")
+        return name if len(parts) == 13 and parts[2] in ("a", "o", "h") else None
+    if not name.startswith("cpe:/"):
+        return None
+    fields = name[5:].split(":")
+    if not 2 <= len(fields) <= 7 or fields[0] not in ("a", "o", "h"):
+        return None
+    if not all(_CPE_FIELD.match(f) for f in fields):
+        return None
+    out = [f or "*" for f in fields]
+    out += ["*"] * (11 - len(out))
+    return "cpe:2.3:" + ":".join(out)
 
 
 def _first_file(tree: FileTree, paths: tuple[PurePosixPath, ...]) -> PurePosixPath | None:
@@ -334,6 +450,7 @@ def find_os_packages(tree: FileTree) -> OsFindings:
     unknowns: list[Unknown] = []
     components: list[Component] = []
     read_from: list[str] = []
+    owners: dict[str, str] = {}  # file path -> id of the package that installs it
     release: dict[str, str] | None = None
     rel_path = _first_file(tree, _OS_RELEASE)
     if rel_path is not None:
@@ -350,13 +467,22 @@ def find_os_packages(tree: FileTree) -> OsFindings:
         except SourceError as exc:
             unknowns.append(Unknown(path=tree.describe(path), field=field, reason=str(exc)))
 
+    deb_distro, deb_release = distro or "debian", version_id or None
     if tree.is_file(_DPKG_STATUS):
-        attempt(_DPKG_STATUS, "dpkg", lambda d: parse_dpkg_status(d, distro=distro or "debian"))
+        attempt(
+            _DPKG_STATUS,
+            "dpkg",
+            lambda d: parse_dpkg_status(d, distro=deb_distro, release=deb_release),
+        )
     if tree.is_dir(_DPKG_STATUS_D):
         for name in tree.listdir(_DPKG_STATUS_D):
             p = _DPKG_STATUS_D / name
             if tree.is_file(p):
-                attempt(p, "dpkg", lambda d: parse_dpkg_status(d, distro=distro or "debian"))
+                attempt(
+                    p,
+                    "dpkg",
+                    lambda d: parse_dpkg_status(d, distro=deb_distro, release=deb_release),
+                )
     if tree.is_file(_APK_INSTALLED):
         attempt(_APK_INSTALLED, "apk", lambda d: parse_apk_installed(d, distro=distro or "alpine"))
     rpm = _first_file(tree, _RPM_SQLITE)
@@ -365,7 +491,9 @@ def find_os_packages(tree: FileTree) -> OsFindings:
         attempt(
             rpm,
             "rpm",
-            lambda d: read_rpmdb_sqlite(d, where=str(rpm), distro=rpm_distro, namespace=distro),
+            lambda d: read_rpmdb_sqlite(
+                d, where=str(rpm), distro=rpm_distro, namespace=distro, owners=owners
+            ),
         )
         wal = rpm.with_name(rpm.name + "-wal")
         if tree.is_file(wal) and tree.size(wal) > 0:
@@ -390,12 +518,17 @@ def find_os_packages(tree: FileTree) -> OsFindings:
     unique: dict[str, Component] = {}
     for c in components:
         unique.setdefault(c.id, c)
+    for cid, c in list(unique.items()):
+        if c.ecosystem == "deb":
+            unique[cid] = _with_copyright(tree, c, unknowns)
+            _dpkg_files(tree, c, owners)
     os_info = None
     if release and release.get("ID"):
         os_info = OperatingSystem(
             name=release["ID"],
             version=release.get("VERSION_ID") or None,
             pretty_name=release.get("PRETTY_NAME") or None,
+            cpe=cpe23(release.get("CPE_NAME", "")),
         )
     return OsFindings(
         components=tuple(unique.values()),
@@ -403,4 +536,35 @@ def find_os_packages(tree: FileTree) -> OsFindings:
         os_release=release,
         unknowns=tuple(unknowns),
         read_from=tuple(read_from),
+        owners=owners,
     )
+
+
+def _with_copyright(tree: FileTree, c: Component, unknowns: list[Unknown]) -> Component:
+    """``c`` with the licenses of its copyright file (its doc folder may link to another's)."""
+    path = _DOC / c.name / "copyright"
+    try:
+        if not tree.is_file(path):
+            return c
+        licenses = copyright_licenses(tree.read_bytes(path, limit=_COPYRIGHT_LIMIT))
+    except SourceError as exc:
+        unknowns.append(Unknown(path=tree.describe(path), field="licenses", reason=str(exc)))
+        return c
+    return replace(c, licenses=licenses) if licenses else c
+
+
+def _dpkg_files(tree: FileTree, c: Component, owners: dict[str, str]) -> None:
+    """The files dpkg says ``c`` installed (``info/<name>[:<arch>].list``) → ``owners``."""
+    arch = c.id.split(":")[2].split("@")[0]
+    for name in (f"{c.name}:{arch}.list", f"{c.name}.list"):
+        path = _DPKG_INFO / name
+        if not tree.is_file(path):
+            continue
+        try:
+            data = tree.read_bytes(path, limit=_LIST_LIMIT)
+        except SourceError:
+            return
+        for line in _text(data).splitlines():
+            if line.startswith("/") and len(line) > 1:
+                owners.setdefault(line[1:], c.id)
+        return

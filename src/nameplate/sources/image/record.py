@@ -18,7 +18,7 @@ from typing import Any
 from ...elf import ElfFacts, MalformedElf, parse_elf
 from ...elf.rollup import elf_rollup
 from ...errors import SourceError
-from ...normalize import max_version, serial_for
+from ...normalize import max_version, serial_for, upstream_version
 from ...record import (
     Component,
     Dependency,
@@ -46,7 +46,7 @@ _EB_DIR = re.compile(r"^(?P<prefix>(?:.*/)?software/(?P<name>[^/]+)/(?P<version>
 
 def metadata_keep(path: str, size: int) -> bool:
     """Files a layer scan keeps in memory: the metadata the finders read (small, few)."""
-    if path in _ospkgs.METADATA_PATHS or path.startswith("var/lib/dpkg/status.d/"):
+    if _ospkgs.keep(path):
         return True
     slashed = "/" + path
     if "/.spack/" in slashed:
@@ -105,8 +105,8 @@ def _elf_scan(
 ) -> tuple[list[tuple[str, ElfFacts, str | None, str | None]], list[Unknown]]:
     dirs = _component_dirs(tree, components)
     owner: dict[str, str | None] = {}
-    for path, _size, is_elf in tree.files():
-        if not is_elf or "/.spack/" in "/" + path:
+    for path in tree.file_paths():  # ELF heads read only for candidates (a SIF reads in place)
+        if "/.spack/" in "/" + path:
             continue
         parts = path.split("/")
         cid = None
@@ -114,7 +114,7 @@ def _elf_scan(
             cid = dirs.get("/".join(parts[:i]))
             if cid:
                 break
-        if cid is not None or _RUNTIME_LIB.match(parts[-1]):
+        if (cid is not None or _RUNTIME_LIB.match(parts[-1])) and tree.is_elf(path):
             owner[path] = cid
     unknowns: list[Unknown] = []
     wanted = sorted(owner)
@@ -240,18 +240,34 @@ def _with_portability(hpc: Hpc, annotations: Mapping[str, str]) -> Hpc:
     return dataclasses.replace(hpc, mpi=mpi)
 
 
+def _mpi_package(hpc: Hpc, os_found: _ospkgs.OsFindings) -> Hpc:
+    """The MPI version from the OS package that installs its library (``libmpi.so.40`` is in
+    ``libopenmpi3 4.1.4-3+b1``: ``openmpi@4.1.4``), when the binaries alone do not say it."""
+    mpi = hpc.mpi
+    if mpi is None or mpi.version or not mpi.soname:
+        return hpc
+    pkg = os_found.owner_of(mpi.soname)
+    if pkg is None:
+        return hpc
+    found = dataclasses.replace(
+        mpi, version=upstream_version(pkg.version), component=mpi.component or pkg.id
+    )
+    return dataclasses.replace(hpc, mpi=found)
+
+
 def _annotations(image: Any) -> dict[str, str]:
     cfg = image.config.get("config") if isinstance(image.config.get("config"), dict) else {}
     labels = cfg.get("Labels") if isinstance(cfg, dict) else None
     out = {str(k): str(v) for k, v in (labels or {}).items() if isinstance(v, str)}
     out.update(image.annotations)
-    out["nameplate.image.config"] = image.config_digest
+    if image.config_digest:  # a SIF has no config blob
+        out["nameplate.image.config"] = image.config_digest
     out["nameplate.image.layers"] = str(len(image.layers))
     return out
 
 
 def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptions) -> Record:
-    """The record of ``image`` (an :class:`~.image.ImageManifest`) from its merged ``tree``;
+    """The record of ``image`` (an :class:`~.stores.ImageManifest`) from its merged ``tree``;
     with no tree, from the config alone (a Spack OCI build-cache image)."""
     opts = dataclasses.replace(options, combined=True)
     records: list[Record] = []
@@ -280,6 +296,7 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
             groups.append((c.found_by[0] if c.found_by else "os", [c]))
         unknowns.extend(os_found.unknowns)
         unknowns.extend(Unknown(path=f"/{p}", field="layers", reason=r) for p, r in tree.unknowns)
+    unknowns.extend(Unknown(path=image.ref, field="platform", reason=c) for c in image.conflicts)
     components = _merge_components(groups)
     if tree is not None:
         items, elf_unknowns = _elf_scan(tree, components)
@@ -315,7 +332,9 @@ def build_image_record(image: Any, tree: LayerTree | None, options: ExtractOptio
         roots=roots,
         components=tuple(components),
         dependencies=tuple(_ordered(deps.values())),
-        hpc=_with_portability(_merge_hpc(records, roll, os_found, components), labels),
+        hpc=_mpi_package(
+            _with_portability(_merge_hpc(records, roll, os_found, components), labels), os_found
+        ),
         provenance=Provenance(
             generator=generator(),
             extracted_at=extracted_at(options),

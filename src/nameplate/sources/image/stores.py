@@ -1,6 +1,6 @@
 """Where an image lives, read-only: an OCI layout folder, an image tarball, or a registry.
 
-Each store answers the :class:`~.image.BlobStore` protocol (a manifest or index by reference, a
+Each store answers the :class:`~.extract.BlobStore` protocol (a manifest or index by reference, a
 blob by digest): :class:`OciLayoutStore` (``oci-layout``, ``index.json``, ``blobs/``),
 :class:`ArchiveStore` (a ``docker save``/``podman save``/``skopeo copy`` tarball, with an OCI
 layout or Docker's ``manifest.json`` inside; the latter resolved by
@@ -16,23 +16,26 @@ import io
 import json
 import os
 import re
-import ssl
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
-from ...errors import RegistryError, SourceError, UnsafeInput
+from ...errors import SourceError, UnsafeInput
 from .layers import LayerRef
 
 if TYPE_CHECKING:
     from ...oci import Transport
+    from ...squashfs import ReadAt
+    from .ranged import RangedBlob
 
 __all__ = ["ArchiveStore", "ImageManifest", "OciLayoutStore"]
 
 _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 _DOC_LIMIT = 4 * 1024 * 1024
+#: Largest blob read whole from a server that ignores HTTP ``Range`` (else refused).
+_WHOLE_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,6 +50,10 @@ class ImageManifest:
     annotations: dict[str, str] = field(default_factory=dict)
     platform: str | None = None
     tag: str | None = None
+    #: what the image says about itself that does not agree (recorded as unknowns)
+    conflicts: tuple[str, ...] = ()
+    #: the registry blob read by byte ranges (a SIF artifact): what it fetched, for reports
+    ranged: RangedBlob | None = field(default=None, compare=False, repr=False)
 
 
 def _check_digest(digest: Any, where: str) -> str:
@@ -173,6 +180,19 @@ class OciLayoutStore:
             raise SourceError(f"{self.name}: blob {digest} does not match its digest")
         return data, _media_type(_json(data, f"{self.name}@{digest}"), digest), digest
 
+    def random_blob(self, digest: str, size: int | None) -> ReadAt:
+        """Random access to blob ``digest`` (a SIF or squashfs layer), read in place."""
+        from .sif import FileReader
+
+        alg, _, hexpart = _check_digest(digest, self.name).partition(":")
+        path = (self.root / "blobs" / alg / hexpart).resolve()
+        if self.root not in path.parents:
+            raise UnsafeInput(f"{self.root}: blob {digest} leads out of the layout")
+        reader = FileReader(path)
+        if size is not None and reader.size != size:
+            raise SourceError(f"{self.name}: blob {digest} has {reader.size} bytes, not {size}")
+        return reader
+
     def open_blob(self, digest: str) -> BinaryIO:
         alg, _, hexpart = _check_digest(digest, self.name).partition(":")
         path = (self.root / "blobs" / alg / hexpart).resolve()
@@ -269,10 +289,13 @@ class ArchiveStore:
         if not isinstance(entries, list) or not entries:
             raise SourceError(f"{where}: expected a non-empty list")
         chosen = None
+        wanted = docker_name(reference) if reference is not None else None
         for e in entries:
             tags = e.get("RepoTags") or [] if isinstance(e, dict) else []
             if reference is None or any(
-                t == reference or t.endswith(f":{reference}") for t in tags
+                isinstance(t, str)
+                and (t == reference or t.endswith(f":{reference}") or docker_name(t) == wanted)
+                for t in tags
             ):
                 chosen = e
                 break
@@ -301,6 +324,23 @@ class ArchiveStore:
             platform=_config_platform(config),
             tag=reference,
         )
+
+
+def docker_name(ref: str) -> str:
+    """A Docker reference in full, as docker and skopeo write ``RepoTags``: ``holdout/a:tag`` →
+    ``docker.io/holdout/a:tag``, ``a`` → ``docker.io/library/a:latest``."""
+    name, at, digest = ref.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = ""
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    first = name.split("/", 1)[0]
+    if "/" not in name or not ("." in first or ":" in first or first == "localhost"):
+        name = f"docker.io/{name if '/' in name else 'library/' + name}"
+    if at:
+        return f"{name}@{digest}"
+    return f"{name}:{tag or 'latest'}"
 
 
 class _Slice(io.RawIOBase):
@@ -355,20 +395,30 @@ class _RegistryStore:
         return str(self._store)
 
     def manifest(self, reference: str | None) -> tuple[bytes, str, str]:
-        try:
-            resolved = self._store.resolve(reference or self.reference)
-        except RegistryError as exc:
-            cause = exc.__cause__  # a TLS handshake refused for another reason than trust
-            if isinstance(cause, ssl.SSLError) and not isinstance(
-                cause, ssl.SSLCertVerificationError
-            ):
-                hint = "a plain-HTTP registry? use --plain-http / NAMEPLATE_PLAIN_HTTP"
-                raise type(exc)(f"{exc} ({hint})") from exc
-            raise
+        # a TLS handshake that fails (a plain-HTTP registry) carries its hint from the wire
+        resolved = self._store.resolve(reference or self.reference)
         return resolved.data, resolved.media_type, resolved.digest
 
     def open_blob(self, digest: str) -> BinaryIO:
         return self._store.open_blob(_check_digest(digest, self.name))
+
+    def random_blob(self, digest: str, size: int | None) -> ReadAt:
+        """Blob ``digest`` read by HTTP byte ranges (a SIF: never downloaded whole)."""
+        from .ranged import RangedBlob
+
+        if size is None:
+            raise SourceError(f"{self.name}: blob {digest}: no size to read it by ranges")
+        repo = self._store
+        read = getattr(repo, "read_blob_range", None)
+        if read is None:
+            raise SourceError(f"{self.name}: blob {digest} cannot be read by ranges")
+        checked = _check_digest(digest, self.name)
+
+        def fetch(start: int, length: int) -> tuple[bytes, bool]:
+            data, whole = read(checked, start, length, whole_limit=_WHOLE_LIMIT)
+            return cast("tuple[bytes, bool]", (data, whole))
+
+        return RangedBlob(fetch, size, where=f"{self.name}@{digest}")
 
 
 def _config_platform(config: Any) -> str | None:

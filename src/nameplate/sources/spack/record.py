@@ -486,15 +486,19 @@ def build_records(
                 identity=identity,
             )
         ]
-    return [
-        build_record(
-            graph,
-            [h],
-            subject_kind=per_root_kind or subject_kind,
-            subject_name=None,
-            status=status,
-            options=options,
-            identity=identity,
+    records = []
+    for h in roots:
+        records.append(
+            build_record(
+                graph,
+                [h],
+                subject_kind=per_root_kind or subject_kind,
+                subject_name=None,
+                status=status,
+                options=options,
+                identity=identity,
+            )
         )
-        for h in roots
-    ]
+        if options.on_progress is not None:
+            options.on_progress(len(records), len(roots))
+    return records
