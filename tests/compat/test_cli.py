@@ -107,7 +107,7 @@ def test_query_names_the_source_and_speaks_spack(tmp_path: Path) -> None:
     assert run("index", "--catalog", db, HDF5, HYPRE)[0] == 0
     code, stdout, _ = run("query", "hdf5 ^mpi", "--catalog", db)
     assert code == 0 and stdout == f"{Path(HDF5).resolve()}  hdf5@1.14.6\n"
-    code, stdout, _ = run("query", "/mb6fva4", "--catalog", db, "-o", "json")
+    code, stdout, _ = run("query", "/mb6fva4", "--catalog", db, "-f", "json")
     (row,) = json.loads(stdout)
     assert row["source"] == row["origin"] == str(Path(HYPRE).resolve())
     assert row["subject"] == "hypre"
