@@ -11,7 +11,10 @@ anyway), compilers an ``EXISTS`` lookup by primary key.
 
 Results are ordered newest first (``created``, then the record id, newest first), the order of
 the ``nodes`` indexes: with a ``limit``, the database walks the index of the first clause's name
-(or of every root) newest first and stops after ``limit`` records.
+(or its one target, or every root) newest first and stops after ``limit`` records. SQLite's
+planner does so by itself; PostgreSQL's, which estimates how many rows a spec matches from
+statistics that cannot see variants or dependencies, is given bounded windows of that index
+(:func:`_newest`), so that its choice never matters much.
 
 Private to :mod:`nameplate.compat.catalog`; the functions here run their lookups through the
 catalog's ``fetch`` (an ``(sql, params) -> rows`` callable) and return rows, not entries.
@@ -72,6 +75,8 @@ class _Compiler:
         self.find = "strpos" if postgres else "instr"
         self.drive: str | None = None
         """The name of the last clause compiled when it is a package's (not a virtual's)."""
+        self.drive_target: str | None = None
+        """Its target, when it names exactly one."""
 
     def _values(self, kind: str, name: str) -> list[str]:
         rows = self.fetch("SELECT value FROM terms WHERE kind = ? AND name = ?", [kind, name])
@@ -141,6 +146,7 @@ class _Compiler:
             if not names:
                 raise _NoMatch
             out.add(_in(f"{alias}.target", names), *names)
+            self.drive_target = names[0] if len(names) == 1 else None
         for column in ("os", "platform"):
             value = getattr(node, column)
             if value is not None:
@@ -174,7 +180,7 @@ def _ids(
     """``(created, record_id)`` of the matching records, newest first."""
     compile_ = _Compiler(fetch, postgres=postgres)
     where = compile_.node(q.root, "n")
-    name = compile_.drive
+    name, target = compile_.drive, compile_.drive_target
     if not any_node:
         where.sql.insert(0, "n.root")
     for i, dep in enumerate(q.deps):
@@ -185,13 +191,19 @@ def _ids(
             *inner.params,
         )
     select = f"SELECT DISTINCT n.created, n.record_id FROM nodes n WHERE {where.text()}"  # noqa: S608
+    # the index walked newest first: the root's (or any node's) name, else the root's one
+    # target, else every root
     drive = _Where()
     if name is not None:
         drive.add("n.name = ?", name)
+    elif target is not None and not any_node:
+        drive.add("n.target = ?", target)
     if not any_node:
         drive.add("n.root")
-    if limit is None or not drive.sql or any(n.hash is not None for n in q.nodes):
-        # every match, or a hash (a handful of rows): the planner's choice
+    hashed = any(n.hash is not None for n in q.nodes)
+    if limit is None or not postgres or not drive.sql or hashed:
+        # every match; a hash (a handful of rows); or SQLite, whose planner walks the index
+        # that gives the order (the drive's) and stops at the limit
         sql = select + _ORDER + (f" LIMIT {int(limit)}" if limit is not None else "")
         return fetch(sql, where.params)
     return _newest(fetch, select, where.params, drive, int(limit))
@@ -201,12 +213,14 @@ def _newest(
     fetch: Fetch, select: str, params: list[Any], drive: _Where, limit: int
 ) -> list[tuple[Any, ...]]:
     """The ``limit`` newest matches, found by walking the index of ``drive`` (the first
-    clause's name, or every root) newest first, in windows four times larger each time: each
-    window is a bounded range of that index, so the database reads about as many rows as
-    the matches need (four times as many at worst), whatever the planner estimates."""
+    clause's name or target, or every root) newest first, a window at a time: each window is a
+    bounded range of that index, sized from the share of matches seen so far (eight times the
+    rows read when none matched yet), so that the database reads about as many rows as the
+    answer needs whatever its planner estimates, in a few round trips."""
     found: list[tuple[Any, ...]] = []
     before: tuple[Any, ...] | None = None
     window = 4 * limit
+    scanned = 0
     while len(found) < limit:
         keyset = _BEFORE if before else ""
         bound = list(before or ())
@@ -225,7 +239,11 @@ def _newest(
         if not edge:
             break
         before = tuple(edge[0])
-        window *= 4
+        scanned += window
+        if found:
+            window = max(limit, (3 * (limit - len(found)) * scanned) // (2 * len(found)))
+        else:
+            window = 8 * scanned
     return found
 
 

@@ -46,10 +46,11 @@ CREATE TABLE IF NOT EXISTS nodes (
   PRIMARY KEY (record_id, name, cid){INCLUDE}){WR};
 CREATE INDEX IF NOT EXISTS nodes_root_name ON nodes (name, created DESC, record_id DESC{COVER})
   {INCLUDE} WHERE root;
+CREATE INDEX IF NOT EXISTS nodes_root_target
+  ON nodes (target, created DESC, record_id DESC{COVER_T}) {INCLUDE_T} WHERE root;
 CREATE INDEX IF NOT EXISTS nodes_root_newest ON nodes (created DESC, record_id DESC{COVER})
   {INCLUDE_NAME} WHERE root;
-CREATE INDEX IF NOT EXISTS nodes_name ON nodes (name, created DESC, record_id DESC{COVER})
-  {INCLUDE};
+CREATE INDEX IF NOT EXISTS nodes_name ON nodes (name, created DESC, record_id DESC);
 CREATE INDEX IF NOT EXISTS nodes_hash ON nodes (hash) WHERE hash IS NOT NULL;
 CREATE TABLE IF NOT EXISTS compilers (
   record_id {REF}, name {TEXT} NOT NULL, version {TEXT} NOT NULL,
@@ -64,12 +65,14 @@ included), ``compilers``, and ``terms`` (every name and version, compiler,
 virtual and target seen, so a query can turn ranges into lists). Child tables are keyed by
 ``record_id`` first (a record's rows are read and replaced together). Results are ordered by
 ``created`` then ``record_id`` (newest first): ``nodes`` carries both, so the index of the first
-clause's name (roots only, or every node) is already in that order. The indexes a query walks
-hold every column it filters on (PostgreSQL ``INCLUDE``s them, SQLite has them as trailing key
-columns; SQLite's ``nodes`` is clustered by its primary key): a candidate is judged from the
-index alone, never by a visit to the row."""
+clause's name or target (roots only), of every root, or of every node of a name, is already in
+that order. The three indexes of roots (one entry per record) hold every column a query filters
+on (PostgreSQL ``INCLUDE``s them, SQLite has them as trailing key columns): a candidate root
+is judged from the index alone, never by a visit to its row; PostgreSQL's primary key covers
+them too, for the ``^`` clauses (SQLite's ``nodes`` is clustered by its primary key)."""
 
 _COVERED = "version, target, os, platform, hash, variants, provides"
+_COVERED_T = "name, version, os, platform, hash, variants, provides"
 
 SCHEMA_SQLITE = _SCHEMA.format(
     ID="INTEGER PRIMARY KEY",
@@ -77,7 +80,9 @@ SCHEMA_SQLITE = _SCHEMA.format(
     TEXT="TEXT",
     WR=" WITHOUT ROWID",
     COVER=f", {_COVERED}",
+    COVER_T=f", {_COVERED_T}",
     INCLUDE="",
+    INCLUDE_T="",
     INCLUDE_NAME="",
 )
 SCHEMA_PG = _SCHEMA.format(
@@ -86,7 +91,9 @@ SCHEMA_PG = _SCHEMA.format(
     TEXT='TEXT COLLATE "C"',
     WR="",
     COVER="",
+    COVER_T="",
     INCLUDE=f" INCLUDE ({_COVERED})",
+    INCLUDE_T=f" INCLUDE ({_COVERED_T})",
     INCLUDE_NAME=f" INCLUDE (name, {_COVERED})",
 )
 """PostgreSQL compares the indexed text bytewise (``COLLATE "C"``): the order of versions,
