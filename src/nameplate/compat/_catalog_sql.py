@@ -108,7 +108,8 @@ def open_sqlite_rw(path: str) -> sqlite3.Connection:
     try:
         if not memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+        # used by one thread at a time: add_many writes from a helper thread
+        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
     except (sqlite3.Error, OSError) as exc:
         raise CatalogError(f"{path}: cannot open the catalog: {reason(exc)}") from exc
     try:

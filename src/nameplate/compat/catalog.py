@@ -24,6 +24,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,17 @@ class CatalogEntry:
     def record(self) -> Record:
         """The stored record."""
         return Record.from_dict(json.loads(self.record_json))
+
+
+def _batches(entries: Iterable[Entry | Record], size: int) -> Iterator[list[Entry]]:
+    chunk: list[Entry] = []
+    for e in entries:
+        chunk.append(e if isinstance(e, Entry) else Entry(record=e))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _rows(entry: Entry) -> Rows:
@@ -185,21 +197,24 @@ class Catalog:
         self.add_many([entry])
 
     def add_many(self, entries: Iterable[Entry | Record], *, batch: int = 500) -> int:
-        """Index records in transactions of ``batch``; returns how many were written."""
-        pending: list[Entry] = []
+        """Index records in transactions of ``batch``; returns how many were written.
+
+        While one batch is written (by a helper thread: SQLite and the PostgreSQL server work
+        without Python's lock), the rows of the next are made: the two overlap."""
         total = 0
-        for e in entries:
-            pending.append(e if isinstance(e, Entry) else Entry(record=e))
-            if len(pending) >= batch:
-                total += self._write(pending)
-                pending = []
-        if pending:
-            total += self._write(pending)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-writer") as pool:
+            writing: Future[int] | None = None
+            for chunk in _batches(entries, batch):
+                rows_ = [_rows(e) for e in chunk]
+                new = sorted(set(terms(rows_)) - self._terms)
+                if writing is not None:
+                    total += writing.result()
+                writing = pool.submit(self._write_rows, rows_, new)
+            if writing is not None:
+                total += writing.result()
         return total
 
-    def _write(self, entries: list[Entry]) -> int:
-        batch = [_rows(e) for e in entries]
-        new = sorted(set(terms(batch)) - self._terms)
+    def _write_rows(self, batch: list[Rows], new: list[Term]) -> int:
         written = self._write_pg(batch, new) if self._pg else self._write_sqlite(batch, new)
         self._terms.update(new)
         return written
