@@ -183,14 +183,24 @@ def _ids(
     name, target = compile_.drive, compile_.drive_target
     if not any_node:
         where.sql.insert(0, "n.root")
+    # a hash in a ^ clause (and not in the first) is the rarest thing asked: join from it
+    hashed_dep = (
+        next((i for i, d in enumerate(q.deps) if d.hash), None) if not q.root.hash else None
+    )
+    source, source_params = "nodes n", []
     for i, dep in enumerate(q.deps):
         inner = compile_.node(dep, f"d{i}")
+        if i == hashed_dep:
+            source = f"nodes d{i} JOIN nodes n ON n.record_id = d{i}.record_id AND {inner.text()}"
+            source_params = inner.params
+            continue
         where.add(
             f"EXISTS (SELECT 1 FROM nodes d{i} WHERE d{i}.record_id = n.record_id"  # noqa: S608
             f" AND {inner.text()})",
             *inner.params,
         )
-    select = f"SELECT DISTINCT n.created, n.record_id FROM nodes n WHERE {where.text()}"  # noqa: S608
+    select = f"SELECT DISTINCT n.created, n.record_id FROM {source} WHERE {where.text()}"  # noqa: S608
+    where.params[:0] = source_params
     # the index walked newest first: the root's (or any node's) name, else the root's one
     # target, else every root
     drive = _Where()

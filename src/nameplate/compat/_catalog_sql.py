@@ -183,6 +183,7 @@ def open_pg(url: str, *, readonly: bool = False) -> Any:
                     _migrate(conn, layout, postgres=True)
                 for stmt in filter(str.strip, SCHEMA_PG.split(";")):
                     conn.execute(stmt)
+                _lz4(conn)
                 _set_layout(conn, postgres=True)
     except psycopg.Error as exc:
         conn.close()
@@ -191,6 +192,24 @@ def open_pg(url: str, *, readonly: bool = False) -> Any:
         conn.close()
         raise
     return conn
+
+
+def _lz4(conn: Any) -> None:
+    """Compress the stored JSON with lz4 where the server has it (PostgreSQL 14 and later,
+    built with lz4, as Debian's is): the default, pglz, made writing the documents more than
+    twice as slow (20,000 against 45,000 documents a second), for the same size."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT attcompression FROM pg_attribute"
+                " WHERE attrelid = 'documents'::regclass AND attname = 'record'"
+            ).fetchone()
+            if row is not None and row[0] != "l":  # not yet: once, as a catalog is made
+                conn.execute("ALTER TABLE documents ALTER COLUMN record SET COMPRESSION lz4")
+    except psycopg.Error:
+        pass  # an older server, or one built without lz4: pglz it is
 
 
 def upgrade_hint(where: str) -> str:
