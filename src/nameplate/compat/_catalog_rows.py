@@ -12,8 +12,9 @@ Private to :mod:`nameplate.compat.catalog`.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["SEP", "Rows", "Term", "option_values", "rows", "terms", "token"]
@@ -24,7 +25,7 @@ Term = tuple[str, str, str]
 ``t`` (a target)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Rows:
     """One entry's rows, without the record id (the writer assigns it)."""
 
@@ -34,6 +35,8 @@ class Rows:
     nodes: list[tuple[Any, ...]]
     """``cid, root, name, version, target, os, platform, hash, variants, provides``."""
     compilers: list[tuple[str, str]]
+    virtuals: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    """``(virtual, name of the component that provides it)``, for ``terms``."""
 
     @property
     def key(self) -> str:
@@ -75,6 +78,24 @@ def _tokens(items: list[str]) -> str | None:
     return SEP + SEP.join(items) + SEP if items else None
 
 
+def _variants(options: Mapping[str, Any]) -> str | None:
+    """The ``variants`` column of a component's options."""
+    return _tokens(
+        [
+            _variant(str(name), v)
+            for name, value in options.items()
+            for v in dict.fromkeys(option_values(value))
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _variant(name: str, value: str) -> str:
+    """One variant's token (without its separators); the same few come back record after
+    record (``mpi=true``, ``build_type=Release``)."""
+    return f"{_escape(name)}={_escape(value)}"
+
+
 def _dag_hash(component: Mapping[str, Any]) -> str | None:
     for h in component.get("hashes") or ():
         if h.get("algorithm") == "spack-dag":
@@ -104,33 +125,29 @@ def rows(
         virtuals = edge.get("virtuals")
         if virtuals:
             have = provides.setdefault(str(edge.get("dependency")), {})
-            have.update((_escape(str(v)), None) for v in virtuals)
+            have.update((str(v), None) for v in virtuals)
     nodes: list[tuple[Any, ...]] = []
+    virtuals_seen: list[tuple[str, str]] = []
     for cid, c in enumerate(components):
         cid_text = str(c.get("id"))
+        name = str(c.get("name"))
         target = c.get("target")
         options = c.get("options")
-        variants = (
-            [
-                f"{_escape(str(name))}={_escape(v)}"
-                for name, value in options.items()
-                for v in dict.fromkeys(option_values(value))
-            ]
-            if options
-            else []
-        )
+        given = provides.get(cid_text)
+        if given:
+            virtuals_seen.extend((v, name) for v in given)
         nodes.append(
             (
                 cid,
                 cid_text in roots,
-                str(c.get("name")),
+                name,
                 str(c.get("version") or ""),
                 str(target.get("name")) if target else None,
                 c.get("os"),
                 c.get("platform"),
                 _dag_hash(c),
-                _tokens(variants),
-                _tokens(list(provides.get(cid_text, ()))),
+                _variants(options) if options else None,
+                _tokens([_escape(v) for v in given]) if given else None,
             )
         )
     compilers = {
@@ -148,7 +165,7 @@ def rows(
         subject.get("version"),
         created,
     )
-    return Rows(head, document, nodes, list(compilers))
+    return Rows(head, document, nodes, list(compilers), virtuals_seen)
 
 
 def terms(batch: list[Rows]) -> Iterator[Term]:
@@ -160,20 +177,7 @@ def terms(batch: list[Rows]) -> Iterator[Term]:
             yield ("v", node[2], node[3])
             if node[4] is not None:
                 yield ("t", node[4], "")
-            if node[9] is not None:
-                for virtual in node[9].strip(SEP).split(SEP):
-                    yield ("p", _unescape(virtual), node[2])
+        for virtual, provider in r.virtuals:
+            yield ("p", virtual, provider)
         for name, version in r.compilers:
             yield ("c", name, version)
-
-
-def _unescape(text: str) -> str:
-    out = []
-    chars = iter(text)
-    for ch in chars:
-        if ch == "\\":
-            nxt = next(chars, "")
-            out.append({"n": "\n", "e": "="}.get(nxt, nxt))
-        else:
-            out.append(ch)
-    return "".join(out)
