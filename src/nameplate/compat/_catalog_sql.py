@@ -308,6 +308,11 @@ def _tune(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA cache_size = -65536")
     conn.execute("PRAGMA mmap_size = 268435456")
     conn.execute("PRAGMA temp_store = MEMORY")
+    # A checkpoint copies the WAL into the database and syncs both; SQLite's default (every
+    # 1,000 pages, 4 MiB) ran one, two syncs, after every batch an indexer commits, and the
+    # syncs took more time than the writes. Checkpoint when the WAL reaches the page
+    # cache's size instead (a quarter of the syncs; readers still see every commit).
+    conn.execute("PRAGMA wal_autocheckpoint = 16384")
 
 
 def _check_sqlite(conn: sqlite3.Connection, path: str, *, required: bool) -> None:
