@@ -75,3 +75,7 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+# real gpg keys in a throw-away $GNUPGHOME, for the signing tests of tests/sign and tests/oci
+from tests.sign.keys import gpg_home  # noqa: E402, F401

@@ -7,11 +7,24 @@ parsed easyconfig, the resolved dependencies with their module names, the toolch
 and flags, EasyBuild's own host detection) and writes ``<installdir>/easybuild/nameplate.json``
 atomically.
 
-``NAMEPLATE_EB_ATTACH=REF`` also attaches the record to ``REF`` (``{name}``, ``{version}`` and
-``{module}`` are filled in), through :func:`nameplate.oci.attach`.
+Publishing the record, configured by environment variables or in a site's hooks file
+(:func:`configured`, which ``nameplate easybuild-hooks --push/--attach/--sign -o
+FILE`` writes):
+
+- ``NAMEPLATE_EB_PUSH=REF``: push the install folder to ``REF`` as an artifact (``nameplate
+  push``) and attach the record to it;
+- ``NAMEPLATE_EB_ATTACH=REF``: attach the record to ``REF``, which exists already (an image);
+- ``NAMEPLATE_EB_SIGN=KEY``: sign it (a PEM private key, or ``gpg:KEYID``), as ``nameplate attach
+  --sign`` does.
+
+``REF`` is a template: ``{name}``, ``{version}``, ``{versionsuffix}``, ``{toolchain}``
+(``name-version``), ``{module}`` (the module name), ``{repo}`` (the name as a registry repository:
+lower case) and ``{tag}`` (EasyBuild's full version, e.g. ``2.1-GCCcore-12.2.0-demo``, as a valid
+tag) are filled in. Registry access (plain HTTP, CA, credentials) is ``nameplate``'s, from its
+environment variables and the docker configuration.
 
 This file runs inside ``eb``: it never raises. Any failure becomes a warning in EasyBuild's log
-and on its output, never a failed install.
+and on its output, never a failed install; a record that cannot be attached is still written.
 """
 
 from __future__ import annotations
@@ -19,15 +32,45 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["RECORD_NAME", "post_easyblock_hook", "record_for"]
+__all__ = [
+    "RECORD_NAME",
+    "Publish",
+    "configured",
+    "post_easyblock_hook",
+    "record_for",
+]
 
 RECORD_NAME = "nameplate.json"
 ATTACH_ENV = "NAMEPLATE_EB_ATTACH"
+PUSH_ENV = "NAMEPLATE_EB_PUSH"
+SIGN_ENV = "NAMEPLATE_EB_SIGN"
+
+
+class Publish(NamedTuple):
+    """Where the hook publishes a record: ``push`` (the install folder to this reference, the
+    record attached to it) or ``attach`` (to an existing reference), signed with ``sign``.
+    (A ``NamedTuple``: EasyBuild loads this file outside ``sys.modules``, where a dataclass
+    cannot be made.)"""
+
+    attach: str | None = None
+    push: str | None = None
+    sign: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Publish:
+        """From ``NAMEPLATE_EB_PUSH``, ``NAMEPLATE_EB_ATTACH`` and ``NAMEPLATE_EB_SIGN``."""
+        return cls(
+            attach=env.get(ATTACH_ENV) or None,
+            push=env.get(PUSH_ENV) or None,
+            sign=env.get(SIGN_ENV) or None,
+        )
 
 
 def _warn(app: Any, message: str) -> None:
@@ -203,12 +246,54 @@ def _facts(app: Any) -> Any:
     )
 
 
+def _with_elf(facts: Any, app: Any) -> Any:
+    """The facts with what the install's programs load, resolved as the tree reader does
+    (:mod:`nameplate.sources.easybuild.closure`) over the installpath, with the installs of the
+    loaded dependencies (``get_software_root``) placed where EasyBuild put them."""
+    from easybuild.tools.modules import get_software_root
+
+    from nameplate.errors import NameplateError
+    from nameplate.sources.easybuild.closure import with_closures
+    from nameplate.sources.easybuild.record import InstallFacts
+    from nameplate.tree import DirectoryTree
+
+    installdir = Path(app.installdir).resolve()
+    if installdir.parent.parent.name != "software":
+        return facts
+    installpath = installdir.parent.parent.parent
+    try:
+        tree = DirectoryTree(installpath)
+    except NameplateError:
+        return facts
+    placed = [replace(facts, tree_dir=str(installdir.relative_to(installpath)))]
+    loaded = [(d.name, d.version, d.versionsuffix, d.toolchain) for d in facts.deps if d.module]
+    if facts.toolchain[0] != "system":
+        loaded.append((*facts.toolchain, "", ("system", "system")))
+    for name, version, suffix, toolchain in loaded:
+        root = get_software_root(name)
+        if not root or not Path(root).resolve().is_relative_to(installpath):
+            continue
+        placed.append(
+            InstallFacts(
+                name=name,
+                version=version,
+                versionsuffix=suffix,
+                toolchain=toolchain or facts.toolchain,
+                installdir=root,
+                tree_dir=str(Path(root).resolve().relative_to(installpath)),
+            )
+        )
+    with contextlib.suppress(NameplateError):
+        return with_closures(tree, placed)[0]
+    return facts
+
+
 def record_for(app: Any) -> Any:
     """The nameplate record of the install ``app`` (an EasyBlock) just finished."""
     from nameplate.sources._common import ExtractOptions
     from nameplate.sources.easybuild.record import build_record, component_id
 
-    facts = _facts(app)
+    facts = _with_elf(_facts(app), app)
     record = build_record(
         [facts],
         subject_kind="easybuild-prefix",
@@ -238,8 +323,46 @@ def _succeeded(app: Any) -> bool:
     return copy.is_file() and Path(app.mod_filepath).is_file()
 
 
-def post_easyblock_hook(app: Any, *args: Any, **kwargs: Any) -> None:
-    """EasyBuild calls this after each install; it writes ``easybuild/nameplate.json``."""
+def _fields(app: Any) -> dict[str, str]:
+    """The values a reference template may use."""
+    from easybuild.tools.module_naming_scheme.utilities import det_full_ec_version
+
+    cfg = app.cfg
+    tc = cfg["toolchain"] or {"name": "system", "version": "system"}
+    full = str(det_full_ec_version(cfg))
+    return {
+        "name": str(cfg["name"]),
+        "version": str(cfg["version"]),
+        "versionsuffix": str(cfg["versionsuffix"] or ""),
+        "toolchain": f"{tc['name']}-{tc['version']}",
+        "module": str(app.full_mod_name),
+        "repo": re.sub(r"[^a-z0-9._-]+", "-", str(cfg["name"]).lower()).strip("._-") or "x",
+        "tag": re.sub(r"[^A-Za-z0-9_.-]", "_", full).lstrip(".-")[:128] or "latest",
+    }
+
+
+def _publish(app: Any, record: Any, settings: Publish) -> str:
+    """Push and/or attach (and sign) the record as ``settings`` say; returns the reference."""
+    from nameplate import oci
+
+    template = settings.push or settings.attach
+    assert template is not None
+    ref = template.format_map(_fields(app))
+    signer = None
+    if settings.sign:
+        from nameplate.sign import load_signer
+
+        signer = load_signer(settings.sign)  # before anything is pushed
+    if settings.push:
+        oci.push(app.installdir, ref, created=record.provenance.built_at)
+    if signer is not None:
+        oci.attach_signed(record, ref, signer=signer)
+    else:
+        oci.attach(record, ref)
+    return ref
+
+
+def _after_install(app: Any, settings: Publish) -> None:
     try:
         if not _succeeded(app):
             return
@@ -251,14 +374,35 @@ def post_easyblock_hook(app: Any, *args: Any, **kwargs: Any) -> None:
         target = Path(app.installdir) / "easybuild" / RECORD_NAME
         atomic_write(target, record.to_json().encode())
         app.log.info("nameplate hook: wrote %s", target)
-        ref = os.environ.get(ATTACH_ENV)
-        if ref:
-            from nameplate import oci
-
-            filled = ref.format(
-                name=app.cfg["name"], version=app.cfg["version"], module=app.full_mod_name
-            )
-            oci.attach(record, filled)
-            app.log.info("nameplate hook: attached the record to %s", filled)
     except Exception as exc:
         _warn(app, f"no record written for {getattr(app, 'full_mod_name', '?')}: {exc}")
+        return
+    if not (settings.push or settings.attach):
+        return
+    try:
+        ref = _publish(app, record, settings)
+        signed = " (signed)" if settings.sign else ""
+        app.log.info("nameplate hook: attached the record to %s%s", ref, signed)
+    except Exception as exc:
+        where = settings.push or settings.attach
+        _warn(
+            app, f"the record of {app.full_mod_name} was written but not attached to {where}: {exc}"
+        )
+
+
+def configured(
+    *, attach: str | None = None, push: str | None = None, sign: str | None = None
+) -> Callable[..., None]:
+    """A ``post_easyblock_hook`` that publishes as told (for a site's hooks file)."""
+    settings = Publish(attach=attach, push=push, sign=sign)
+
+    def post_easyblock_hook(app: Any, *args: Any, **kwargs: Any) -> None:
+        _after_install(app, settings)
+
+    return post_easyblock_hook
+
+
+def post_easyblock_hook(app: Any, *args: Any, **kwargs: Any) -> None:
+    """EasyBuild calls this after each install; it writes ``easybuild/nameplate.json`` and
+    publishes it as ``NAMEPLATE_EB_PUSH``/``_ATTACH``/``_SIGN`` say."""
+    _after_install(app, Publish.from_env(os.environ))

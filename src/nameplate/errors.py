@@ -37,6 +37,7 @@ __all__ = [
     "RecordValidationError",
     "RegistryAuthError",
     "RegistryError",
+    "ServeError",
     "SignatureError",
     "SourceError",
     "SubjectMismatch",
@@ -135,6 +136,17 @@ class CompatError(NameplateError):
 
 class CatalogError(NameplateError):
     """The catalog database could not be opened, written or queried."""
+
+
+class ServeError(NameplateError):
+    """``nameplate serve`` refuses a request: a bad parameter or body, a record or host that is
+    not there, a write without the token. ``status`` is the HTTP status of the answer and
+    ``field`` the parameter or body field at fault (None when the request as a whole is)."""
+
+    def __init__(self, message: str, *, status: int = 400, field: str | None = None) -> None:
+        super().__init__(_short(message, 300))
+        self.status = status
+        self.field = field
 
 
 def __dir__() -> list[str]:

@@ -35,6 +35,7 @@ __all__ = [
     "Gpu",
     "Hash",
     "Hpc",
+    "LanguageRuntime",
     "Libc",
     "MathLibrary",
     "Mpi",
@@ -178,6 +179,7 @@ class Component:
     versionsuffix: str | None = None
     module_name: str | None = None
     moduleclass: str | None = None
+    modules: tuple[str, ...] = ()
     installed_at: str | None = None
     files: tuple[FileDigest, ...] = ()
     found_by: tuple[str, ...] = ()
@@ -208,12 +210,15 @@ class Mpi:
     component: str | None = None
     cuda_aware: bool | None = None
     portability_mode: PortabilityMode | None = None
+    shipped: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Gpu:
-    """A GPU runtime the subject needs. ``architectures`` are real ISA targets (``sm_80``,
-    ``gfx90a``); ``ptx`` are virtual ones (``compute_80``) a driver can JIT for newer GPUs."""
+    """A GPU runtime the subject needs. ``architectures`` are real ISA targets (``sm_80``;
+    ``sm_90a`` architecture-specific, ``sm_100f`` family-specific; ``gfx90a``, ``gfx90a:xnack+``
+    with AMD target features); ``ptx`` are virtual ones (``compute_80``) a driver can JIT for
+    newer GPUs, ``ptx_isa`` the newest PTX ISA version among them."""
 
     vendor: Literal["nvidia", "amd", "intel"]
     runtime: Literal["cuda", "rocm", "hip", "sycl"]
@@ -223,15 +228,18 @@ class Gpu:
     soname: str | None = None
     min_driver: str | None = None
     component: str | None = None
+    ptx_isa: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Libc:
-    """The C library: ``family`` (``glibc``, ``musl``), version built against, floor needed."""
+    """The C library: ``family`` (``glibc``, ``musl``), the version built against (the build
+    libc), the floor needed by what the subject loads, and the object that needs it."""
 
     family: str
     version: str | None = None
     min_version: str | None = None
+    required_by: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -240,6 +248,22 @@ class CxxRuntime:
 
     glibcxx_min: str | None = None
     cxxabi_min: str | None = None
+    required_by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LanguageRuntime:
+    """A language runtime the subject loads: OpenMP (``libgomp``, ``libomp``, ``libiomp5``) or
+    Fortran (``libgfortran``). ``versions`` are the newest symbol versions needed per family
+    (``GOMP_4.0``, ``OMP_1.0``; ``GFORTRAN_10``); ``shipped`` says the subject holds the
+    library itself."""
+
+    name: str
+    soname: str | None = None
+    versions: tuple[str, ...] = ()
+    shipped: bool | None = None
+    component: str | None = None
+    required_by: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -275,6 +299,8 @@ class Hpc:
     cxx: CxxRuntime | None = None
     os: OperatingSystem | None = None
     math_libraries: tuple[MathLibrary, ...] = ()
+    openmp: LanguageRuntime | None = None
+    fortran: LanguageRuntime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -30,7 +30,10 @@ RELEASED: Mapping[str, str] = {
 }
 
 #: Host profile schema versions → file under ``schemas/host/``.
-HOST_RELEASED: Mapping[str, str] = {"1.0.0": "host/host-1.0.0.schema.json"}
+HOST_RELEASED: Mapping[str, str] = {
+    "1.0.0": "host/host-1.0.0.schema.json",
+    "1.1.0": "host/host-1.1.0.schema.json",
+}
 
 
 def load_schema(version: str = SCHEMA_VERSION, *, table: Mapping[str, str] = RELEASED) -> Any:

@@ -212,6 +212,7 @@ def hpc_summary(hpc: Hpc) -> dict[str, str]:
                 lc.family,
                 lc.version,
                 f"(needs >= {lc.min_version})" if lc.min_version else "",
+                f"[{lc.required_by}]" if lc.required_by else "",
             )
             if x
         )
@@ -221,9 +222,22 @@ def hpc_summary(hpc: Hpc) -> dict[str, str]:
             for x in (
                 f"GLIBCXX_{hpc.cxx.glibcxx_min}" if hpc.cxx.glibcxx_min else "",
                 f"CXXABI_{hpc.cxx.cxxabi_min}" if hpc.cxx.cxxabi_min else "",
+                f"[{hpc.cxx.required_by}]" if hpc.cxx.required_by else "",
             )
             if x
         )
+    for key, rt in (("openmp", hpc.openmp), ("fortran", hpc.fortran)):
+        if rt is not None:
+            where = "shipped" if rt.shipped else "from the host" if rt.shipped is False else ""
+            out[key] = " ".join(
+                x
+                for x in (
+                    rt.soname or rt.name,
+                    " ".join(rt.versions),
+                    f"({where})" if where else "",
+                )
+                if x
+            )
     if hpc.math_libraries:
         out["math"] = ", ".join(f"{m.role}={m.name}@{m.version or '?'}" for m in hpc.math_libraries)
     if hpc.os is not None:

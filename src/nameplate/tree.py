@@ -18,7 +18,7 @@ import posixpath
 import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from .errors import InputTooLarge, SourceError, UnsafeInput
 
@@ -155,6 +155,13 @@ class DirectoryTree:
         except OSError:
             return None
 
+    def realpath(self, path: PurePosixPath | str) -> str:
+        """``path`` with every link resolved, relative to the root (``UnsafeInput`` if a link
+        leads out of the tree)."""
+        real = os.path.realpath(self._real(path))
+        self._inside(real, os.path.join(self._root, str(path)))
+        return os.path.relpath(real, self._root).replace(os.sep, "/")
+
     def is_file(self, path: PurePosixPath) -> bool:
         st = self._stat(path)
         return st is not None and stat.S_ISREG(st.st_mode)
@@ -176,6 +183,19 @@ class DirectoryTree:
             return os.stat(real).st_size
         except OSError as exc:
             raise SourceError(f"{real}: cannot stat: {exc.strerror}") from exc
+
+    def open(self, path: PurePosixPath) -> BinaryIO:
+        """Regular file ``path``, opened to be streamed by a reader that bounds what it reads
+        (a build-cache tarball, read for its first few members and hashed whole)."""
+        real = self._real(path)
+        try:
+            f = open(real, "rb")  # noqa: SIM115 - the caller closes it
+        except OSError as exc:
+            raise SourceError(f"{real}: cannot read: {exc.strerror}") from exc
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            f.close()
+            raise SourceError(f"{real}: not a regular file")
+        return f
 
     def read_bytes(self, path: PurePosixPath, *, limit: int = DEFAULT_LIMIT) -> bytes:
         real = self._real(path)

@@ -43,7 +43,8 @@ def test_check_pass_fail_unknown(tmp_path: Path) -> None:
     code, stdout, _ = run("check", HYPRE, "--host", H200, "-f", "json")
     assert code == 1
     assert json.loads(stdout)["why_not"] == [
-        "cuda.arch: no SASS or PTX for compute capability 9.0 (has sm_80)"
+        "cuda.arch: no code for compute capability 9.0: sm_80 [sass-minor-forward: CUDA C++ "
+        "Programming Guide, Compute Capabilities / Binary Compatibility]"
     ]
     zen4 = cpu_host_file(tmp_path, "linux-amazon-neoverse_v1")
     code, stdout, _ = run("check", HDF5, "--host", str(zen4))

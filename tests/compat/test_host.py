@@ -187,9 +187,13 @@ def test_amd_gfx_from_sysfs(tmp_path: Path) -> None:
         node = tmp_path / str(i)
         node.mkdir()
         (node / "properties").write_text(f"cpu_cores_count 0\ngfx_target_version {version}\n")
-    runtime, gpus = _amd(str(tmp_path))
+    runtime, gpus = _amd(str(tmp_path), env={})
     assert runtime is not None
     assert [g.gfx for g in gpus] == ["gfx90a", "gfx1100"]
+    assert [g.xnack for g in gpus] == [None, None]  # unset: the profile says nothing
+    for mode, want in (("1", True), ("0", False)):
+        _, gpus = _amd(str(tmp_path), env={"HSA_XNACK": mode})
+        assert {g.xnack for g in gpus} == {want}
 
 
 def test_amd_absent() -> None:

@@ -9,10 +9,29 @@ import pytest
 
 from nameplate import normalize
 from nameplate.compat import check
-from nameplate.compat.profile import AmdRuntime, Host, HostCpu, HostGpu, HostLibc, HostUnknown
+from nameplate.compat.profile import (
+    AmdRuntime,
+    Host,
+    HostCpu,
+    HostGpu,
+    HostLibc,
+    HostRuntime,
+    HostUnknown,
+    NvidiaDriver,
+)
 from nameplate.compat.report import Verdict
 from nameplate.compat.rules import RULES, CheckOptions, cuda_min_driver, mpi_mode_of
-from nameplate.record import CpuTarget, CxxRuntime, Gpu, Hpc, Libc, Mpi, Record, Subject
+from nameplate.record import (
+    CpuTarget,
+    CxxRuntime,
+    Gpu,
+    Hpc,
+    LanguageRuntime,
+    Libc,
+    Mpi,
+    Record,
+    Subject,
+)
 
 from ._helpers import MPICH, OPENMPI, cpu_host, h200, hdf5, hypre, variant, with_gpu
 
@@ -37,6 +56,23 @@ def bare(target: str | None = None, **changes: object) -> Record:
 
 def image(record: Record) -> Record:
     return dataclasses.replace(record, subject=Subject(kind="image", name="app", version="1"))
+
+
+GOMP = LanguageRuntime(
+    name="libgomp", soname="libgomp.so.1", versions=("GOMP_4.0", "OMP_1.0"), shipped=False
+)
+GOMP_HOST = HostRuntime(name="libgomp", soname="libgomp.so.1", versions=("GOMP_5.1", "OMP_5.1"))
+GFORTRAN = LanguageRuntime(
+    name="libgfortran", soname="libgfortran.so.5", versions=("GFORTRAN_10",), shipped=False
+)
+GFORTRAN_HOST = HostRuntime(
+    name="libgfortran", soname="libgfortran.so.5", versions=("GFORTRAN_12",)
+)
+
+
+def rt_host(*runtimes: HostRuntime) -> Host:
+    """A Debian 12 icelake host whose loader finds ``runtimes``."""
+    return cpu_host(ICELAKE, runtimes=runtimes)
 
 
 CUDA12 = Gpu(vendor="nvidia", runtime="cuda", version="12.4", architectures=("sm_80", "sm_90"))
@@ -180,7 +216,17 @@ CASES: list[Case] = [
         "libc.host-unknown",
         "unknown",
     ),
-    ("libc-not-recorded", hypre, h200, "libc", "libc.not-recorded", "info"),
+    ("libc-not-recorded", bare, h200, "libc", "libc.not-recorded", "info"),
+    # only the build libc (a Spack glibc external) is known: never a silent pass
+    ("libc-build-libc-ok", hypre, h200, "libc", "libc.ok", "pass"),
+    (
+        "libc-build-newer",
+        lambda: bare(libc=Libc(family="glibc", version="2.36")),
+        lambda: cpu_host(ICELAKE, libc=HostLibc(family="glibc", version="2.17")),
+        "libc",
+        "libc.build-newer",
+        "warn",
+    ),
     # libstdc++
     (
         "cxx-ok",
@@ -385,7 +431,7 @@ CASES: list[Case] = [
         h200,
         "gpu",
         "cuda.arch-not-recorded",
-        "info",
+        "unknown",
     ),
     # ROCm
     (
@@ -396,11 +442,43 @@ CASES: list[Case] = [
             )
         ),
         lambda: cpu_host(
-            ZEN3, amd=AmdRuntime(rocm_version="6.2.1"), gpus=(HostGpu(vendor="amd", gfx="gfx90a"),)
+            ZEN3,
+            amd=AmdRuntime(rocm_version="6.2.1"),
+            gpus=(HostGpu(vendor="amd", gfx="gfx90a", xnack=False),),
         ),
         "gpu",
         "rocm.arch",
         "pass",
+    ),
+    (
+        "rocm-xnack-on-needed",
+        lambda: bare(gpu=(Gpu(vendor="amd", runtime="rocm", architectures=("gfx90a:xnack+",)),)),
+        lambda: cpu_host(ZEN3, gpus=(HostGpu(vendor="amd", gfx="gfx90a", xnack=False),)),
+        "gpu",
+        "rocm.arch",
+        "fail",
+    ),
+    (
+        "rocm-xnack-unknown",
+        lambda: bare(gpu=(Gpu(vendor="amd", runtime="rocm", architectures=("gfx942:xnack-",)),)),
+        lambda: cpu_host(ZEN3, gpus=(HostGpu(vendor="amd", gfx="gfx942"),)),
+        "gpu",
+        "rocm.feature-unknown",
+        "unknown",
+    ),
+    (
+        "rocm-some-gpus",
+        lambda: bare(gpu=(Gpu(vendor="amd", runtime="rocm", architectures=("gfx90a",)),)),
+        lambda: cpu_host(
+            ZEN3,
+            gpus=(
+                HostGpu(vendor="amd", index=0, gfx="gfx90a"),
+                HostGpu(vendor="amd", index=1, gfx="gfx942"),
+            ),
+        ),
+        "gpu",
+        "rocm.some-gpus",
+        "warn",
     ),
     (
         "rocm-arch-mismatch",
@@ -432,7 +510,7 @@ CASES: list[Case] = [
         lambda: cpu_host(ZEN3, gpus=(HostGpu(vendor="amd", gfx="gfx90a"),)),
         "gpu",
         "rocm.arch-not-recorded",
-        "info",
+        "unknown",
     ),
     (
         "gpu-intel-unchecked",
@@ -441,6 +519,148 @@ CASES: list[Case] = [
         "gpu",
         "gpu.unchecked",
         "unknown",
+    ),
+    # OpenMP and Fortran runtimes
+    ("openmp-not-used", bare, h200, "openmp", "openmp.not-used", "info"),
+    ("fortran-not-used", bare, h200, "fortran", "fortran.not-used", "info"),
+    (
+        "openmp-ok",
+        lambda: bare(openmp=GOMP),
+        lambda: rt_host(GOMP_HOST),
+        "openmp",
+        "openmp.ok",
+        "pass",
+    ),
+    (
+        "openmp-too-old",
+        lambda: bare(openmp=dataclasses.replace(GOMP, versions=("GOMP_5.0",))),
+        lambda: rt_host(dataclasses.replace(GOMP_HOST, versions=("GOMP_4.5", "OMP_4.5"))),
+        "openmp",
+        "openmp.too-old",
+        "fail",
+    ),
+    (
+        "openmp-missing",
+        lambda: bare(openmp=GOMP),
+        lambda: rt_host(),
+        "openmp",
+        "openmp.missing",
+        "fail",
+    ),
+    (
+        "openmp-host-unknown",
+        lambda: bare(openmp=GOMP),
+        lambda: cpu_host(ICELAKE, schema_version="1.0.0"),
+        "openmp",
+        "openmp.host-unknown",
+        "unknown",
+    ),
+    (
+        "openmp-contained",
+        lambda: bare(openmp=dataclasses.replace(GOMP, shipped=True)),
+        lambda: rt_host(),
+        "openmp",
+        "openmp.contained",
+        "info",
+    ),
+    (
+        "openmp-in-image",
+        lambda: image(bare(openmp=dataclasses.replace(GOMP, shipped=None))),
+        lambda: rt_host(),
+        "openmp",
+        "openmp.in-image",
+        "info",
+    ),
+    (
+        "fortran-ok",
+        lambda: bare(fortran=GFORTRAN),
+        lambda: rt_host(GFORTRAN_HOST),
+        "fortran",
+        "fortran.ok",
+        "pass",
+    ),
+    (
+        "fortran-too-old",
+        lambda: bare(fortran=GFORTRAN),
+        lambda: rt_host(dataclasses.replace(GFORTRAN_HOST, versions=("GFORTRAN_8",))),
+        "fortran",
+        "fortran.too-old",
+        "fail",
+    ),
+    (
+        "fortran-missing-soname",
+        lambda: bare(fortran=GFORTRAN),
+        lambda: rt_host(dataclasses.replace(GFORTRAN_HOST, soname="libgfortran.so.4")),
+        "fortran",
+        "fortran.missing",
+        "fail",
+    ),
+    (
+        "fortran-host-unknown",
+        lambda: bare(fortran=GFORTRAN),
+        lambda: cpu_host(ICELAKE, unknowns=(HostUnknown(probe="runtimes", reason="x"),)),
+        "fortran",
+        "fortran.host-unknown",
+        "unknown",
+    ),
+    (
+        "fortran-contained",
+        lambda: bare(fortran=dataclasses.replace(GFORTRAN, shipped=True)),
+        lambda: rt_host(),
+        "fortran",
+        "fortran.contained",
+        "info",
+    ),
+    (
+        "fortran-in-image",
+        lambda: image(bare(fortran=dataclasses.replace(GFORTRAN, shipped=None))),
+        lambda: rt_host(),
+        "fortran",
+        "fortran.in-image",
+        "info",
+    ),
+    (
+        "mpi-not-shipped",
+        lambda: bare(
+            mpi=Mpi(implementation="mpich", abi="mpich", soname="libmpich.so.12", shipped=False)
+        ),
+        lambda: cpu_host(ZEN3, mpi=(MPICH,)),
+        "mpi",
+        "mpi.abi",
+        "pass",
+    ),
+    (
+        "mpi-contained-but-not-shipped",
+        lambda: bare(
+            mpi=Mpi(
+                implementation="mpich",
+                abi="mpich",
+                soname="libmpich.so.12",
+                shipped=False,
+                portability_mode="contained",
+            )
+        ),
+        lambda: cpu_host(ZEN3, mpi=(MPICH,)),
+        "mpi",
+        "mpi.not-shipped",
+        "fail",
+    ),
+    (
+        "cuda-sm90a-on-h100-and-a100",
+        lambda: bare(
+            gpu=(Gpu(vendor="nvidia", runtime="cuda", version="13.0", architectures=("sm_90a",)),)
+        ),
+        lambda: cpu_host(
+            ICELAKE,
+            nvidia=NvidiaDriver(driver_version="580.65.06", cuda_version="13.0"),
+            gpus=(
+                HostGpu(vendor="nvidia", index=0, name="H100", compute_capability="9.0"),
+                HostGpu(vendor="nvidia", index=1, name="A100", compute_capability="8.0"),
+            ),
+        ),
+        "gpu",
+        "cuda.some-gpus",
+        "warn",
     ),
     # OS / kernel: information only
     ("os-info", hdf5, h200, "os", "os.info", "info"),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
-from pathlib import Path
+import tarfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -14,7 +17,10 @@ from nameplate.errors import NameplateError
 from nameplate.sources.spack.buildcache import _read_index
 from nameplate.sources.spack.graph import Graph
 from nameplate.sources.spack.lockfile import read_lockfile
+from nameplate.sources.spack.metadata import parse_install_environment, parse_sbom, read_install
+from nameplate.sources.spack.prefix import manifest_files
 from nameplate.sources.spack.specfile import parse_specfile, strip_clearsign
+from nameplate.sources.spack.tarball import TarballRef, metadata_tree
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.property
@@ -112,3 +118,156 @@ def test_spec_file_on_disk_arbitrary_bytes(
     (prefix / ".spack").mkdir()
     (prefix / ".spack/spec.json").write_bytes(data)
     accepts_only_typed_errors(sources.extract_all, Path(prefix), kind="spack")
+
+
+# ------------------------------------------------------------------ what an install's .spack/ says
+
+SBOM = (
+    DATA / "spack/spack1.3-real-store/opt/spack/linux-x86_64_v4"
+    "/omp-fortran-hello-1.0-cw5cxc5hhixi7gulbvy42ghde7cah776/.spack/sbom/spdx-2.3.json"
+)
+#: A real install tarball (Spack 1.3 build cache of the fake store: zlib-ng), as bytes.
+TARBALL = (
+    DATA / "spack/spack1.3-fake-store/buildcache/file-v3-unsigned/blobs/sha256/49"
+    "/4940b06c73881146124b2946f35a0e957c72e78a67009b58bbf5e89d0f5621fd"
+).read_bytes()
+
+
+@given(paths, json_values)
+def test_sbom_mutated(path: list[int], value: Any) -> None:
+    doc = mutate(json.loads(SBOM.read_text()), path, value)
+    accepts_only_typed_errors(parse_sbom, json.dumps(doc).encode(), where="x")
+
+
+@given(st.binary(max_size=400) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_install_environment_arbitrary(data: bytes) -> None:
+    accepts_only_typed_errors(parse_install_environment, data, where="x")
+    accepts_only_typed_errors(parse_sbom, data, where="x")
+
+
+def _tarball_facts(data: bytes) -> None:
+    """Read ``data`` as an install tarball whose digest is right, then its facts."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    ref = TarballRef("x", digest, len(data), lambda: io.BytesIO(data))
+    tree = metadata_tree(ref)
+    graph = Graph()
+    read_install(tree, PurePosixPath("."), graph, "h")
+    manifest_files(tree, PurePosixPath("."), None, graph)
+
+
+@given(st.integers(min_value=0, max_value=len(TARBALL) - 1), st.binary(min_size=1, max_size=8))
+def test_tarball_mutated(at: int, patch: bytes) -> None:
+    accepts_only_typed_errors(_tarball_facts, TARBALL[:at] + patch + TARBALL[at + len(patch) :])
+
+
+@given(st.integers(min_value=0, max_value=len(TARBALL)))
+def test_tarball_truncated(at: int) -> None:
+    accepts_only_typed_errors(_tarball_facts, TARBALL[:at])
+
+
+_NAMES = st.lists(
+    st.sampled_from(
+        [
+            "p",
+            ".spack",
+            "sbom",
+            "spdx-2.3.json",
+            "install_environment.json",
+            "install_manifest.json",
+            "..",
+            "",
+            "bin",
+        ]
+    ),
+    min_size=1,
+    max_size=5,
+).map("/".join)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            _NAMES, st.sampled_from(["file", "dir", "link"]), json_values | st.binary(max_size=50)
+        ),
+        max_size=8,
+    )
+)
+def test_tarball_arbitrary_members(members: list[tuple[str, str, Any]]) -> None:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, kind, content in members:
+            info = tarfile.TarInfo(name or ".")
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif kind == "link":
+                info.type = tarfile.SYMTYPE
+                info.linkname = "/etc/passwd"
+                tar.addfile(info)
+            else:
+                data = content if isinstance(content, bytes) else json.dumps(content).encode()
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    accepts_only_typed_errors(_tarball_facts, out.getvalue())
+
+
+def test_a_tarball_that_does_not_match_its_digest_is_refused() -> None:
+    ref = TarballRef("x", "sha256:" + "0" * 64, len(TARBALL), lambda: io.BytesIO(TARBALL))
+    with pytest.raises(NameplateError, match="does not match"):
+        metadata_tree(ref)
+    # Tampered where .spack/ is (the gzip stream breaks there): tampering is what is reported.
+    digest = "sha256:" + hashlib.sha256(TARBALL).hexdigest()
+    bad = TARBALL[:40] + bytes([TARBALL[40] ^ 0xFF]) + TARBALL[41:]
+    with pytest.raises(NameplateError, match="does not match"):
+        metadata_tree(TarballRef("x", digest, len(bad), lambda: io.BytesIO(bad)))
+    ref = TarballRef(
+        "x", "sha256:" + hashlib.sha256(TARBALL).hexdigest(), 10, lambda: io.BytesIO(TARBALL)
+    )
+    with pytest.raises(NameplateError, match="longer than"):
+        metadata_tree(ref)
+
+
+@given(paths, json_values)
+def test_buildcache_index_records_mutated(path: list[int], value: Any) -> None:
+    """A build-cache index (the layer of an OCI cache's index.spack image) to records."""
+    from nameplate.sources import ExtractOptions
+    from nameplate.sources.spack.extract import records_from_buildcache_index
+
+    accepts_only_typed_errors(
+        records_from_buildcache_index,
+        mutate(INDEX, path, value),
+        where="x",
+        options=ExtractOptions(),
+    )
+
+
+def test_a_node_without_a_name_is_a_typed_error() -> None:
+    """Found by the fuzz pass: an empty name reached the purl builder (ValueError)."""
+    from nameplate.sources import ExtractOptions
+    from nameplate.sources.spack.extract import records_from_buildcache_index
+
+    bad = mutate(INDEX, [0, 1, 0, 0, 0], "")
+    with pytest.raises(NameplateError, match="name: empty"):
+        records_from_buildcache_index(bad, where="x", options=ExtractOptions())
+
+
+REAL_SPEC = json.loads(
+    (
+        DATA / "spack/spack1.3-real-store/opt/spack/linux-x86_64_v4"
+        "/omp-fortran-hello-1.0-cw5cxc5hhixi7gulbvy42ghde7cah776/.spack/spec.json"
+    ).read_text()
+)
+
+
+@given(paths, json_values)
+def test_real_spec_to_record_mutated(path: list[int], value: Any) -> None:
+    """A really compiled install's spec.json (compilers, externals, virtuals), mutated, to a
+    record: components, edges, HPC fields."""
+    from nameplate.sources import ExtractOptions
+    from nameplate.sources.spack.extract import record_from_specfile_data
+
+    doc = mutate(REAL_SPEC, path, value)
+    if isinstance(doc, dict):
+        accepts_only_typed_errors(
+            record_from_specfile_data, doc, where="x", options=ExtractOptions()
+        )

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from nameplate import sources
-from nameplate.record import Record
+from nameplate.record import Record, Tool
 from nameplate.sources import ExtractOptions
 from tests.conftest import DATA, FIXED_TIME
 
@@ -56,9 +56,9 @@ from nameplate.sources import ExtractOptions
 from nameplate.sources.spack import api as _spack_api
 import datetime as dt
 assert _spack_api.available()
-opts = ExtractOptions(clock=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), combined=True)
-(record,) = _spack_api.extract_all(Path(sys.argv[1]), opts)
-print(record.to_json())
+combined = sys.argv[2] == "combined"
+opts = ExtractOptions(clock=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), combined=combined)
+print(json.dumps([r.to_dict() for r in _spack_api.extract_all(Path(sys.argv[1]), opts)]))
 """
 
 
@@ -82,12 +82,13 @@ def spack_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, scope
 
 
-def via_spack(target: Path, tmp_path: Path) -> Record:
+def via_spack(target: Path, tmp_path: Path, *, combined: bool = True) -> list[Record]:
     env, scope = spack_env(tmp_path)
     script = tmp_path / "via_spack.py"
     script.write_text(_SCRIPT)
+    mode = "combined" if combined else "per-root"
     out = subprocess.run(
-        [SPACK or "spack", "-C", str(scope), "python", str(script), str(target)],
+        [SPACK or "spack", "-C", str(scope), "python", str(script), str(target), mode],
         env=env,
         capture_output=True,
         text=True,
@@ -95,41 +96,61 @@ def via_spack(target: Path, tmp_path: Path) -> Record:
         check=False,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    return Record.from_dict(json.loads(out.stdout))
+    return [Record.from_dict(r) for r in json.loads(out.stdout)]
 
 
-def on_disk(target: Path) -> Record:
-    return sources.extract(
-        target, kind="spack", options=ExtractOptions(clock=FIXED_TIME, combined=True)
-    )
+def on_disk(target: Path, *, combined: bool = True) -> list[Record]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NAMEPLATE_SPACK_API", "0")
+        return sources.extract_all(
+            target, kind="spack", options=ExtractOptions(clock=FIXED_TIME, combined=combined)
+        )
 
 
-def test_store_api_and_disk_agree(tmp_path: Path) -> None:
-    store = relocate(DATA / "spack/spack1.3-fake-store/opt/spack", tmp_path / "store")
-    api, disk = via_spack(store, tmp_path), on_disk(store)
-    # Spack's SBOM is read by the disk path only (Spack's API has no reader for it).
-    strip = lambda r: Record.from_dict(
-        {
-            **r.to_dict(),
-            "evidence": [],
-            "components": [
-                {k: v for k, v in c.items() if k not in ("sources", "licenses")}
-                for c in r.to_dict()["components"]
-            ],
-        }
-    )
-    assert strip(api) == strip(disk)
+STORES = ["spack1.3-fake-store", "spack1.3-real-store"]
 
 
-def test_environment_api_and_disk_agree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("combined", [True, False], ids=["combined", "per-root"])
+def test_store_api_and_disk_agree(store: str, combined: bool, tmp_path: Path) -> None:
+    """Every field, Spack's SBOM (sources, licenses, evidence) and the builder included."""
+    target = relocate(DATA / "spack" / store / "opt/spack", tmp_path / "store")
+    api, disk = via_spack(target, tmp_path, combined=combined), on_disk(target, combined=combined)
+    assert api == disk
+    for record in api:
+        built = [c for c in record.components if not c.external]
+        assert built and any(c.licenses for c in built)
+        assert any(c.sources for c in built)
+        assert not any(c.sources for c in record.components if c.external)
+        assert any(e.kind == "spack-spdx-2.3" for e in record.evidence)
+    if store == "spack1.3-real-store":  # real builds write install_environment.json
+        assert all(r.provenance.builder == Tool(name="spack", version="1.3.0.dev0") for r in api)
+
+
+@pytest.mark.parametrize("source", [f"{s}/env" for s in STORES] + ["external-modules"])
+def test_environment_api_and_disk_agree(source: str, tmp_path: Path) -> None:
     env = tmp_path / "env"
-    shutil.copytree(DATA / "spack/spack1.3-fake-store/env", env)
-    assert via_spack(env, tmp_path) == on_disk(env)
+    shutil.copytree(DATA / "spack" / source, env)
+    for combined in (True, False):
+        api = via_spack(env, tmp_path, combined=combined)
+        assert api == on_disk(env, combined=combined)
+        assert all(r.provenance.builder and r.provenance.builder.version for r in api)
+        assert all({u.field for u in r.unknowns} >= {"components.sources"} for r in api)
 
 
-def test_spack_nameplate_extension(tmp_path: Path) -> None:
-    """``spack nameplate extract /hash`` through the extension found by its entry point."""
-    store = relocate(DATA / "spack/spack1.3-fake-store/opt/spack", tmp_path / "store")
+@pytest.mark.parametrize(
+    ("store", "root"),
+    [
+        ("spack1.3-fake-store", "g32vemqewbcc2j2pcffahyu2y4kfw4t6"),
+        ("spack1.3-real-store", "cw5cxc5hhixi7gulbvy42ghde7cah776"),
+        ("spack1.3-real-store", "kiaxfa2ktv6lqnzpvnm6idtmq247xekb"),
+        ("spack1.3-real-store", "jc3kmofwtwai5bglz6cbp22o7p4cfw23"),  # xz: not explicit
+    ],
+)
+def test_spack_nameplate_extension(store: str, root: str, tmp_path: Path) -> None:
+    """``spack nameplate extract /hash`` through the extension found by its entry point gives
+    the on-disk record of that root."""
+    target = relocate(DATA / "spack" / store / "opt/spack", tmp_path / "store")
     env, scope = spack_env(tmp_path)
     out = subprocess.run(
         [
@@ -137,10 +158,10 @@ def test_spack_nameplate_extension(tmp_path: Path) -> None:
             "-C",
             str(scope),
             "-c",
-            f"config:install_tree:root:{store}",
+            f"config:install_tree:root:{target}",
             "nameplate",
             "extract",
-            "/g32vemq",
+            f"/{root[:7]}",
         ],
         env=env,
         capture_output=True,
@@ -150,5 +171,14 @@ def test_spack_nameplate_extension(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     record = Record.from_dict(json.loads(out.stdout))
-    assert record.roots == ("spack:g32vemqewbcc2j2pcffahyu2y4kfw4t6",)
-    assert record.component(record.roots[0]).name == "zlib-ng"  # type: ignore[union-attr]
+    assert record.roots == (f"spack:{root}",)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NAMEPLATE_SPACK_API", "0")
+        disk = sources.extract(
+            target, kind="spack", options=ExtractOptions(clock=FIXED_TIME, roots=(f"/{root}",))
+        )
+    generated = record.provenance.extracted_at
+    assert record.to_dict() == {
+        **disk.to_dict(),
+        "provenance": {**disk.to_dict()["provenance"], "extracted_at": generated},
+    }

@@ -225,3 +225,30 @@ def test_tampered_v3_blob_is_detected_even_unsigned(tmp_path: Path, blob_change:
     blob.write_bytes(bytes(data))
     code, output = run("extract", "spack", str(cache))
     assert_one_line_error(code, output, entry["checksum"], "does not match its sha256")
+
+
+def test_a_tampered_install_tarball_is_an_unknown_not_a_fact(tmp_path: Path) -> None:
+    """The root's install tarball no longer matches its manifest: the record is written, says
+    so for sources, licenses and the builder, and takes nothing from the tarball."""
+    cache = tmp_path / "cache"
+    shutil.copytree(SPACK / "spack1.3-fake-store/buildcache/file-v3-unsigned", cache)
+    manifest = next(cache.glob("v3/manifests/spec/hdf5/*.spec.manifest.json"))
+    (tarball,) = [
+        e["checksum"]
+        for e in json.loads(manifest.read_text())["data"]
+        if "install" in e["mediaType"]
+    ]
+    blob = cache / "blobs/sha256" / tarball[:2] / tarball
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.chmod(0o644)
+    blob.write_bytes(bytes(data))
+    out = tmp_path / "r.json"
+    code, output = run("extract", "spack", str(cache), "-o", str(out))
+    assert code == 0, output
+    record = json.loads(out.read_text())
+    reasons = {u["field"]: u["reason"] for u in record["unknowns"]}
+    for field in ("components.sources", "components.licenses", "provenance.builder"):
+        assert "does not match its sha256" in reasons[field], reasons
+    assert not any(c.get("sources") or c.get("licenses") for c in record["components"])
+    assert "version" not in record["provenance"]["builder"]

@@ -41,6 +41,14 @@ def _table(name: str) -> dict[str, click.Command]:
         from .compat import COMMANDS as compat_commands
 
         return compat_commands
+    if name == "verify":
+        from .trust import COMMANDS as trust_commands
+
+        return trust_commands
+    if name == "serve":
+        from .serve import COMMANDS as serve_commands
+
+        return serve_commands
     if name == "easybuild-hooks":
         from .easybuild import COMMANDS as easybuild_commands
 
@@ -70,11 +78,13 @@ COMMANDS: dict[str, str] = {
     "push": "Push a file or folder as an OCI artifact, so records can attach to it.",
     "copy": "Copy an image or artifact with everything attached to it.",
     "reindex": "Rebuild the referrers fallback index of a reference.",
+    "verify": "Say which records attached to a reference are signed by a trusted key.",
     "host": "Detect this host: CPU, libc, MPI, GPUs, OS.",
     "check": "Check whether a record, image or binary runs on a host.",
     "select": "Pick the tag of a repository that fits a host best.",
     "index": "Crawl repositories into a catalog of records.",
     "query": "Query the catalog in Spack spec syntax.",
+    "serve": "Serve the catalog: JSON API, web pages, indexing on push.",
     "easybuild-hooks": "Print the path of the EasyBuild hooks file (eb --hooks=...).",
     "completion": "Print the shell completion script for bash, zsh or fish.",
 }

@@ -55,6 +55,7 @@ DOCUMENTS: dict[str, str] = {
     "export": "the export format chosen with -f (CycloneDX, SPDX, JSON-LD...)",
     "completion": "a shell script",
     "easybuild-hooks": "the path of a file",
+    "serve": "nothing: it answers HTTP until interrupted (its log on standard error)",
 }
 
 

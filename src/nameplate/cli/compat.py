@@ -18,12 +18,14 @@ from ._options import (
     output_option,
     registry_options,
 )
+from .trust import trust_options
 
 if TYPE_CHECKING:
     from ..compat.profile import Host
     from ..compat.rules import CheckOptions
     from ..oci import Transport
     from ..record import Record
+    from ..sign import TrustedKeys
 
 __all__ = ["COMMANDS"]
 
@@ -77,7 +79,7 @@ def host(fmt: str, output: Destination) -> None:
     """Detect this host: CPU, libc, MPI, GPUs, OS.
 
     Every probe has a timeout; what cannot be learnt is listed as unknown.
-    The JSON form validates against schemas/host/host-1.0.0.schema.json and
+    The JSON form validates against schemas/host/host-1.1.0.schema.json and
     is what --host of check, select and query reads.
     """
     from ..compat.host import detect
@@ -143,6 +145,7 @@ def _load_target(target: str, platform: str | None, transport: Transport | None)
 @_mode_option
 @click.option("--platform", default=None, help="os/arch[/variant] of an image index.")
 @registry_options
+@trust_options
 def check(
     *,
     target: str,
@@ -152,19 +155,32 @@ def check(
     mpi_mode: str,
     platform: str | None,
     transport: Transport | None,
+    trusted: TrustedKeys | None,
 ) -> None:
     """Check whether a record, image or binary runs on a host.
 
     TARGET is a record file (*.json, or - for standard input), a binary or
     install to extract, or an image reference whose newest attached record is
-    pulled. Exit 0 if it runs (pass), 1 if it does not (fail), 3 if a needed
-    fact is unknown.
+    pulled (with --require-signed: its newest record signed by a trusted key).
+    Exit 0 if it runs (pass), 1 if it does not (fail), 3 if a needed fact is
+    unknown (or no record is signed by a trusted key).
     """
     from ..compat.report import check as run_check
     from ._output import emit
 
-    record = _load_target(target, platform, transport)
-    report = run_check(record, _host(host_file), options=_options(mpi_mode))
+    if trusted is None:
+        record = _load_target(target, platform, transport)
+        report = run_check(record, _host(host_file), options=_options(mpi_mode))
+    else:
+        from ..compat.signed import signed_report, trusted_target, unsigned_report
+
+        host_profile = _host(host_file)
+        signed, why = trusted_target(target, trusted, platform=platform, transport=transport)
+        if signed is None:
+            report = unsigned_report(target, host_profile.name or host_profile.cpu.target, why)
+        else:
+            report = run_check(signed, host_profile, options=_options(mpi_mode))
+            report = signed_report(report, why)
     emit(output, report.to_json() if fmt == "json" else report.to_text())
     raise SystemExit(report.verdict.exit_code)
 
@@ -183,6 +199,7 @@ def check(
     help="Only tags matching GLOB (1.14.*); repeatable. Default: every tag.",
 )
 @registry_options
+@trust_options
 def select(
     *,
     repo: str,
@@ -192,14 +209,16 @@ def select(
     mpi_mode: str,
     tags: tuple[str, ...],
     transport: Transport | None,
+    trusted: TrustedKeys | None,
 ) -> None:
     """Pick the tag of a repository that fits a host best.
 
     Lists every tag of REPO (or the tags matching --tag) and their platform
     manifests, pulls their records and ranks those that run: most specific
     CPU target, MPI of the host's ABI, CUDA fit, newest. Prints the best
-    reference and why the others lost. Exit 0 with a pick, 1 if nothing
-    runs here.
+    reference and why the others lost. With --require-signed, only records
+    signed by a trusted key count. Exit 0 with a pick, 1 if nothing runs
+    here.
     """
     from .._terminal import printable
     from ..compat.select import select as run_select
@@ -214,6 +233,7 @@ def select(
             tags=tags or None,
             transport=transport,
             progress=None if bar is None else bar.update,
+            trusted=trusted,
         )
     if fmt == "json":
         import json
@@ -261,6 +281,7 @@ def _catalog_url(value: str | None) -> str:
     help="Only tags matching GLOB (1.14.*); repeatable. Default: every tag.",
 )
 @registry_options
+@trust_options
 @format_option()
 def index(
     *,
@@ -268,6 +289,7 @@ def index(
     catalog: str | None,
     tags: tuple[str, ...],
     transport: Transport | None,
+    trusted: TrustedKeys | None,
     fmt: str,
 ) -> None:
     """Crawl repositories into a catalog of records.
@@ -275,7 +297,8 @@ def index(
     Each REF is a repository (every tag, or those matching --tag), a tag or
     digest, or a local record file. Tags, platform manifests and their newest
     attached records are written in one transaction per batch; re-indexing
-    replaces entries. Without REFS, creates the catalog, or upgrades one
+    replaces entries. With --require-signed, only records signed by a trusted
+    key are indexed. Without REFS, creates the catalog, or upgrades one
     written by an earlier version.
     """
     from .._terminal import printable
@@ -290,7 +313,9 @@ def index(
                 bar.update(done, total)
 
         # every input first: a failure leaves no catalog behind
-        entries, problems = collect(refs, transport=transport, tags=tags or None, progress=step)
+        entries, problems = collect(
+            refs, transport=transport, tags=tags or None, progress=step, trusted=trusted
+        )
     with Catalog.open(_catalog_url(catalog)) as cat:
         written = cat.add_many(entries)
         cat.analyze()

@@ -38,7 +38,8 @@ def migrate(conn: Any, layout: int, schema: str, *, postgres: bool) -> None:
         )
     else:
         source = "SELECT key, ref, repository, tag, platform, record FROM old_records ORDER BY id"
-    conn.execute("DROP INDEX IF EXISTS records_by_created")
+    for old in ("records_by_created", "records_by_repository"):
+        conn.execute(f"DROP INDEX IF EXISTS {old}")
     for stmt in filter(str.strip, schema.split(";")):
         conn.execute(stmt)
     if postgres:

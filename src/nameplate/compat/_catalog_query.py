@@ -35,9 +35,12 @@ Fetch = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 """Runs one SQL statement (``?`` placeholders) with its parameters and returns every row."""
 
 SELECT = (
-    "SELECT r.key, r.ref, r.subject, r.version, r.created, r.platform, d.record, r.origin, r.id"
-    " FROM records r JOIN documents d ON d.record_id = r.id"
+    "SELECT r.key, r.ref, r.subject, r.version, r.created, r.platform, d.record,"
+    " r.repository, r.tag, r.origin, r.id FROM records r JOIN documents d ON d.record_id = r.id"
 )
+
+_ID = 10
+"""Where the record id is in a :data:`SELECT` row."""
 
 
 @dataclass(slots=True)
@@ -280,4 +283,4 @@ def query_rows(
         chunk = ids[start : start + 500]
         out.extend(fetch(f"{SELECT} WHERE r.id IN ({_marks(chunk)})", chunk))
     order = {rid: i for i, rid in enumerate(ids)}
-    return sorted(out, key=lambda r: order[r[8]])
+    return sorted(out, key=lambda r: order[r[_ID]])

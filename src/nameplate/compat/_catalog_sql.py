@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS records (
   id {ID}, key {TEXT} NOT NULL UNIQUE, ref TEXT, origin TEXT, repository TEXT, tag TEXT,
   platform TEXT, subject TEXT NOT NULL, version TEXT, created {TEXT} NOT NULL);
 CREATE INDEX IF NOT EXISTS records_newest ON records (created DESC, id DESC);
+CREATE INDEX IF NOT EXISTS records_by_repository ON records (repository, created DESC, id DESC);
 CREATE TABLE IF NOT EXISTS documents (record_id {REF} PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (
   record_id {REF}, name {TEXT} NOT NULL, cid INTEGER NOT NULL, root BOOLEAN NOT NULL,

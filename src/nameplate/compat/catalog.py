@@ -40,6 +40,7 @@ from ._catalog_write import STAGING_PG, write_pg, write_sqlite
 from .specquery import SpecQuery, parse
 
 if TYPE_CHECKING:
+    from ..sign import TrustedKeys
     from .select import Found
 
 __all__ = ["Catalog", "CatalogEntry", "Entry", "collect", "default_catalog", "index"]
@@ -80,6 +81,8 @@ class CatalogEntry:
     created: str | None
     platform: str | None
     record_json: str
+    repository: str | None = None
+    tag: str | None = None
     origin: str | None = None
 
     @property
@@ -285,6 +288,34 @@ class Catalog:
         for r in self._all(f"{SELECT} ORDER BY r.created DESC, r.id DESC"):
             yield _entry(r)
 
+    # -- lookups by key, repository and time ----------------------------------------------------
+
+    def get(self, key: str) -> CatalogEntry | None:
+        """The entry whose catalog key is ``key`` (a reference, or a record's serial)."""
+        rows = self._all(f"{SELECT} WHERE r.key = ?", [key])
+        return _entry(rows[0]) if rows else None
+
+    def in_repository(self, repository: str) -> list[CatalogEntry]:
+        """Every entry indexed from ``repository`` (``HOST/REPO``, as ``index`` writes it),
+        newest first."""
+        return [
+            _entry(r)
+            for r in self._all(
+                f"{SELECT} WHERE r.repository = ? ORDER BY r.created DESC, r.id DESC",
+                [repository],
+            )
+        ]
+
+    def recent(self, limit: int) -> list[CatalogEntry]:
+        """The ``limit`` newest entries (equal times: the latest indexed first; the order of
+        the ``records_newest`` index, so no sort)."""
+        return [
+            _entry(r)
+            for r in self._all(
+                f"{SELECT} ORDER BY r.created DESC, r.id DESC LIMIT ?", [max(0, int(limit))]
+            )
+        ]
+
 
 def _entry(r: Sequence[Any]) -> CatalogEntry:
     return CatalogEntry(
@@ -295,7 +326,9 @@ def _entry(r: Sequence[Any]) -> CatalogEntry:
         created=r[4],
         platform=r[5],
         record_json=str(r[6]),
-        origin=r[7],
+        repository=r[7],
+        tag=r[8],
+        origin=r[9],
     )
 
 
@@ -306,23 +339,28 @@ def collect(
     transport: Any = None,
     tags: Sequence[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    trusted: TrustedKeys | None = None,
 ) -> tuple[list[Entry], list[str]]:
     """What :func:`index` writes: the entries of each reference (a repository: every tag, or
     those matching the globs ``tags``; a tag or digest; or a local record file), and the
     manifests that had no record. A missing file or layout, or a registry that cannot be read,
     is an error (nothing is written). ``progress(ref, done, total)`` follows the tags of each
-    repository; ``transport`` says how registries are reached. A file is remembered by its
-    absolute path (``origin``)."""
+    repository; ``transport`` says how registries are reached. With ``trusted`` keys only
+    records signed by one of them are entries (a record file never is). A file is remembered by
+    its absolute path (``origin``)."""
     from .select import or_no_such_file
 
     entries: list[Entry] = []
     problems: list[str] = []
     for ref in refs:
         if Path(ref).is_file():
+            if trusted is not None:
+                problems.append(f"{ref}: a local file carries no signature (--require-signed)")
+                continue
             entries.append(Entry(record=Record.load(ref), origin=str(Path(ref).resolve())))
             continue
         step = None if progress is None else functools.partial(progress, ref)
-        crawled = functools.partial(_crawled, ref, store, transport, tags, step)
+        crawled = functools.partial(_crawled, ref, store, transport, tags, step, trusted)
         for found in or_no_such_file(ref, crawled):
             if found.record is None:
                 problems.append(f"{found.ref}: {found.problem}")
@@ -339,16 +377,19 @@ def collect(
     return entries, problems
 
 
-def _crawled(
+def _crawled(  # noqa: PLR0917 - a functools.partial target
     ref: str,
     store: Any,
     transport: Any,
     tags: Sequence[str] | None,
     progress: Callable[[int, int], None] | None,
+    trusted: TrustedKeys | None = None,
 ) -> list[Found]:
     from .select import crawl
 
-    return list(crawl(ref, store=store, transport=transport, tags=tags, progress=progress))
+    return list(
+        crawl(ref, store=store, transport=transport, tags=tags, progress=progress, trusted=trusted)
+    )
 
 
 def index(
@@ -358,10 +399,11 @@ def index(
     store: Any = None,
     transport: Any = None,
     tags: Sequence[str] | None = None,
+    trusted: TrustedKeys | None = None,
 ) -> tuple[int, list[str]]:
     """Crawl each reference (see :func:`collect`) into the catalog; returns how many records
     were written and the manifests that had none."""
-    entries, problems = collect(refs, store=store, transport=transport, tags=tags)
+    entries, problems = collect(refs, store=store, transport=transport, tags=tags, trusted=trusted)
     written = catalog.add_many(entries)
     catalog.analyze()
     return written, problems

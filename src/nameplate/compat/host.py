@@ -30,6 +30,7 @@ from .profile import (
     HostLibc,
     HostMpi,
     HostOs,
+    HostRuntime,
     HostUnknown,
     NvidiaDriver,
     cpu_from_cpuinfo,
@@ -197,8 +198,14 @@ def _gfx(version: int) -> str:
 
 def _amd(
     root: str = "/sys/class/kfd/kfd/topology/nodes",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[AmdRuntime | None, tuple[HostGpu, ...]]:
+    """AMD GPUs from the KFD topology. XNACK is a per-process mode the ROCm runtime takes from
+    ``HSA_XNACK`` (``1`` on, ``0`` off); unset, the profile says nothing (a check that needs
+    ``xnack+`` or ``xnack-`` is then unknown, never a pass)."""
     nodes = Path(root)
+    mode = (env if env is not None else os.environ).get("HSA_XNACK")
+    xnack = True if mode == "1" else False if mode == "0" else None
     gpus: list[HostGpu] = []
     try:
         entries = sorted(nodes.iterdir(), key=lambda p: p.name)
@@ -208,7 +215,9 @@ def _amd(
         props = _read(str(node / "properties")) or ""
         m = re.search(r"^gfx_target_version\s+(\d+)", props, re.M)
         if m and int(m.group(1)) > 0:
-            gpus.append(HostGpu(vendor="amd", index=len(gpus), gfx=_gfx(int(m.group(1)))))
+            gpus.append(
+                HostGpu(vendor="amd", index=len(gpus), gfx=_gfx(int(m.group(1))), xnack=xnack)
+            )
     if not gpus:
         return None, ()
     rocm = (_read("/opt/rocm/.info/version") or "").strip() or None
@@ -340,6 +349,45 @@ def _cxx(ldconfig: Mapping[str, str]) -> HostCxx | None:
     return None
 
 
+#: Language runtimes the host may provide: soname → (name, symbol-version families).
+_RUNTIMES = {
+    "libgomp.so.1": ("libgomp", ("GOMP_", "OMP_")),
+    "libomp.so.5": ("libomp", ("OMP_",)),
+    "libomp.so": ("libomp", ("OMP_",)),
+    "libiomp5.so": ("libiomp5", ("OMP_",)),
+    "libgfortran.so.5": ("libgfortran", ("GFORTRAN_",)),
+    "libgfortran.so.4": ("libgfortran", ("GFORTRAN_",)),
+    "libgfortran.so.3": ("libgfortran", ("GFORTRAN_",)),
+}
+
+
+def _runtimes(ldconfig: Mapping[str, str]) -> tuple[HostRuntime, ...]:
+    """The OpenMP and Fortran runtimes the loader finds (``ldconfig -p``), read with the ELF
+    reader: the newest symbol version each defines per family."""
+    from ..elf import parse_elf
+
+    out = []
+    for soname, (name, families) in _RUNTIMES.items():
+        path = ldconfig.get(soname)
+        if not path:
+            continue
+        try:
+            with open(path, "rb") as f:
+                data = f.read(64 << 20)
+        except OSError:
+            continue
+        defined = parse_elf(data, where=path).version_definitions
+        versions = []
+        for fam in families:
+            best = max_version(
+                n[len(fam) :] for n in defined if n.startswith(fam) and n[len(fam) :][:1].isdigit()
+            )
+            if best:
+                versions.append(fam + best)
+        out.append(HostRuntime(name=name, soname=soname, versions=tuple(versions), path=path))
+    return tuple(out)
+
+
 def parse_os_release(text: str) -> HostOs:
     """``/etc/os-release`` → ID, VERSION_ID, PRETTY_NAME (quotes removed)."""
     values: dict[str, str] = {}
@@ -386,9 +434,10 @@ def detect(
     ldconfig = parse_ldconfig(ld_text or "")
     libc = _step("libc", unknowns, _libc)
     cxx = _step("cxx", unknowns, lambda: _cxx(ldconfig))
+    runtimes = _step("runtimes", unknowns, lambda: _runtimes(ldconfig)) or ()
     mpi = _step("mpi", unknowns, lambda: probe_mpi(ldconfig, environ, os.listdir)) or ()
     nv = _step("gpu.nvidia", unknowns, lambda: _nvidia(loader, run, _read, unknowns)) or (None, ())
-    amd = _step("gpu.amd", unknowns, _amd) or (None, ())
+    amd = _step("gpu.amd", unknowns, lambda: _amd(env=environ)) or (None, ())
     os_text = _read("/etc/os-release") or _read("/usr/lib/os-release")
     return Host(
         name=platform.node() or None,
@@ -399,6 +448,7 @@ def detect(
         nvidia=nv[0],
         amd=amd[0],
         gpus=tuple(nv[1]) + tuple(amd[1]),
+        runtimes=tuple(runtimes),
         os=parse_os_release(os_text) if os_text else None,
         kernel=platform.release() or None,
         unknowns=tuple(unknowns),

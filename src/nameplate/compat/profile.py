@@ -1,4 +1,4 @@
-"""The host profile: typed, frozen dataclasses that mirror ``schemas/host/host-1.0.0.schema.json``.
+"""The host profile: typed, frozen dataclasses that mirror ``schemas/host/host-1.1.0.schema.json``.
 
 A :class:`Host` is what :func:`nameplate.compat.host.detect` finds on a machine, and what a
 scheduler or registry receives as JSON (``nameplate host -f json``) to evaluate a record for a
@@ -28,6 +28,7 @@ __all__ = [
     "HostLibc",
     "HostMpi",
     "HostOs",
+    "HostRuntime",
     "HostUnknown",
     "NvidiaDriver",
     "cpu_from_cpuinfo",
@@ -35,7 +36,8 @@ __all__ = [
     "normalize_flags",
 ]
 
-HOST_SCHEMA_VERSION = "1.0.0"
+HOST_SCHEMA_VERSION = "1.1.0"
+"""1.1.0 (ADDITION): ``HostGpu.xnack``/``sramecc`` and ``Host.runtimes`` (1.0.0 stays readable)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -107,6 +109,19 @@ class HostGpu:
     name: str | None = None
     compute_capability: str | None = None
     gfx: str | None = None
+    xnack: bool | None = None
+    sramecc: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HostRuntime:
+    """A language runtime the host's loader finds (``libgomp``, ``libgfortran``...): its soname
+    and the newest symbol version it defines per family (``GOMP_5.0.1``, ``GFORTRAN_12``)."""
+
+    name: str
+    soname: str
+    versions: tuple[str, ...] = ()
+    path: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -139,6 +154,7 @@ class Host:
     nvidia: NvidiaDriver | None = None
     amd: AmdRuntime | None = None
     gpus: tuple[HostGpu, ...] = ()
+    runtimes: tuple[HostRuntime, ...] = ()
     os: HostOs | None = None
     kernel: str | None = None
     unknowns: tuple[HostUnknown, ...] = ()

@@ -20,7 +20,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import CompatError, NameplateError, NotInStore, RegistryError
 from ..normalize import version_key
@@ -28,6 +28,9 @@ from ..record import Record
 from .profile import Host
 from .report import Report, Verdict, check
 from .rules import CheckOptions
+
+if TYPE_CHECKING:
+    from ..sign import TrustedKeys
 
 __all__ = ["Candidate", "Found", "Selection", "crawl", "or_no_such_file", "rank", "select"]
 
@@ -44,6 +47,9 @@ class Found:
     platform: str | None = None
     record: Record | None = None
     problem: str | None = None
+    #: with trusted keys: who signed the record; None and ``unsigned`` when no trusted key did
+    signed_by: str | None = None
+    unsigned: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -136,11 +142,13 @@ def crawl(
     store: Any = None,
     transport: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    trusted: TrustedKeys | None = None,
 ) -> Iterator[Found]:
     """Every platform manifest of every tag of ``repo`` (or of the tag or digest it names),
-    each with its newest record. ``tags``: globs (``1.14.*``) a tag must match. Without a tag,
-    ``repo`` is the whole repository: every tag is read (the tags list, with paging), never
-    only ``latest``. ``progress(done, total)`` is called after each tag."""
+    each with its newest record (with ``trusted`` keys: its newest record signed by one of
+    them). ``tags``: globs (``1.14.*``) a tag must match. Without a tag, ``repo`` is the whole
+    repository: every tag is read (the tags list, with paging), never only ``latest``.
+    ``progress(done, total)`` is called after each tag."""
     from .. import oci
     from ..oci import manifest as m
 
@@ -171,6 +179,19 @@ def crawl(
         for digest, platform in targets:
             ref = f"{base}@{digest}"
             try:
+                if trusted is not None:
+                    got, why = oci.pull_trusted(ref, trusted, store=store, transport=transport)
+                    yield Found(
+                        ref=ref,
+                        tag=tag,
+                        digest=digest,
+                        platform=platform,
+                        record=got,
+                        problem=None if got else why,
+                        signed_by=why if got else None,
+                        unsigned=got is None,
+                    )
+                    continue
                 record = oci.pull(ref, store=store, transport=transport)
                 yield Found(ref=ref, tag=tag, digest=digest, platform=platform, record=record)
             except NameplateError as exc:
@@ -266,7 +287,9 @@ def rank(found: Sequence[Found], host: Host, *, options: CheckOptions | None = N
     out: list[Candidate] = []
     best_key = scored[0][0] if scored else ()
     for i, (key, f, report) in enumerate(scored):
-        if report is None or f.record is None:
+        if f.unsigned:
+            why = f"unknown: {f.problem}"
+        elif report is None or f.record is None:
             why = f"no record: {f.problem or 'none attached'}"
         elif report.verdict is Verdict.FAIL:
             why = "does not run: " + "; ".join(report.why_not)
@@ -297,8 +320,12 @@ def select(
     store: Any = None,
     transport: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    trusted: TrustedKeys | None = None,
 ) -> Selection:
     """Crawl ``repo`` (every tag, or those matching the globs ``tags``) and rank its manifests
-    for ``host``; ``transport``: how the registry is reached (:class:`nameplate.oci.Transport`)."""
-    found = crawl(repo, tags=tags, store=store, transport=transport, progress=progress)
+    for ``host``; ``transport``: how the registry is reached (:class:`nameplate.oci.Transport`);
+    with ``trusted`` keys only records signed by one of them count."""
+    found = crawl(
+        repo, tags=tags, store=store, transport=transport, progress=progress, trusted=trusted
+    )
     return rank(list(found), host, options=options)

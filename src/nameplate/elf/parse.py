@@ -7,12 +7,17 @@
   (``.gnu.version_r``) and every version *defined* (``.gnu.version_d``);
 - the MPI ABI family, from the MPI soname needed (or the library's own soname);
 - the CUDA runtime soname needed and the SASS (``sm_XY``) and PTX (``compute_XY``) targets in the
-  ``.nv_fatbin`` section;
+  ``.nv_fatbin`` section, with their ``a`` (architecture-specific) and ``f`` (family-specific)
+  suffixes and the PTX ISA version of embedded PTX;
+- ``DF_1_NODEFLIB`` (the loader must not search the default directories for this object's needs);
 - the x86-64 ISA level from the GNU property note (``x86 ISA needed``).
 
 The fatbin container is read as documented publicly (a 16-byte header with magic ``0xBA55ED50``,
-then entries with a kind, a header size, a payload size and the SM number at offset 28); the
-payloads are never decompressed. Malformed input raises :class:`MalformedElf` (a
+then entries with a kind, a header size, a payload size, the PTX ISA minor and major at offsets
+24 and 26, the SM number at offset 28 and flags at offset 40, where bit ``0x100000`` marks
+architecture-specific code (``sm_90a``) and bit ``0x200000`` family-specific code (``sm_100f``),
+as nvcc 13 writes them and ``cuobjdump --list-elf`` names them); the payloads are never
+decompressed. Malformed input raises :class:`MalformedElf` (a
 :class:`~nameplate.errors.SourceError`), never anything else.
 """
 
@@ -64,6 +69,8 @@ _GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
 _X86_LEVELS = ((8, "x86_64_v4"), (4, "x86_64_v3"), (2, "x86_64_v2"), (1, "x86_64"))
 _FATBIN_MAGIC = 0xBA55ED50
 _FATBIN_PTX, _FATBIN_ELF = 1, 2
+_FATBIN_ARCH_SPECIFIC, _FATBIN_FAMILY_SPECIFIC = 0x100000, 0x200000
+_DT_FLAGS_1, _DF_1_NODEFLIB = 0x6FFFFFFB, 0x800
 _MAX_ITEMS = 100_000  # bound on loops over untrusted counts (dynamic entries, versions, notes)
 
 
@@ -73,10 +80,19 @@ class MalformedElf(SourceError):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FatbinEntry:
-    """One entry of an NVIDIA fatbin: ``kind`` is ``sass`` or ``ptx``; ``arch`` the SM number."""
+    """One entry of an NVIDIA fatbin: ``kind`` is ``sass`` or ``ptx``; ``arch`` the SM number;
+    ``suffix`` ``a`` (architecture-specific), ``f`` (family-specific) or empty; ``ptx_isa`` the
+    PTX ISA version (``9.0``) of a PTX entry."""
 
     kind: str
     arch: int
+    suffix: str = ""
+    ptx_isa: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``sm_90a`` for SASS, ``compute_90a`` for PTX."""
+        return f"{'sm' if self.kind == 'sass' else 'compute'}_{self.arch}{self.suffix}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -101,7 +117,9 @@ class ElfFacts:
     cuda_runtime_soname: str | None = None
     cuda_sass: tuple[str, ...] = ()
     cuda_ptx: tuple[str, ...] = ()
+    cuda_ptx_isa: str | None = None
     x86_isa_level: str | None = None
+    nodeflib: bool = False
 
     @property
     def cuda_runtime_version(self) -> str | None:
@@ -373,20 +391,34 @@ def parse_fatbin(data: bytes, *, where: str) -> list[FatbinEntry]:
         entry = start
         while entry + 32 <= end and len(out) < _MAX_ITEMS:
             kind, _, entry_hdr, payload = struct.unpack_from("<HHIQ", data, entry)
-            (arch,) = struct.unpack_from("<I", data, entry + 28)
+            minor, major, arch = struct.unpack_from("<HHI", data, entry + 24)
             if entry_hdr < 32:
                 raise MalformedElf(f"{where}: .nv_fatbin: an entry header is too short")
+            flags = 0
+            if entry_hdr >= 48 and entry + 48 <= end:
+                (flags,) = struct.unpack_from("<Q", data, entry + 40)
+            suffix = (
+                "a"
+                if flags & _FATBIN_ARCH_SPECIFIC
+                else "f"
+                if flags & _FATBIN_FAMILY_SPECIFIC
+                else ""
+            )
             if kind == _FATBIN_PTX:
-                out.append(FatbinEntry(kind="ptx", arch=int(arch)))
+                out.append(
+                    FatbinEntry(
+                        kind="ptx", arch=int(arch), suffix=suffix, ptx_isa=f"{major}.{minor}"
+                    )
+                )
             elif kind == _FATBIN_ELF:
-                out.append(FatbinEntry(kind="sass", arch=int(arch)))
+                out.append(FatbinEntry(kind="sass", arch=int(arch), suffix=suffix))
             entry += entry_hdr + payload
         pos = max(end, pos + 4)
     return out
 
 
-def _sorted_arch(prefix: str, arches: set[int]) -> tuple[str, ...]:
-    return tuple(f"{prefix}{a}" for a in sorted(arches))
+def _sorted_arch(names: set[str]) -> tuple[str, ...]:
+    return tuple(sorted(names, key=lambda n: (int(n.split("_")[1].rstrip("af")), n)))
 
 
 def _highest(versions: list[tuple[str, str]], prefix: str) -> str | None:
@@ -442,12 +474,15 @@ def _parse(reader: _Reader) -> ElfFacts:
     isa_level = None
     if isa_bits is not None and elf.machine == 62:
         isa_level = next((lvl for bit, lvl in _X86_LEVELS if isa_bits & bit), "x86_64")
-    sass: set[int] = set()
-    ptx: set[int] = set()
+    sass: set[str] = set()
+    ptx: set[str] = set()
+    isas: list[str] = []
     fat = next((s for s in sections if s.name == ".nv_fatbin" and s.type != _SHT_NOBITS), None)
     if fat is not None:
         for entry in parse_fatbin(reader.read(fat.offset, fat.size), where=reader.where):
-            (sass if entry.kind == "sass" else ptx).add(entry.arch)
+            (sass if entry.kind == "sass" else ptx).add(entry.name)
+            if entry.ptx_isa:
+                isas.append(entry.ptx_isa)
     mpi_soname = next((n for n in needed if mpi_abi_from_soname(n) != "unknown"), None)
     if mpi_soname is None and soname and mpi_abi_from_soname(soname) != "unknown":
         mpi_soname = soname
@@ -473,7 +508,9 @@ def _parse(reader: _Reader) -> ElfFacts:
         mpi_soname=mpi_soname,
         mpi_abi=mpi_abi_from_soname(mpi_soname) if mpi_soname else None,
         cuda_runtime_soname=cudart,
-        cuda_sass=_sorted_arch("sm_", sass),
-        cuda_ptx=_sorted_arch("compute_", ptx),
+        cuda_sass=_sorted_arch(sass),
+        cuda_ptx=_sorted_arch(ptx),
+        cuda_ptx_isa=max_version(isas),
         x86_isa_level=isa_level,
+        nodeflib=bool(by_tag.get(_DT_FLAGS_1, 0) & _DF_1_NODEFLIB),
     )

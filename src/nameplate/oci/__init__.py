@@ -33,6 +33,7 @@ from .manifest import (
     ResolvedManifest,
 )
 from .reference import Reference, default_store_path, parse
+from .signed import SignedRecord, Verification, attach_signed, pull_trusted, verify
 
 __all__ = [
     "ARTIFACT_TYPE",
@@ -45,8 +46,11 @@ __all__ = [
     "Layout",
     "Reference",
     "ResolvedManifest",
+    "SignedRecord",
     "Transport",
+    "Verification",
     "attach",
+    "attach_signed",
     "copy",
     "default_store_path",
     "discover",
@@ -57,10 +61,12 @@ __all__ = [
     "parse",
     "pull",
     "pull_bytes",
+    "pull_trusted",
     "push",
     "reindex",
     "resolve",
     "summary_annotations",
+    "verify",
 ]
 
 

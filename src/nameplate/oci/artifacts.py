@@ -234,7 +234,14 @@ def attach(
     resolved = _resolve(st, r, platform)
     if not force:
         m.check_subject(record, resolved, str(r))
-    subject = resolved.descriptor()
+    return attach_to(st, resolved.descriptor(), record, exports, compat=compat)
+
+
+def attach_to(
+    st: Store, subject: Descriptor, record: Record, exports: Sequence[str], *, compat: bool
+) -> Descriptor:
+    """Attach ``record`` (and its ``exports``) to the resolved ``subject`` in ``st`` (no
+    subject check: :func:`attach` makes it)."""
     annotations = summary_annotations(record)
     desc = _push_artifact(
         st,
@@ -318,23 +325,28 @@ def pull_bytes(
         if not records:
             raise RegistryError(f"{r}: no nameplate record is attached")
         digest = records[-1].digest
-    man = st.resolve(m.check_digest(digest, where=f"{r}: digest"))
+    return record_layer(st, str(r), digest)
+
+
+def record_layer(st: Store, where: str, digest: str) -> tuple[Descriptor, bytes]:
+    """The descriptor and exact bytes of the record artifact ``digest`` in ``st``."""
+    man = st.resolve(m.check_digest(digest, where=f"{where}: digest"))
     doc = man.json
     if m.artifact_type_of(doc) not in m.RECORD_TYPES:
-        raise RegistryError(f"{r}@{digest}: not a nameplate record artifact")
+        raise RegistryError(f"{where}@{digest}: not a nameplate record artifact")
     layers = [
         d
         for d in m.index_descriptors({"manifests": doc.get("layers", [])})
         if d.media_type == m.RECORD_LAYER_TYPE
     ]
     if not layers:
-        raise RegistryError(f"{r}@{digest}: layers: no {m.RECORD_LAYER_TYPE} layer")
+        raise RegistryError(f"{where}@{digest}: layers: no {m.RECORD_LAYER_TYPE} layer")
     layer = layers[0]
     if layer.size > _RECORD_LIMIT:
-        raise RegistryError(f"{r}@{digest}: record layer over the {_RECORD_LIMIT}-byte limit")
-    data = _read_limited(st.open_blob(layer.digest), _RECORD_LIMIT, f"{r}@{layer.digest}")
+        raise RegistryError(f"{where}@{digest}: record layer over the {_RECORD_LIMIT}-byte limit")
+    data = _read_limited(st.open_blob(layer.digest), _RECORD_LIMIT, f"{where}@{layer.digest}")
     if m.digest_of(data) != layer.digest:
-        raise RegistryError(f"{r}@{layer.digest}: blob does not match its digest")
+        raise RegistryError(f"{where}@{layer.digest}: blob does not match its digest")
     return man.descriptor(
         artifact_type=m.artifact_type_of(doc), annotations=dict(doc.get("annotations") or {})
     ), data

@@ -99,6 +99,36 @@ def _sha256_file(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def _closure(
+    path: Path, facts: ElfFacts, digest: str, component: str
+) -> tuple[list[tuple[str, ElfFacts, str | None, str | None]], list[tuple[str, str]]]:
+    """The file and what it loads from beside itself (``$ORIGIN`` paths in its own folder):
+    the subject is the file, so every other library is the host's to provide."""
+    from ..elf.resolver import Resolver
+    from ..tree import DirectoryTree
+
+    where = str(path.resolve())
+    items: list[tuple[str, ElfFacts, str | None, str | None]] = [
+        (str(path), facts, digest, component)
+    ]
+    try:
+        tree = DirectoryTree(path.resolve().parent)
+    except SourceError:
+        return items, [(n, where) for n in facts.needed]
+    resolver = Resolver(tree, mounts=[(tree.name, ".")])
+    resolver.cache.put(path.name, facts, digest)
+    closure = resolver.closure(path.name)
+    if closure is None:
+        return items, []
+    for link in closure.links:
+        if link.tree_path is None:
+            continue
+        found = resolver.cache.facts.get(resolver.canon(link.tree_path))
+        if found is not None and link.path:
+            items.append((link.path, found, resolver.cache.digests.get(link.tree_path), None))
+    return items, [(link.name, link.needed_by) for link in closure.outside]
+
+
 def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list[Record]:
     """One record for the ELF file at ``target``."""
     path = Path(target)
@@ -112,8 +142,17 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
     except OSError as exc:
         raise SourceError(f"{where}: cannot read: {exc.strerror}") from exc
     component = component_for(path.name, facts, digest=digest)
-    roll = elf_rollup([(where, facts, digest, component.id)])
-    hpc = Hpc(target=roll.target, mpi=roll.mpi, gpu=roll.gpu, libc=roll.libc, cxx=roll.cxx)
+    items, outside = _closure(path, facts, digest, component.id)
+    roll = elf_rollup(items, outside)
+    hpc = Hpc(
+        target=roll.target,
+        mpi=roll.mpi,
+        gpu=roll.gpu,
+        libc=roll.libc,
+        cxx=roll.cxx,
+        openmp=roll.openmp,
+        fortran=roll.fortran,
+    )
     record = Record(
         serial=serial_for("binary", digest),
         subject=Subject(kind="binary", name=path.name, digest=digest, ref=where),

@@ -41,22 +41,45 @@ def cuda_min_driver(toolkit: str) -> str | None:
 _ARCH = re.compile(r"^(?:sm|compute|lto)_(\d+?)(\d)([af]?)$")
 
 
+@functools.cache
+def _targets() -> tuple[Mapping[str, str], tuple[tuple[str, str], ...]]:
+    """Rule id → its NVIDIA source; (PTX ISA, CUDA version) pairs (``vocab/cuda-targets.json``)."""
+    table = _resources.load_json("vocab", "cuda-targets.json")
+    rules = {str(r["id"]): str(r["source"]).split(": http")[0] for r in table["rules"]}
+    isa = tuple((str(e["isa"]), str(e["cuda"])) for e in table["ptx_isa"])
+    return rules, isa
+
+
+def ptx_isa_cuda(isa: str) -> str | None:
+    """The CUDA version that introduced PTX ISA ``isa`` (``9.0`` → ``13.0``)."""
+    for version, cuda in _targets()[1]:
+        if version == isa:
+            return cuda
+    major, _, minor = isa.partition(".")
+    if major.isdigit() and minor.isdigit() and int(major) >= 9:
+        return f"{int(major) + 4}.{int(minor)}"  # 9.N ↔ 13.N (the table's note)
+    return None
+
+
 def _arch(name: str) -> tuple[int, int, str] | None:
     m = _ARCH.match(name)
     return (int(m.group(1)), int(m.group(2)), m.group(3)) if m else None
 
 
-def _runs(arch: str, cc: tuple[int, int], *, ptx: bool) -> bool:
-    """Does code for ``arch`` run on compute capability ``cc``? Arch-specific code (``sm_90a``)
-    only on that exact CC; SASS on the same major with a minor at or above; PTX (JIT) on any CC
-    at or above."""
+def _fits(arch: str, cc: tuple[int, int], *, ptx: bool) -> tuple[bool, str]:
+    """Does code for ``arch`` run on compute capability ``cc``, and by which NVIDIA rule."""
     a = _arch(arch)
     if a is None:
-        return False
+        return False, "unknown-target"
     major, minor, suffix = a
+    kind = "ptx" if ptx else "sass"
     if suffix == "a":
-        return (major, minor) == cc
-    return (major, minor) <= cc if ptx else major == cc[0] and minor <= cc[1]
+        return (major, minor) == cc, f"{kind}-arch-specific"
+    if suffix == "f":
+        return major == cc[0] and minor <= cc[1], f"{kind}-family-specific"
+    if ptx:
+        return (major, minor) <= cc, "ptx-forward"
+    return major == cc[0] and minor <= cc[1], "sass-minor-forward"
 
 
 def _cc(gpu: HostGpu) -> tuple[int, int] | None:
@@ -118,7 +141,7 @@ def _cuda(g: Gpu, host: Host) -> list[Finding]:
             )
         )
         return out
-    out.append(_cuda_arch(g, host, label, devices))
+    out.extend(_cuda_arch(g, host, label, devices))
     return out
 
 
@@ -173,66 +196,106 @@ def _cuda_driver(g: Gpu, host: Host, label: str) -> Finding:
     )
 
 
-def _cuda_arch(g: Gpu, host: Host, label: str, devices: list[HostGpu]) -> Finding:
-    if not g.architectures and not g.ptx:
+def _rule(rule: str) -> str:
+    return f"[{rule}: {_targets()[0].get(rule, 'NVIDIA')}]"
+
+
+def _device(g: Gpu, host: Host, d: HostGpu, sass: list[str], ptx: list[str]) -> Finding:
+    """The verdict for one GPU: SASS that runs there, else PTX the driver can JIT-compile."""
+    label = f"GPU {d.index} ({d.name or 'NVIDIA'}, CC {d.compute_capability or '?'})"
+    cc = _cc(d)
+    if cc is None:
         return Finding(
-            code="cuda.arch-not-recorded",
-            severity="info",
+            code="cuda.host-unknown",
+            severity="unknown",
             subject=label,
-            reason="no SASS or PTX architectures recorded",
+            reason="compute capability unknown",
         )
-    sass = [a for a in g.architectures if a.startswith("sm_")]
-    ptx = list(g.ptx) + [a for a in g.architectures if a.startswith("compute_")]
-    native: list[str] = []
-    jit: list[str] = []
-    unknown: list[str] = []
-    for d in devices:
-        cc = _cc(d)
-        name = f"GPU {d.index} ({d.name or 'NVIDIA'}, CC {d.compute_capability or '?'})"
-        if cc is None:
-            unknown.append(name)
-        elif any(_runs(a, cc, ptx=False) for a in sass):
-            native.append(name)
-        elif any(_runs(a, cc, ptx=True) for a in ptx):
-            jit.append(name)
-    shown = ", ".join(sass + ptx)
-    if native:
-        return Finding(
-            code="cuda.arch",
-            severity="pass",
-            subject=label,
-            reason=f"SASS for {', '.join(native)} in {shown}",
-        )
-    if jit:
+    for a in sass:
+        ok, rule = _fits(a, cc, ptx=False)
+        if ok:
+            return Finding(
+                code="cuda.arch", severity="pass", subject=label, reason=f"runs {a} {_rule(rule)}"
+            )
+    misses = [f"{a} {_rule(_fits(a, cc, ptx=False)[1])}" for a in sass]
+    for a in ptx:
+        ok, rule = _fits(a, cc, ptx=True)
+        if not ok:
+            misses.append(f"{a} {_rule(rule)}")
+            continue
         nv = host.nvidia
-        if g.version and nv and nv.cuda_version and _ver(nv.cuda_version)[:2] < _ver(g.version)[:2]:
+        have = nv.cuda_version if nv else None
+        need = ptx_isa_cuda(g.ptx_isa) if g.ptx_isa else g.version
+        what = f"PTX ISA {g.ptx_isa}" if g.ptx_isa else f"PTX of CUDA {g.version}"
+        if need is None:
+            return Finding(
+                code="cuda.ptx-jit",
+                severity="warn",
+                subject=label,
+                reason=f"no SASS fits; JIT-compiles {a} {_rule(rule)} (PTX ISA unknown)",
+            )
+        if have is None:
+            return Finding(
+                code="cuda.host-unknown",
+                severity="unknown",
+                subject=label,
+                reason=f"only {a} fits (JIT); the driver's CUDA version is unknown "
+                f"{_rule('ptx-isa-driver')}",
+            )
+        if _ver(have)[:2] < _ver(need)[:2]:
             return Finding(
                 code="cuda.ptx-too-new",
                 severity="fail",
                 subject=label,
-                reason=f"only PTX fits {', '.join(jit)}, and PTX of {label} cannot be "
-                f"JIT-compiled by a CUDA {nv.cuda_version} driver",
+                reason=f"only {a} fits, and {what} needs a CUDA {need} driver; the driver "
+                f"implements CUDA {have} {_rule('ptx-isa-driver')}",
             )
         return Finding(
             code="cuda.ptx-jit",
             severity="warn",
             subject=label,
-            reason=f"no SASS for {', '.join(jit)}; runs by JIT-compiling PTX ({shown})",
+            reason=f"no SASS fits; the driver JIT-compiles {a} {_rule(rule)}",
         )
-    if unknown:
-        return Finding(
-            code="cuda.host-unknown",
-            severity="unknown",
-            subject=label,
-            reason=f"compute capability unknown for {', '.join(unknown)}",
-        )
-    ccs = ", ".join(sorted({d.compute_capability or "?" for d in devices}))
     return Finding(
         code="cuda.arch",
         severity="fail",
         subject=label,
-        reason=f"no SASS or PTX for compute capability {ccs} (has {shown})",
+        reason=f"no code for compute capability {d.compute_capability}: " + "; ".join(misses),
     )
+
+
+def _cuda_arch(g: Gpu, host: Host, label: str, devices: list[HostGpu]) -> list[Finding]:
+    if not g.architectures and not g.ptx:
+        return [
+            Finding(
+                code="cuda.arch-not-recorded",
+                severity="unknown",
+                subject=label,
+                reason="no SASS or PTX architectures recorded: which GPUs it runs on is unknown",
+            )
+        ]
+    sass = [a for a in g.architectures if a.startswith("sm_")]
+    ptx = list(g.ptx) + [a for a in g.architectures if a.startswith("compute_")]
+    per = [_device(g, host, d, sass, ptx) for d in devices]
+    runs = [f for f in per if f.severity in ("pass", "warn")]
+    fails = [f for f in per if f.severity == "fail"]
+    if runs and fails:  # a verdict per GPU: it fits only some of them
+        per = [
+            f
+            if f.severity != "fail"
+            else Finding(code="cuda.some-gpus", severity="warn", subject=f.subject, reason=f.reason)
+            for f in per
+        ]
+        names = ", ".join(f.subject or "" for f in runs)
+        per.append(
+            Finding(
+                code="cuda.some-gpus",
+                severity="warn",
+                subject=label,
+                reason=f"runs on {names} only; pin it there (CUDA_VISIBLE_DEVICES)",
+            )
+        )
+    return per
 
 
 def _rocm(g: Gpu, host: Host) -> list[Finding]:
@@ -260,28 +323,66 @@ def _rocm(g: Gpu, host: Host) -> list[Finding]:
         return [
             Finding(
                 code="rocm.arch-not-recorded",
-                severity="info",
+                severity="unknown",
                 subject=label,
-                reason="no gfx targets recorded",
+                reason="no gfx targets recorded: which GPUs it runs on is unknown",
             )
         ]
-    wanted = {a.split(":")[0] for a in g.architectures}
-    fits = [d for d in devices if d.gfx in wanted]
-    if fits:
-        return [
-            Finding(
-                code="rocm.arch",
-                severity="pass",
-                subject=label,
-                reason=f"code for {', '.join(sorted({d.gfx or '' for d in fits}))}",
-            )
+    out = [_amd_device(g.architectures, d) for d in devices]
+    runs = [f for f in out if f.severity == "pass"]
+    if runs and any(f.severity == "fail" for f in out):  # it fits only some of the GPUs
+        out = [
+            f
+            if f.severity != "fail"
+            else Finding(code="rocm.some-gpus", severity="warn", subject=f.subject, reason=f.reason)
+            for f in out
         ]
-    have = ", ".join(sorted({d.gfx or "?" for d in devices}))
-    return [
-        Finding(
-            code="rocm.arch",
-            severity="fail",
+    return out
+
+
+def _amd_target(name: str) -> tuple[str, dict[str, bool]]:
+    """``gfx90a:xnack+:sramecc-`` → (``gfx90a``, {xnack: True, sramecc: False})."""
+    base, *features = name.split(":")
+    return base, {f[:-1]: f.endswith("+") for f in features if f[-1:] in "+-"}
+
+
+def _amd_device(targets: tuple[str, ...], d: HostGpu) -> Finding:
+    """A code object for ``gfx90a`` runs on gfx90a; one built ``xnack+`` needs XNACK enabled,
+    ``xnack-`` needs it off, no suffix runs either way (the same for ``sramecc``): LLVM AMDGPU
+    target features, ROCm's code object rules."""
+    label = f"GPU {d.index} ({d.name or d.gfx or 'AMD'})"
+    misses: list[str] = []
+    unknown: list[str] = []
+    for target in targets:
+        base, features = _amd_target(target)
+        if base != d.gfx:
+            misses.append(target)
+            continue
+        ok = True
+        for feature, wanted in features.items():
+            have = d.xnack if feature == "xnack" else d.sramecc if feature == "sramecc" else None
+            if have is None:
+                unknown.append(f"{target} needs {feature} {'on' if wanted else 'off'}")
+                ok = False
+                break
+            if have != wanted:
+                misses.append(f"{target} (the GPU has {feature} {'on' if have else 'off'})")
+                ok = False
+                break
+        if ok:
+            return Finding(
+                code="rocm.arch", severity="pass", subject=label, reason=f"runs {target}"
+            )
+    if unknown:
+        return Finding(
+            code="rocm.feature-unknown",
+            severity="unknown",
             subject=label,
-            reason=f"built for {', '.join(sorted(wanted))}; the host has {have}",
+            reason="; ".join(unknown) + "; the host profile does not say",
         )
-    ]
+    return Finding(
+        code="rocm.arch",
+        severity="fail",
+        subject=label,
+        reason=f"built for {', '.join(misses) or '?'}; the GPU is {d.gfx or '?'}",
+    )

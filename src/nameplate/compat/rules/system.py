@@ -34,11 +34,15 @@ def _is_image(record: Record) -> bool:
 def libc_rule(record: Record, host: Host, options: CheckOptions) -> list[Finding]:
     """The newest ``GLIBC_`` version the record needs against the host's C library."""
     libc = record.hpc.libc
+    if libc is not None and libc.min_version is None and libc.version and not _is_image(record):
+        return [_build_libc(libc.family, libc.version, host)]
     if libc is None or libc.min_version is None:
         return [
             Finding(code="libc.not-recorded", severity="info", reason="no C library floor recorded")
         ]
     need = f"{libc.family} {libc.min_version}"
+    if libc.required_by:
+        need += f" ({libc.required_by})"
     if _is_image(record):
         return [
             Finding(
@@ -78,6 +82,35 @@ def libc_rule(record: Record, host: Host, options: CheckOptions) -> list[Finding
             reason=f"needs {need}; the host has {host.libc.version}",
         )
     ]
+
+
+def _build_libc(family: str, version: str, host: Host) -> Finding:
+    """No ELF floor is known, only the C library it was built against: that is the possible
+    need. Never a silent pass: a warning when the host's is older, unknown when it is unknown."""
+    built = f"built against {family} {version} (no ELF floor recorded)"
+    if host.libc is None or host.libc.version is None:
+        return Finding(
+            code="libc.host-unknown",
+            severity="unknown",
+            reason=f"{built}; the host's C library is unknown",
+        )
+    if host.libc.family != family:
+        return Finding(
+            code="libc.family",
+            severity="fail",
+            reason=f"built against {family}; the host has {host.libc.family}",
+        )
+    if _ver(host.libc.version) < _ver(version):
+        return Finding(
+            code="libc.build-newer",
+            severity="warn",
+            reason=f"{built}; the host has {host.libc.version}: it may need symbols the host lacks",
+        )
+    return Finding(
+        code="libc.ok",
+        severity="pass",
+        reason=f"{built}; the host has {host.libc.version}",
+    )
 
 
 def cxx_rule(record: Record, host: Host, options: CheckOptions) -> list[Finding]:
@@ -151,9 +184,11 @@ def mpi_mode_of(record: Record, options: CheckOptions) -> str:
     annotated = record.annotations.get(HPC3_MODE_KEY)
     if annotated:
         return annotated
+    mpi = record.hpc.mpi
+    if mpi is not None and mpi.shipped is not None:  # what the loader finds decides
+        return "contained" if mpi.shipped else "mpi_system"
     if _is_image(record):
         return "contained"
-    mpi = record.hpc.mpi
     if mpi is not None and mpi.component is not None:
         comp = record.component(mpi.component)
         if comp is not None and comp.status == "installed" and not comp.external:
@@ -178,6 +213,15 @@ def mpi_rule(record: Record, host: Host, options: CheckOptions) -> list[Finding]
                 code="mpi.mode-unknown",
                 severity="unknown",
                 reason=f"portability mode {mode!r} is not one of {', '.join(sorted(_modes()))}",
+            )
+        ]
+    if policy == "none" and mpi.shipped is False:
+        return [
+            Finding(
+                code="mpi.not-shipped",
+                severity="fail",
+                reason=f"mode {mode} needs the subject's own MPI, but it loads {mpi.soname} "
+                "from outside itself",
             )
         ]
     if policy == "none":

@@ -30,10 +30,11 @@ _SUBJECT_LOCKS_LOCK = threading.Lock()
 
 
 def is_internal_tag(tag: str) -> bool:
-    """True for referrers bookkeeping tags (``sha256-<hex>``, ``nameplate-ref-...``)."""
-    return bool(re.match(r"^(sha256|sha512)-[a-f0-9]{64,128}$", tag)) or tag.startswith(
-        REINDEX_TAG_PREFIX
-    )
+    """True for referrers bookkeeping tags (``sha256-<hex>``, ``nameplate-ref-...``) and cosign's
+    signature and attestation tags (``sha256-<hex>.sig``, ``.att``, ``.sbom``)."""
+    return bool(
+        re.match(r"^(sha256|sha512)-[a-f0-9]{64,128}(\.(sig|att|sbom))?$", tag)
+    ) or tag.startswith(REINDEX_TAG_PREFIX)
 
 
 def _known(descs: list[Descriptor]) -> list[Descriptor]:

@@ -20,6 +20,7 @@ from ...errors import SourceError
 from ...record import Evidence, Record, Unknown
 from ...tree import DirectoryTree, FileTree
 from .._common import ExtractOptions
+from .closure import with_closures
 from .declared import facts_from_easyconfig
 from .easyconfig import parse_easyconfig
 from .install import _collect, _resolve, read_install
@@ -109,7 +110,7 @@ def extract_all(target: str | Path, options: ExtractOptions) -> list[Record]:
         located = _installation_root(path.resolve())
         if located is None:
             tree = DirectoryTree(path)
-            installs = _resolve([read_install(tree, PurePosixPath("."))])
+            installs = with_closures(tree, _resolve([read_install(tree, PurePosixPath("."))]))
             return [_single(installs, installs[0], options)]
         tree = DirectoryTree(located[0])
         installs = _collect(tree, PurePosixPath("software"))

@@ -342,6 +342,7 @@ def read_install(
         read_from=tuple(read_from),
         evidence=tuple(evidence),
         unknowns=facts.unknowns + tuple(unknowns),
+        tree_dir=str(installdir),
     )
 
 
@@ -430,4 +431,6 @@ def _collect(
         if installpath not in indexes:
             indexes[installpath] = _module_index(tree, installpath)
         out.append(read_install(tree, installdir, modules=indexes[installpath]))
-    return _resolve(out)
+    from .closure import with_closures
+
+    return with_closures(tree, _resolve(out))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ... import _resources
@@ -102,6 +102,10 @@ class InstallFacts:
     read_from: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     unknowns: tuple[Unknown, ...] = ()
+    #: The install's folder in the tree it was read from.
+    tree_dir: str | None = None
+    #: The ELF objects its programs and libraries load (path, facts, digest, component id).
+    elf: tuple[tuple[str, Any, str | None, str | None], ...] = ()
 
     @property
     def id(self) -> str:
@@ -412,7 +416,10 @@ def build_record(
             build_host={k: v for k, v in host.items() if k in BUILD_HOST_KEYS},
             read_from=tuple(read_from),
         ),
-        evidence=tuple(e for f in installs for e in f.evidence),
+        evidence=(
+            *(e for f in installs for e in f.evidence),
+            *_elf_evidence([f for f in installs if roots is None or f.id in roots]),
+        ),
         unknowns=tuple(dict.fromkeys(unknowns)),
     )
 
@@ -499,13 +506,60 @@ def _hpc(
     elif targets:
         target = next(iter(targets.values()))
     glibc = host.get("glibc_version")
-    return Hpc(
+    hpc = Hpc(
         target=target,
         compilers=tuple(compilers[k] for k in sorted(compilers)),
         mpi=mpi,
         libc=Libc(family="glibc", version=glibc) if glibc else None,
         os=_os(host),
         math_libraries=tuple(maths[k] for k in sorted(maths)),
+    )
+    return _with_elf(hpc, [f for f in installs if roots is None or f.id in roots])
+
+
+def _elf_evidence(rooted: Sequence[InstallFacts]) -> list[Evidence]:
+    """One piece of evidence per ELF object the roots load: where it is, what it needs."""
+    from ...elf.rollup import summary
+
+    seen: dict[str, Evidence] = {}
+    for f in rooted:
+        for path, facts, digest, comp in f.elf:
+            seen.setdefault(
+                path,
+                Evidence(
+                    kind="elf", path=path, digest=digest, component=comp, detail=summary(facts)
+                ),
+            )
+    return [seen[k] for k in sorted(seen)]
+
+
+def _with_elf(hpc: Hpc, rooted: Sequence[InstallFacts]) -> Hpc:
+    """The floors of what the roots load (:mod:`.closure`), over the declared facts."""
+    seen: dict[str, tuple[str, Any, str | None, str | None]] = {}
+    for f in rooted:
+        for item in f.elf:
+            seen.setdefault(item[0], item)
+    if not seen:
+        return hpc
+    from ...elf.rollup import elf_rollup
+
+    roll = elf_rollup(sorted(seen.values(), key=lambda i: i[0]))
+    libc = hpc.libc
+    if roll.libc is not None:
+        libc = replace(roll.libc, version=libc.version if libc is not None else None)
+    mpi = hpc.mpi
+    if mpi is not None and roll.mpi is not None:
+        mpi = replace(mpi, soname=roll.mpi.soname, shipped=roll.mpi.shipped)
+    elif roll.mpi is not None:
+        mpi = roll.mpi
+    return replace(
+        hpc,
+        libc=libc,
+        cxx=roll.cxx or hpc.cxx,
+        mpi=mpi,
+        gpu=hpc.gpu or roll.gpu,
+        openmp=roll.openmp,
+        fortran=roll.fortran,
     )
 
 

@@ -18,7 +18,10 @@ KIND = "image"
 
 CAPABILITIES: dict[str, str] = {
     "spack": "Spack stores, prefixes and environments inside the image (DAG, targets, MPI)",
-    "spack-buildcache": "Spack OCI build-cache images, from the config's spec (no layers read)",
+    "spack-buildcache": (
+        "Spack OCI build-cache images: the config's spec and the root layer's .spack/ only; "
+        "index.spack as the cache's index"
+    ),
     "easybuild": "EasyBuild installs and module trees inside the image",
     "os-packages": "dpkg status (and status.d), apk installed, rpmdb.sqlite; os-release",
     "licenses": "dpkg copyright files, rpm License, apk L: as SPDX expressions",

@@ -12,7 +12,9 @@ An index resolves to the manifest of ``options.platform`` (default: this host). 
 never run and never extracted: layers are streamed into a merged read-only file tree
 (:mod:`.layers`) on which the Spack and EasyBuild finders run unchanged, next to the OS package
 databases (:mod:`.ospkgs`) and an ELF reader for the binaries of every component found.
-A Spack OCI build-cache image is read from its config alone (the spec sits under ``spec``).
+A Spack OCI build-cache image is read from its config (the spec sits under ``spec``) and its
+root's own layer (``.spack/`` only); Spack's index image of the cache (``index.spack``) as a
+build-cache index.
 The stores (layout, archive, registry) are in :mod:`.stores`.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import platform as _platform
@@ -30,11 +33,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
 
-from ...errors import SourceError
+from ...errors import NameplateError, SourceError
 from ...record import Record
 from ...squashfs import ReadAt
 from .._common import ExtractOptions
-from .layers import LayerRef, Limits, scan_layers
+from .layers import LayerRef, LayerTree, Limits, scan_layers
 from .ranged import RangedBlob
 from .sif import DATA_OCI_ROOT_INDEX, FileReader, is_sif, read_sif
 from .sifstore import (
@@ -79,6 +82,8 @@ INDEX_TYPES = frozenset(
         "application/vnd.docker.distribution.manifest.list.v2+json",
     }
 )
+#: The largest Spack build-cache index layer read (the DB of every spec in the cache).
+_INDEX_LIMIT = 256 * 1024 * 1024
 _GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -400,8 +405,15 @@ def extract_all(target: str | os.PathLike[str], options: ExtractOptions) -> list
     try:
         image = open_image(text, options)
         spec = image.config.get("spec")
-        if isinstance(spec, dict):
-            return [build_image_record(image, None, options)]
+        if isinstance(spec, dict):  # a Spack OCI build-cache image: layers are install tarballs
+            layers = _buildcache_layers(text, image)
+            return [build_image_record(image, None, options, layers=layers)]
+        index = _spack_index(image)
+        if index is not None:
+            from ..spack.extract import records_from_buildcache_index
+
+            where = f"{text}: layer {image.layers[0].digest}"
+            return records_from_buildcache_index(index, where=where, options=options)
         limits = Limits(**_limit_overrides(options))
         total = sum(layer.size for layer in image.layers)
         with _progress(options, total, f"scanning {len(image.layers)} layers") as bar:
@@ -450,6 +462,58 @@ class _FileHash:
         if self._error:
             raise SourceError(self._error)
         return self._digest
+
+
+def _buildcache_layers(text: str, image: ImageManifest) -> tuple[LayerTree | None, list[str]]:
+    """The layers of a Spack build-cache image merged (every prefix at its build-time path);
+    the digests of those that cannot be read (a blob missing, or not what its digest says) are
+    returned so the record names them. One pass when every layer reads."""
+    try:
+        return scan_layers(text, image.layers, keep=_spack_keep, limits=Limits()), []
+    except NameplateError:
+        pass
+    present, missing = [], []
+    for layer in image.layers:
+        try:
+            scan_layers(text, [layer], keep=_spack_keep, limits=Limits())
+        except NameplateError:
+            missing.append(layer.digest)
+            continue
+        present.append(layer)
+    if not present:
+        return None, missing
+    try:
+        return scan_layers(text, present, keep=_spack_keep, limits=Limits()), missing
+    except NameplateError:
+        return None, missing
+
+
+def _spack_keep(path: str, size: int) -> bool:
+    return "/.spack/" in "/" + path and "/.spack/repos/" not in "/" + path
+
+
+def _spack_index(image: ImageManifest) -> Any:
+    """The DB of a Spack OCI build cache's index image (``index.spack``: an empty config and
+    one layer that is the DB's JSON, though labelled a tar layer), else None."""
+    if image.config or len(image.layers) != 1 or image.layers[0].size > _INDEX_LIMIT:
+        return None
+    layer = image.layers[0]
+    with layer.open() as f:
+        raw = f.read(_INDEX_LIMIT + 1)
+    if len(raw) > _INDEX_LIMIT or not raw.lstrip().startswith(b"{"):
+        return None
+    _check_layer_digest(raw, layer.digest, image.ref)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and "database" in data else None
+
+
+def _check_layer_digest(raw: bytes, digest: str, ref: str) -> None:
+    algorithm, _, value = digest.partition(":")
+    if hashlib.new(algorithm, raw).hexdigest() != value:
+        raise SourceError(f"{ref}: layer {digest} does not match its digest")
 
 
 def _limit_overrides(options: ExtractOptions) -> dict[str, int]:

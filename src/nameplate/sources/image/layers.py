@@ -370,6 +370,16 @@ class LayerTree:
         text = str(path)
         return f"{self._name}:/{'' if text == '.' else text}"
 
+    def realpath(self, path: PurePosixPath | str) -> str:
+        """``path`` with every link inside the image resolved (``SourceError`` if it is not
+        there)."""
+        real = self._resolve(str(path), follow_last=True)
+        if real is None:
+            raise SourceError(
+                f"{self.describe(PurePosixPath(str(path)))}: no such file in the image"
+            )
+        return real or "."
+
     def is_file(self, path: PurePosixPath) -> bool:
         entry = self._lookup(path)
         return entry is not None and entry.kind == "f"

@@ -3,7 +3,9 @@
 Reads Spack's on-disk formats as data, without Spack, or through Spack's own API where Spack is
 importable (see ``docs/sources/spack.md``). Modules: :mod:`.specfile` (specfiles v1-v5),
 :mod:`.prefix`, :mod:`.db`, :mod:`.lockfile`, :mod:`.buildcache` (readers that fill a
-:class:`.graph.Graph`), :mod:`.record` (graph → records), :mod:`.api` (Spack's API) and
+:class:`.graph.Graph`), :mod:`.metadata` (what an install's ``.spack/`` says: Spack's SBOM and
+``install_environment.json``, from a prefix or an install tarball, :mod:`.tarball`),
+:mod:`.record` (graph → records), :mod:`.roots` (``--root``), :mod:`.api` (Spack's API) and
 :mod:`.extract` (the entry points).
 """
 
@@ -22,16 +24,23 @@ CAPABILITIES: Mapping[str, str] = {
     "components": "yes: every node of the DAG, externals included",
     "components.hashes": "yes: DAG hash, package hash (v3+), legacy full/build hashes",
     "components.files": "yes: install_manifest.json (base32 SHA-1 per file), prefixes only",
-    "components.sources": "partial: from Spack's own SBOM (1.3+), absent in older installs",
-    "components.licenses": "partial: from Spack's own SBOM (1.3+)",
+    "components.sources": (
+        "partial: from the roots' own SBOM (Spack 1.3+; prefix, store, v3 and OCI build caches), "
+        "never for externals"
+    ),
+    "components.licenses": "partial: from the roots' own SBOM (Spack 1.3+)",
+    "components.modules": "yes: an external's modules (with `prefix`, where it lives)",
     "components.options": "yes: variants",
     "components.patches": "yes: sha256 of each patch, in order",
     "dependencies": "yes: build/link/run/test; virtuals from specfile v4 on",
     "hpc.target": "yes: archspec name, completed from archspec",
-    "hpc.compilers": "yes: compiler attribute (< v5) or c/cxx/fortran edges (v5)",
+    "hpc.compilers": "yes: compiler attribute (< v5) or the roots' c/cxx/fortran edges (v5)",
     "hpc.mpi": "yes: the provider of virtual mpi (by name before v4)",
     "hpc.gpu": "yes: cuda/rocm variants, cuda_arch, amdgpu_target, versions; SASS/PTX from fatbins",
     "hpc.libc": "yes: the libc provider (1.x); the floor from ELF files of the run-time closure",
     "hpc.cxx": "yes: GLIBCXX/CXXABI floors from the ELF files of the run-time closure",
-    "provenance.builder": "partial: Spack version from spack.lock or install_environment.json",
+    "provenance.builder": (
+        "partial: Spack version (and commit) from the roots' install_environment.json, "
+        "or spack.lock"
+    ),
 }

@@ -15,17 +15,22 @@ import contextlib
 import importlib.util
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ... import normalize
 from ...errors import SourceError
-from ...record import FileDigest, Record, Tool
+from ...record import FileDigest, Record, Unknown
 from ...tree import DirectoryTree
 from .._common import ExtractOptions
+from .files import load_json
 from .graph import Extras, Graph
-from .prefix import manifest_files, scan_elf
+from .installs import read_installs
+from .lockfile import lockfile_facts
+from .prefix import manifest_files
 from .record import build_records
+from .roots import choose_roots
 from .specfile import node_from_dict
 
 __all__ = ["available", "extract_all", "extract_specs"]
@@ -70,10 +75,15 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
         return
     prefix = None if spec.external else str(spec.prefix)
     files: tuple[FileDigest, ...] = ()
-    if prefix and options.include_files and Path(prefix).is_dir():
+    h = spec.dag_hash()
+    if prefix and Path(prefix).is_dir() and h not in graph.prefixes:
         tree = DirectoryTree(prefix)
-        files = manifest_files(tree, PurePosixPath("."), rec.path, graph)
-        scan_elf(tree, PurePosixPath("."), files, f"spack:{spec.dag_hash()}", graph)
+        graph.prefixes[h] = (tree, PurePosixPath("."))  # its .spack/, read if it is a root
+        graph.selectable.append(h)
+        if options.include_files:
+            files = manifest_files(tree, PurePosixPath("."), rec.path, graph)
+    elif h in graph.extras:
+        return
     when = rec.installation_time
     graph.extras[spec.dag_hash()] = Extras(
         prefix=prefix,
@@ -84,21 +94,25 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
     )
 
 
-def _builder_from_lock(graph: Graph, lock: Path) -> None:
-    """The Spack that concretized the environment, from the lockfile's ``spack`` block (data)."""
-    import json
+def _closures(graph: Graph, store_root: str, options: ExtractOptions) -> None:
+    """The ELF closures of the nodes installed in the store, through the same resolver as the
+    file readers (:func:`.db.scan_environment`): the same root gets the same ``hpc``."""
+    from .db import scan_environment
 
     try:
-        block = json.loads(lock.read_bytes()).get("spack")
-    except (OSError, ValueError, AttributeError):
-        return
-    if isinstance(block, dict) and isinstance(block.get("version"), str):
-        commit = block.get("commit")
-        graph.builder = Tool(
-            name="spack",
-            version=block["version"],
-            commit=commit if isinstance(commit, str) else None,
-        )
+        scan_environment(DirectoryTree(store_root), PurePosixPath("."), graph, options)
+    except SourceError as exc:
+        graph.unknowns.append(Unknown(path=store_root, field="elf", reason=str(exc)))
+
+
+def _lockfile_facts(graph: Graph, lock: Path) -> None:
+    """What the lockfile says beyond its specs (the Spack that concretized it), read as data
+    by the same code as the on-disk path."""
+    tree = DirectoryTree(lock.parent)
+    rel = PurePosixPath(lock.name)
+    data = load_json(tree, rel)
+    if isinstance(data, dict):
+        lockfile_facts(data, where=tree.describe(rel), graph=graph)
 
 
 def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
@@ -116,6 +130,7 @@ def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
             for spec in specs:
                 for node in spec.traverse(deptype="all"):
                     _extras(graph, store, node, options)
+            _closures(graph, str(store.root), options)
             roots = sorted(
                 (
                     s.dag_hash()
@@ -134,12 +149,17 @@ def extract_all(target: Path, options: ExtractOptions) -> list[Record]:
             if spec.dag_hash() not in roots:
                 roots.append(spec.dag_hash())
         graph.read_from.append(str((target / "spack.lock").resolve()))
-        _builder_from_lock(graph, target / "spack.lock")
+        graph.selectable += [h for h in graph.nodes if not graph.nodes[h].external]
+        _lockfile_facts(graph, target / "spack.lock")
+        _closures(graph, str(spack.store.STORE.root), options)
 
     else:
         raise SourceError(f"{target}: not a Spack store or environment")
     subject_kind, per_root, status = kind
     name = str(target.resolve())
+    roots = choose_roots(graph, roots, options, identity=name)
+    read_installs(graph, roots, options)  # each root's SBOM and install_environment.json
+    options = replace(options, roots=())
     return build_records(
         graph,
         roots,
@@ -171,8 +191,10 @@ def extract_specs(queries: list[str], options: ExtractOptions) -> list[Record]:
         for node in spec.traverse(deptype="all"):
             _add(graph, node)
             _extras(graph, store, node, options)
+    _closures(graph, str(store.root), options)
     graph.read_from.append(str(Path(store.root) / ".spack-db" / "index.json"))
     roots = [s.dag_hash() for s in specs]
+    read_installs(graph, roots, options)  # each root's SBOM and install_environment.json
     name = str(Path(store.root).resolve())
     return build_records(
         graph,

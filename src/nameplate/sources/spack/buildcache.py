@@ -15,10 +15,13 @@ public keys); otherwise each signed file is read and an *unknown* says it was no
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -28,12 +31,19 @@ from ...record import Evidence, Unknown
 from ...tree import DirectoryTree, FileTree, read_gzip_bounded
 from .._common import ExtractOptions
 from .files import load_json
-from .graph import Extras, Graph
+from .graph import Extras, Graph, component_id
 from .lockfile import read_lockfile
-from .record import component_id
 from .specfile import Node, node_from_dict, parse_specfile, strip_clearsign
+from .tarball import TarballRef
 
-__all__ = ["file_kind", "is_buildcache", "read_buildcache", "read_file"]
+__all__ = [
+    "file_kind",
+    "is_buildcache",
+    "read_buildcache",
+    "read_file",
+    "read_index",
+    "tops",
+]
 
 _LAYOUTS = (0, 1, 2)
 _LIMIT = 512 * 1024 * 1024
@@ -197,7 +207,11 @@ def _blob(tree: FileTree, top: PurePosixPath, entry: Mapping[str, Any], *, where
 
 
 def _read_v3_manifest(
-    tree: FileTree, top: PurePosixPath, path: PurePosixPath, graph: Graph, options: ExtractOptions
+    tree: FileTree,
+    top: PurePosixPath,
+    path: PurePosixPath,
+    graph: Graph,
+    options: ExtractOptions,
 ) -> str:
     where = tree.describe(path)
     payload = _signed_payload(
@@ -239,8 +253,90 @@ def _read_v3_manifest(
                     component=component_id(root),
                 )
             )
+            _tarball(tree, top, e, graph, root)
     _mark_cached(graph, root)
     return root
+
+
+def _tarball(
+    tree: FileTree, top: PurePosixPath, entry: Mapping[str, Any], graph: Graph, h: str
+) -> None:
+    """Note where the install tarball of ``h`` is; it is read only if ``h`` becomes a root."""
+    digest, size = entry.get("checksum"), entry.get("contentLength")
+    if entry.get("checksumAlgorithm") != "sha256" or not isinstance(digest, str):
+        return
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return
+    path = top / "blobs" / "sha256" / digest[:2] / digest
+    if isinstance(tree, DirectoryTree):
+        opener: Callable[[], BinaryIO] = partial(tree.open, path)
+    else:
+        opener = partial(_in_memory, tree, path)
+    graph.tarballs[h] = TarballRef(
+        where=tree.describe(path),
+        digest=f"sha256:{digest}",
+        size=size if type(size) is int else None,
+        open=opener,
+    )
+
+
+def _in_memory(tree: FileTree, path: PurePosixPath) -> BinaryIO:
+    return io.BytesIO(tree.read_bytes(path, limit=_LIMIT))
+
+
+def tops(graph: Graph, entries: list[str]) -> list[str]:
+    """The roots of a build cache: its entries that no spec in it depends on (what Spack's
+    index counts as ``ref_count`` 0). A spec pushed by name that another pushed spec depends on
+    is not told apart from a dependency: the cache does not record which were named."""
+    needed = {graph.resolve(e.hash) for n in graph.nodes.values() for e in n.edges}
+    return [h for h in entries if h not in needed]
+
+
+def read_index(data: Any, *, where: str, graph: Graph) -> list[str]:
+    """Add a build-cache index (a DB of ``{spec, ref_count, in_buildcache}`` records) to
+    ``graph``; return the cache's roots (:func:`tops`), every entry being selectable."""
+    return _read_index(data, where=where, graph=graph)
+
+
+def scan_tarballs(graph: Graph, hashes: list[str], where: str) -> None:
+    """Stream the install tarballs of ``hashes`` once each into one in-memory tree (checked
+    against their digests first) and resolve the closures of the prefixes they hold, at the
+    build-time paths the tarballs name them by: the ELF facts a store of them would give."""
+    from ...tartree import TarTree
+    from .closure import ClosureScanner
+    from .prefix import scan_installed
+
+    mem = TarTree(where)
+    seen: set[str] = set()
+    for h in hashes:
+        ref = graph.tarballs.get(h)
+        if ref is None or ref.digest in seen:
+            continue
+        seen.add(ref.digest)
+        try:
+            with ref.open() as f:
+                raw = f.read(_LIMIT + 1)
+        except (SourceError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, SourceError) else exc.strerror or str(exc)
+            graph.unknowns.append(
+                Unknown(path=ref.where, field="elf", reason=f"install tarball not read: {reason}")
+            )
+            continue
+        if len(raw) > _LIMIT:
+            graph.unknowns.append(
+                Unknown(path=ref.where, field="elf", reason=f"over {_LIMIT} bytes: not read")
+            )
+            continue
+        if "sha256:" + hashlib.sha256(raw).hexdigest() != ref.digest:
+            graph.unknowns.append(  # a tampered tarball is no source of facts
+                Unknown(path=ref.where, field="elf", reason="does not match its sha256: not read")
+            )
+            continue
+        try:
+            mem.add(io.BytesIO(raw), ref.where)
+        except SourceError as exc:
+            graph.unknowns.append(Unknown(path=ref.where, field="elf", reason=str(exc)))
+    scan_installed(mem, graph, ClosureScanner(mem, rooted=True, cache=mem.cache))
 
 
 def _read_index(data: Any, *, where: str, graph: Graph) -> list[str]:
@@ -266,19 +362,21 @@ def _read_index(data: Any, *, where: str, graph: Graph) -> list[str]:
         )
         graph.add(node)
         nodes.append(node)
-        if rec.get("ref_count", 0) == 0:
+        if rec.get("in_buildcache", True) is not False and not node.external:
             roots.append(node.hash)
     graph.check_edges(where)
     graph.read_from.append(where)
     for node in nodes:
         _mark_cached(graph, node.hash)
-    return roots
+    graph.selectable += roots
+    return tops(graph, roots)
 
 
 def read_buildcache(
     tree: FileTree, top: PurePosixPath, graph: Graph, options: ExtractOptions
 ) -> list[str]:
-    """Read every spec of a build cache; return the roots (one per cache entry)."""
+    """Read every spec of a build cache; return its roots (:func:`tops`). Every entry may be
+    named with ``--root`` (``graph.selectable``)."""
     roots: list[str] = []
     flat = top / "build_cache"
     for folder in (flat, top):  # a cache root, or a folder of spec files
@@ -298,9 +396,14 @@ def read_buildcache(
                     roots.append(
                         _read_v3_manifest(tree, top, specs / name / manifest, graph, options)
                     )
+    cached = [h for h in roots if h in graph.tarballs]
+    if cached:
+        scan_tarballs(graph, cached, tree.describe(top))
     if not roots:
         raise SourceError(f"{tree.describe(top)}: a build cache with no spec files")
-    return list(dict.fromkeys(roots))
+    entries = list(dict.fromkeys(roots))
+    graph.selectable += entries
+    return tops(graph, entries)
 
 
 def read_file(path: Path, graph: Graph, options: ExtractOptions) -> tuple[str, list[str]]:

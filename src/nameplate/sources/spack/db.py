@@ -10,12 +10,13 @@ from ...errors import SourceError, UnsupportedFormat
 from ...record import FileDigest
 from ...tree import FileTree
 from .._common import ExtractOptions
+from .closure import ClosureScanner
 from .files import load_json
 from .graph import Extras, Graph
-from .prefix import manifest_files, sbom_facts, scan_elf
+from .prefix import manifest_files, scan_elf
 from .specfile import node_from_dict
 
-__all__ = ["read_db"]
+__all__ = ["find_store", "read_db", "scan_environment", "store_scanner"]
 
 _DB_VERSIONS = {"0.9.3": 1, "5": 1, "6": 3, "7": 4, "8": 5}
 _MAX_PREFIX_DEPTH = 6
@@ -41,6 +42,73 @@ def _find_prefixes(
     return out
 
 
+def _scanner(
+    tree: FileTree, installs: Mapping[str, object], on_disk: Mapping[str, PurePosixPath]
+) -> ClosureScanner:
+    """One resolver for the whole store: each DB record's recorded ``path`` is mounted on its
+    prefix folder, and each prefix is owned by its node."""
+    mounts = []
+    for key, rec in installs.items():
+        prefix = on_disk.get(key[-32:])
+        path = rec.get("path") if isinstance(rec, Mapping) else None
+        if prefix is not None and isinstance(path, str) and path.startswith("/"):
+            mounts.append((path, str(prefix)))
+    scanner = ClosureScanner(tree, mounts=mounts)
+    for h, prefix in on_disk.items():
+        scanner.own(prefix, f"spack:{h}")
+    return scanner
+
+
+def store_scanner(
+    tree: FileTree, store: PurePosixPath
+) -> tuple[ClosureScanner, dict[str, PurePosixPath]]:
+    """The resolver of the store at ``store`` (for a prefix or an environment read from it),
+    and its prefixes by DAG hash."""
+    data = load_json(tree, store / ".spack-db" / "index.json")
+    db = data.get("database") if isinstance(data, Mapping) else None
+    installs = db.get("installs") if isinstance(db, Mapping) else None
+    if not isinstance(installs, Mapping):
+        raise SourceError(f"{tree.describe(store)}: $.database.installs: missing")
+    on_disk = _find_prefixes(tree, store, frozenset(k[-32:] for k in installs))
+    return _scanner(tree, installs, on_disk), on_disk
+
+
+def scan_environment(
+    tree: FileTree, store: PurePosixPath, graph: Graph, options: ExtractOptions
+) -> None:
+    """The ELF closures of an environment's nodes installed in the store at ``store``."""
+    scanner, on_disk = store_scanner(tree, store)
+    for h in list(graph.nodes):
+        prefix = on_disk.get(h)
+        if prefix is None:
+            continue
+        listed = manifest_files(tree, prefix, None, graph)
+        has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
+        scan_elf(
+            tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner=scanner
+        )
+
+
+def find_store(path: str) -> tuple[str, str] | None:
+    """(store root, the path below it) when ``path`` (a prefix, an environment in a Spack
+    instance) sits in a Spack store: a ``.spack-db`` up to three levels above a prefix, or the
+    instance's default store ``opt/spack`` of ``<spack>/var/spack/environments/<name>``."""
+    import os
+
+    real = os.path.realpath(path)
+    parts = real.rstrip("/").split("/")
+    for up in (2, 1, 3):
+        if len(parts) > up:
+            root = "/".join(parts[:-up]) or "/"
+            if os.path.isfile(os.path.join(root, ".spack-db", "index.json")):
+                return root, "/".join(parts[-up:])
+    if len(parts) > 4 and parts[-4:-1] == ["var", "spack", "environments"]:
+        instance = "/".join(parts[:-4])
+        if os.path.isfile(os.path.join(instance, "opt", "spack", ".spack-db", "index.json")):
+            return instance, "/".join(parts[-4:])
+    return None
+
+
 def read_db(
     tree: FileTree, store: PurePosixPath, graph: Graph, options: ExtractOptions
 ) -> list[str]:
@@ -61,6 +129,7 @@ def read_db(
     graph.read_from.append(where)
     installs = db["installs"]
     on_disk = _find_prefixes(tree, store, frozenset(k[-32:] for k in installs))
+    scanner = _scanner(tree, installs, on_disk)
     roots: list[str] = []
     for key, rec in db["installs"].items():
         at = f"$.database.installs.{key}"
@@ -76,7 +145,7 @@ def read_db(
         )
         graph.add(node)
         installed = rec.get("installed", True) is True
-        external = node.external_path is not None
+        external = node.external
         prefix_dir = on_disk.get(node.hash)
         if installed and not external and prefix_dir is None:
             raise SourceError(
@@ -85,10 +154,19 @@ def read_db(
             )
         when = rec.get("installation_time")
         files: tuple[FileDigest, ...] = ()
-        if prefix_dir is not None and options.include_files and installed:
+        if prefix_dir is not None and installed:
             recorded = rec.get("path") if isinstance(rec.get("path"), str) else None
-            files = manifest_files(tree, prefix_dir, recorded, graph)
-            scan_elf(tree, prefix_dir, files, f"spack:{node.hash}", graph)
+            listed = manifest_files(tree, prefix_dir, recorded, graph)
+            files = listed if options.include_files else ()
+            has_manifest = tree.is_file(prefix_dir / ".spack" / "install_manifest.json")
+            scan_elf(
+                tree,
+                prefix_dir,
+                listed if has_manifest else None,
+                f"spack:{node.hash}",
+                graph,
+                scanner=scanner,
+            )
         graph.extras[node.hash] = Extras(
             prefix=tree.describe(prefix_dir) if prefix_dir is not None else None,
             explicit=bool(rec.get("explicit", False)),
@@ -96,16 +174,10 @@ def read_db(
             status="installed" if installed else "declared",
             files=files,
         )
+        if prefix_dir is not None and installed and not external:
+            graph.prefixes[node.hash] = (tree, prefix_dir)  # its .spack/, read if it is a root
+            graph.selectable.append(node.hash)
         if installed and rec.get("explicit") and not external:
             roots.append(node.hash)
     graph.check_edges(where)
-    by_name: dict[tuple[str, str], list[str]] = {}
-    for node in graph.nodes.values():
-        by_name.setdefault((node.name, node.version), []).append(node.hash)
-    for h in roots:  # Spack's own SBOM: sources and licenses (a package version's, not a build's)
-        for key, (sources, licenses) in sbom_facts(tree, on_disk[h], graph).items():
-            for target in by_name.get(key, ()):
-                prior = graph.extras.get(target, Extras())
-                if not prior.sources and not prior.licenses:
-                    graph.update(target, sources=sources, licenses=licenses)
     return sorted(roots, key=lambda h: (graph.nodes[h].name, h))

@@ -9,13 +9,34 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from ...errors import SourceError
 from ...record import Evidence, FileDigest, Source, Status, Tool, Unknown
+from ...tree import FileTree
 from .specfile import Node
+from .tarball import TarballRef
 
-__all__ = ["Extras", "Graph", "runtime_closure"]
+__all__ = [
+    "Extras",
+    "Graph",
+    "InstallFacts",
+    "SbomFacts",
+    "SourceFacts",
+    "component_id",
+    "runtime_closure",
+]
+
+#: Sources and licenses by (name, version), as Spack's own SBOM of one install lists them.
+SbomFacts = dict[tuple[str, str], tuple[tuple[Source, ...], tuple[str, ...]]]
+#: Sources and licenses by DAG hash.
+SourceFacts = dict[str, tuple[tuple[Source, ...], tuple[str, ...]]]
+
+
+def component_id(dag_hash: str) -> str:
+    """The component id of a Spack node."""
+    return f"spack:{dag_hash}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +48,23 @@ class Extras:
     installed_at: str | None = None
     status: Status | None = None
     files: tuple[FileDigest, ...] = ()
-    sources: tuple[Source, ...] = ()
-    licenses: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InstallFacts:
+    """What one install's own ``.spack/`` folder says beyond its spec, wherever it was read
+    (a prefix, a store, Spack's API, a build-cache tarball): Spack's SBOM (sources and licenses
+    of every node of its DAG; None when there was none to read), the Spack that built it and the
+    build host (``install_environment.json``), the files that back them, and what could not be
+    read."""
+
+    sbom: SbomFacts | None = None
+    builder: Tool | None = None
+    build_host: tuple[tuple[str, str], ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    unknowns: tuple[Unknown, ...] = ()
 
 
 @dataclass(slots=True)
@@ -43,10 +77,27 @@ class Graph:
     unknowns: list[Unknown] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     read_from: list[str] = field(default_factory=list)
+    #: The Spack named by a lockfile (the one that concretized an environment).
     builder: Tool | None = None
     build_host: dict[str, str] = field(default_factory=dict)
-    #: ELF facts of the installed files of a node (path, facts, digest, component id).
+    #: Install facts of roots, by DAG hash (see :class:`InstallFacts`).
+    installs: dict[str, InstallFacts] = field(default_factory=dict)
+    #: Where installs are, by DAG hash, read for the roots chosen only (:mod:`.installs`):
+    #: prefixes (tree, path) and build-cache install tarballs.
+    prefixes: dict[str, tuple[FileTree, PurePosixPath]] = field(default_factory=dict)
+    tarballs: dict[str, TarballRef] = field(default_factory=dict)
+    #: Hashes ``--root`` may name besides the roots (any install of a store, any spec of an
+    #: environment, any entry of a build cache).
+    selectable: list[str] = field(default_factory=list)
+    #: ELF facts of the objects a node's entry points load (path, facts, digest, component id),
+    #: filled by :mod:`.closure`.
     elf: dict[str, list[tuple[str, Any, str | None, str | None]]] = field(default_factory=dict)
+    #: What the ELF objects of a node need that is not in the tree (soname, needed by).
+    elf_outside: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def install(self, h: str) -> InstallFacts:
+        """What was read of node ``h``'s own install (nothing, when it was not read)."""
+        return self.installs.get(h) or _NOTHING
 
     def update(self, h: str, **changes: Any) -> None:
         """Change some of what is known about node ``h``, keeping the rest."""
@@ -89,6 +140,9 @@ class Graph:
                 if target is not None and target not in seen:
                     stack.append(target)
         return list(seen)
+
+
+_NOTHING = InstallFacts()
 
 
 def runtime_closure(graph: Graph, roots: Iterable[str]) -> list[str]:

@@ -11,11 +11,31 @@ from ...record import Tool
 from ...tree import FileTree
 from .files import load_json
 from .graph import Graph
+from .metadata import unknowns
 from .specfile import node_from_dict
 
-__all__ = ["read_env", "read_lockfile"]
+__all__ = ["lockfile_facts", "read_env", "read_lockfile"]
 
 _LOCK_VERSIONS = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 5}
+_NO_SOURCES = (
+    "a lockfile holds specs only: Spack writes sources and licenses in each install's "
+    ".spack/sbom/spdx-2.3.json"
+)
+
+
+def lockfile_facts(data: Mapping[str, Any], *, where: str, graph: Graph) -> None:
+    """What a lockfile says, or cannot say, beyond its specs: the Spack that concretized it
+    (``spack.version``, lockfile v4+), and never sources or licenses (unknowns)."""
+    spack = data.get("spack")
+    if isinstance(spack, Mapping) and isinstance(spack.get("version"), str):
+        graph.builder = Tool(
+            name="spack",
+            version=spack["version"],
+            commit=spack.get("commit") if isinstance(spack.get("commit"), str) else None,
+        )
+    else:
+        graph.unknowns += unknowns(where, "$.spack.version: missing", "provenance.builder")
+    graph.unknowns += unknowns(where, _NO_SOURCES, "components.sources", "components.licenses")
 
 
 def read_lockfile(data: Any, *, where: str, graph: Graph) -> list[str]:
@@ -34,13 +54,7 @@ def read_lockfile(data: Any, *, where: str, graph: Graph) -> list[str]:
         raise UnsupportedFormat(
             f"{where}: $._meta.specfile-version: {spec_version!r} is not readable"
         )
-    spack = data.get("spack")
-    if isinstance(spack, Mapping) and isinstance(spack.get("version"), str):
-        graph.builder = Tool(
-            name="spack",
-            version=spack["version"],
-            commit=spack.get("commit") if isinstance(spack.get("commit"), str) else None,
-        )
+    lockfile_facts(data, where=where, graph=graph)
     roots: list[str] = []
     sections = [("$", data)]
     included = data.get("include_concrete")
@@ -89,6 +103,7 @@ def read_lockfile(data: Any, *, where: str, graph: Graph) -> list[str]:
                 graph.update(target, properties=(("spack.group", group),))
     graph.read_from.append(where)
     graph.check_edges(where)
+    graph.selectable += [h for h in graph.nodes if not graph.nodes[h].external]
     return roots
 
 

@@ -1,22 +1,22 @@
-"""One Spack install prefix: its spec, install manifest, Spack's own SBOM, ELF files."""
+"""One Spack install prefix: its spec, install manifest, ELF files (and, through
+:mod:`.metadata`, Spack's own SBOM and install_environment.json)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import PurePosixPath
-from typing import Any
 
-from ...elf import ELF_MAGIC, parse_elf
 from ...errors import SourceError
-from ...record import Evidence, FileDigest, Hash, Source, Tool, Unknown
+from ...record import FileDigest, Hash, Unknown
 from ...tree import FileTree
 from .._common import ExtractOptions
-from .files import load_json, sha256, specfile
-from .graph import Extras, Graph
+from .closure import ClosureScanner, recorded_prefix
+from .files import load_json, specfile
+from .graph import Graph
+from .metadata import read_install
 from .specfile import parse_specfile
 
-__all__ = ["manifest_files", "read_prefix", "sbom_facts", "scan_elf"]
+__all__ = ["manifest_files", "read_prefix", "scan_elf", "scan_installed"]
 
 
 def manifest_files(
@@ -60,118 +60,69 @@ def manifest_files(
     return tuple(out)
 
 
-def sbom_facts(
-    tree: FileTree, prefix: PurePosixPath, graph: Graph
-) -> dict[tuple[str, str], tuple[tuple[Source, ...], tuple[str, ...]]]:
-    """Sources and licenses per (name, version) from Spack's own SPDX SBOM, kept as evidence."""
-    path = prefix / ".spack" / "sbom" / "spdx-2.3.json"
-    if not tree.is_file(path):
-        return {}
-    raw = tree.read_bytes(path, limit=64 * 1024 * 1024)
-    graph.evidence.append(
-        Evidence(
-            kind="spack-spdx-2.3",
-            path=tree.describe(path),
-            digest="sha256:" + sha256(raw),
-            detail="Spack's own SBOM; used for sources and licenses only",
-        )
-    )
-    try:
-        doc = json.loads(raw)
-        packages = doc["packages"]
-    except (ValueError, KeyError, TypeError) as exc:
-        graph.unknowns.append(
-            Unknown(
-                path=tree.describe(path), field="components.sources", reason=f"unreadable: {exc}"
-            )
-        )
-        return {}
-    out: dict[tuple[str, str], tuple[tuple[Source, ...], tuple[str, ...]]] = {}
-    for pkg in packages if isinstance(packages, list) else []:
-        if not isinstance(pkg, Mapping):
-            continue
-        name, version = pkg.get("name"), pkg.get("versionInfo")
-        if not isinstance(name, str) or not isinstance(version, str):
-            continue
-        url = pkg.get("downloadLocation")
-        checksums = tuple(
-            Hash(algorithm=str(c.get("algorithm", "")).lower(), value=str(c.get("checksumValue")))
-            for c in pkg.get("checksums", pkg.get("checksum", [])) or []
-            if isinstance(c, Mapping) and c.get("checksumValue")
-        )
-        sources: tuple[Source, ...] = ()
-        if (isinstance(url, str) and url not in ("NOASSERTION", "NONE", "None", "")) or checksums:
-            sources = (
-                Source(
-                    url=url
-                    if isinstance(url, str) and url not in ("NOASSERTION", "NONE", "None", "")
-                    else None,
-                    checksums=checksums,
-                ),
-            )
-        lic = pkg.get("licenseDeclared")
-        licenses = (lic,) if isinstance(lic, str) and lic not in ("NOASSERTION", "NONE") else ()
-        out[(name, version)] = (sources, licenses)
-    return out
-
-
-#: Folders of a prefix whose files may be executables or shared libraries.
-_ELF_DIRS = frozenset({"bin", "sbin", "libexec", "lib", "lib64"})
-_ELF_FILE_LIMIT = 128 * 1024 * 1024
-_ELF_FILES_PER_PREFIX = 2048
-
-
 def scan_elf(
     tree: FileTree,
     prefix: PurePosixPath,
-    files: tuple[FileDigest, ...],
+    files: tuple[FileDigest, ...] | None,
     component: str,
     graph: Graph,
+    *,
+    scanner: ClosureScanner | None = None,
 ) -> None:
-    """ELF facts of a prefix's executables and shared libraries, as listed by its manifest.
+    """The ELF objects a prefix's entry points load (:mod:`.closure`), into ``graph.elf``.
 
-    Only regular files under ``bin/``, ``lib/``… that the manifest says are not empty are read
-    (a ``--fake`` install holds none), each bounded, at most a few thousand per prefix."""
-    items: list[tuple[str, Any, str | None, str | None]] = []
-    candidates = [
-        f
-        for f in files
-        if (f.size or 0) >= 64
-        and f.path.split("/", 1)[0] in _ELF_DIRS
-        and (f.path.startswith(("bin/", "sbin/", "libexec/")) or ".so" in f.path.rsplit("/", 1)[-1])
-    ]
-    for f in candidates[:_ELF_FILES_PER_PREFIX]:
-        path = prefix / f.path
-        try:
-            data = tree.read_bytes(path, limit=_ELF_FILE_LIMIT)
-        except SourceError as exc:
-            graph.unknowns.append(Unknown(path=tree.describe(path), field="elf", reason=str(exc)))
-            continue
-        if not data.startswith(ELF_MAGIC):
-            continue
-        where = tree.describe(path)
-        try:
-            facts = parse_elf(data, where=where)
-        except SourceError as exc:
-            graph.unknowns.append(Unknown(path=where, field="elf", reason=str(exc)))
-            continue
-        items.append((where, facts, "sha256:" + sha256(data), component))
-    if len(candidates) > _ELF_FILES_PER_PREFIX:
-        graph.unknowns.append(
-            Unknown(
-                path=tree.describe(prefix),
-                field="elf",
-                reason=f"{len(candidates)} candidate files; read the first {_ELF_FILES_PER_PREFIX}",
-            )
+    Without a ``scanner`` the prefix is placed alone: its recorded path (the install manifest's)
+    is mounted on it, and what it needs from other prefixes is outside the tree."""
+    if scanner is None:
+        mounts = []
+        recorded = _recorded(tree, prefix)
+        if recorded:
+            mounts.append((recorded, str(prefix)))
+        scanner = ClosureScanner(tree, mounts=mounts)
+    scanner.scan(prefix, files, component, graph)
+
+
+def _recorded(tree: FileTree, prefix: PurePosixPath) -> str | None:
+    path = prefix / ".spack" / "install_manifest.json"
+    if not tree.is_file(path):
+        return None
+    try:
+        data = load_json(tree, path)
+    except SourceError:
+        return None
+    return recorded_prefix(data if isinstance(data, Mapping) else None)
+
+
+def scan_installed(tree: FileTree, graph: Graph, scanner: ClosureScanner) -> None:
+    """The ELF closures of every node of ``graph`` whose prefix is in ``tree`` (a build cache's
+    tarballs, an OCI build-cache image's layers). A prefix is a folder with a
+    ``.spack/spec.json``, named for the DAG hash its name ends with (Spack's own rule)."""
+    found: list[tuple[str, PurePosixPath]] = []
+    for dirpath, dirs, _files in tree.walk(PurePosixPath(".")):
+        if ".spack" in dirs and tree.is_file(dirpath / ".spack" / "spec.json"):
+            h = dirpath.name[-32:]
+            if h in graph.nodes:
+                found.append((h, dirpath))
+            dirs.clear()
+    for h, prefix in found:
+        scanner.own(prefix, f"spack:{h}")
+    for h, prefix in found:
+        listed = manifest_files(tree, prefix, None, graph)
+        has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
+        scan_elf(
+            tree, prefix, listed if has_manifest else None, f"spack:{h}", graph, scanner=scanner
         )
-    if items:
-        graph.elf[component.removeprefix("spack:")] = items
 
 
 def read_prefix(
-    tree: FileTree, prefix: PurePosixPath, graph: Graph, options: ExtractOptions
+    tree: FileTree,
+    prefix: PurePosixPath,
+    graph: Graph,
+    options: ExtractOptions,
+    scanner: ClosureScanner | None = None,
 ) -> str:
-    """Add a prefix's DAG to ``graph``; return the root hash."""
+    """Add a prefix's DAG to ``graph``; return the root hash. ``scanner``: the resolver of the
+    store the prefix sits in, when it sits in one."""
     path, data = specfile(tree, prefix / ".spack")
     where = tree.describe(path)
     _, nodes = parse_specfile(data, where=where)
@@ -180,31 +131,17 @@ def read_prefix(
     graph.read_from.append(where)
     graph.check_edges(where)
     root = nodes[0]
-    sbom = sbom_facts(tree, prefix, graph)
-    files = manifest_files(tree, prefix, None, graph) if options.include_files else ()
-    scan_elf(tree, prefix, files, f"spack:{root.hash}", graph)
-    env = prefix / ".spack" / "install_environment.json"
-    if tree.is_file(env):
-        _install_environment(tree, env, graph)
-    for node in nodes:
-        sources, licenses = sbom.get((node.name, node.version), ((), ()))
-        prior = graph.extras.get(node.hash, Extras())
-        graph.update(
-            node.hash,
-            sources=sources or prior.sources,
-            licenses=licenses or prior.licenses,
-        )
+    read_install(tree, prefix, graph, root.hash)
+    listed = manifest_files(tree, prefix, None, graph)
+    files = listed if options.include_files else ()
+    has_manifest = tree.is_file(prefix / ".spack" / "install_manifest.json")
+    scan_elf(
+        tree,
+        prefix,
+        listed if has_manifest else None,
+        f"spack:{root.hash}",
+        graph,
+        scanner=scanner,
+    )
     graph.update(root.hash, prefix=tree.describe(prefix), files=files)
     return root.hash
-
-
-def _install_environment(tree: FileTree, path: PurePosixPath, graph: Graph) -> None:
-    data = load_json(tree, path, limit=1024 * 1024)
-    if not isinstance(data, Mapping):
-        return
-    version = data.get("spack_version")
-    if isinstance(version, str) and graph.builder is None:
-        graph.builder = Tool(name="spack", version=version.split(" ")[0])
-    for key in ("host_os", "platform", "host_target", "kernel_version"):  # no hostname
-        if isinstance(data.get(key), str):
-            graph.build_host[key] = data[key]

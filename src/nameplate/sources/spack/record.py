@@ -6,12 +6,13 @@ config, and Spack's own API), so every path gives the same record for the same D
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 from ... import normalize
 from ..._codec import empty_map, frozen_map
-from ...errors import SourceError
 from ...record import (
     Compiler,
     Component,
@@ -32,13 +33,15 @@ from ...record import (
     Status,
     Subject,
     SubjectKind,
-    Tool,
+    Unknown,
 )
 from .._common import ExtractOptions, extracted_at, generator
-from .graph import Extras, Graph, runtime_closure
+from .graph import Extras, Graph, SourceFacts, component_id
+from .metadata import builder_of, sbom_facts_of
+from .roots import choose_roots, match_root
 from .specfile import FLAG_KEYS, LANGUAGES, Node
 
-__all__ = ["build_records", "component_id", "match_root"]
+__all__ = ["build_records", "choose_roots", "component_id", "match_root"]
 
 _DEPTYPES: tuple[DepType, ...] = ("build", "link", "run", "test")
 _EMPTY_MAP: Mapping[str, Any] = empty_map()
@@ -49,12 +52,21 @@ _MPI_NAMES = frozenset(
 )
 _MATH_ROLES = {"blas": "blas", "lapack": "lapack", "fftw-api": "fft", "scalapack": "scalapack"}
 _VARIANT_SKIP = frozenset({*FLAG_KEYS, "patches", "dev_path"})
+_CUDA_ARCH = re.compile(r"^[0-9]+[af]?$")
+#: An AMD GPU target with its features (``gfx90a``, ``gfx90a:xnack+``, ``gfx942:sramecc+:xnack-``).
+_AMD_TARGET = re.compile(r"^gfx[0-9a-f]+(:(xnack|sramecc)[+-])*$")
 
 
 def _with_elf(graph: Graph, roots: Sequence[str], hpc: Hpc) -> tuple[Hpc, list[Evidence]]:
-    """The HPC fields completed by the ELF files of the run-time closure of ``roots``: the libc
-    and libstdc++ floors, the MPI soname, CUDA SASS/PTX architectures and runtime."""
-    items = [item for h in runtime_closure(graph, roots) for item in graph.elf.get(h, ())]
+    """The HPC fields completed by the ELF objects the roots load (their entry points and the
+    runtime closures of those, :mod:`.closure`): the libc and libstdc++ floors, the MPI soname
+    and whether the subject ships it, OpenMP and Fortran runtimes, CUDA code and runtime."""
+    seen: dict[str, tuple[str, Any, str | None, str | None]] = {}
+    for h in roots:
+        for item in graph.elf.get(h, ()):
+            seen.setdefault(item[0], item)
+    own = {component_id(h) for h in roots}  # a floor names the roots' own files first
+    items = sorted(seen.values(), key=lambda i: (i[3] not in own, i[0]))
     if not items:
         return hpc, []
     from dataclasses import replace
@@ -64,10 +76,21 @@ def _with_elf(graph: Graph, roots: Sequence[str], hpc: Hpc) -> tuple[Hpc, list[E
     roll = elf_rollup(items)
     libc = hpc.libc
     if roll.libc is not None:
-        libc = replace(libc, min_version=roll.libc.min_version) if libc is not None else roll.libc
+        libc = (
+            replace(libc, min_version=roll.libc.min_version, required_by=roll.libc.required_by)
+            if libc is not None and libc.family == roll.libc.family
+            else roll.libc
+            if libc is None
+            else replace(roll.libc, version=libc.version)
+        )
     mpi = hpc.mpi
     if mpi is not None and roll.mpi is not None:
-        mpi = replace(mpi, soname=roll.mpi.soname, abi_version=roll.mpi.abi_version)
+        mpi = replace(
+            mpi,
+            soname=roll.mpi.soname,
+            abi_version=roll.mpi.abi_version,
+            shipped=roll.mpi.shipped,
+        )
     elif roll.mpi is not None:
         mpi = roll.mpi
     gpu = list(hpc.gpu)
@@ -83,33 +106,24 @@ def _with_elf(graph: Graph, roots: Sequence[str], hpc: Hpc) -> tuple[Hpc, list[E
                 sorted(set(g.architectures) | set(found.architectures), key=normalize.version_key)
             ),
             ptx=tuple(sorted(set(g.ptx) | set(found.ptx), key=normalize.version_key)),
+            ptx_isa=found.ptx_isa or g.ptx_isa,
             soname=found.soname or g.soname,
             min_driver=found.min_driver or g.min_driver,
         )
-    out = replace(hpc, libc=libc, cxx=roll.cxx or hpc.cxx, mpi=mpi, gpu=tuple(gpu))
+    out = replace(
+        hpc,
+        libc=libc,
+        cxx=roll.cxx or hpc.cxx,
+        mpi=mpi,
+        gpu=tuple(gpu),
+        openmp=roll.openmp,
+        fortran=roll.fortran,
+    )
     return out, list(roll.evidence)
-
-
-def component_id(dag_hash: str) -> str:
-    """The component id of a Spack node."""
-    return f"spack:{dag_hash}"
 
 
 def _compiler_id(name: str, version: str) -> str:
     return f"spack-compiler:{name}@{version}"
-
-
-def match_root(node: Node, query: str) -> bool:
-    """Does ``query`` (``name``, ``name@version``, ``/hash``, ``name/hash``) name ``node``?"""
-    name, _, hash_part = query.partition("/")
-    if hash_part and not node.hash.startswith(hash_part):
-        return False
-    if not name:
-        return bool(hash_part)
-    pkg, _, version = name.partition("@")
-    if pkg and pkg != node.name:
-        return False
-    return not version or node.version == version or node.version.startswith(version + ".")
 
 
 def _option_value(value: Any) -> bool | str | tuple[str, ...] | None:
@@ -156,16 +170,19 @@ def _compiler_hashes(graph: Graph, hashes: Sequence[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _component(graph: Graph, h: str, compilers: frozenset[str], status: Status) -> Component:
+def _component(
+    graph: Graph, h: str, compilers: frozenset[str], status: Status, facts: SourceFacts
+) -> Component:
     node = graph.nodes[h]
     extra = graph.extras.get(h, Extras())
+    sources, licenses = facts.get(h, ((), ()))
     hashes = [Hash(algorithm="spack-dag", value=node.hash)]
     hashes += [
         Hash(algorithm=f"spack-{k.replace('_', '-')}", value=v)
         for k, v in sorted(node.other_hashes.items())
     ]
     target = normalize.cpu_target(node.target) if node.target is not None else None
-    external = node.external_path is not None
+    external = node.external
     props = {}
     if node.compiler is not None:
         props["spack.compiler"] = f"{node.compiler[0]}@{node.compiler[1]}"
@@ -184,14 +201,15 @@ def _component(graph: Graph, h: str, compilers: frozenset[str], status: Status) 
         ),
         namespace=node.namespace,
         hashes=tuple(hashes),
-        licenses=extra.licenses,
+        licenses=licenses,
         options=_codec_map(_options(node)),
         flags=_codec_map(_flags(node)),
-        sources=extra.sources,
+        sources=() if external else sources,
         patches=tuple(Patch(checksums=(Hash(algorithm="sha256", value=p),)) for p in node.patches),
         external=external,
         explicit=extra.explicit,
         prefix=node.external_path if external else extra.prefix,
+        modules=node.external_modules,
         platform=node.platform,
         os=node.os,
         target=target,
@@ -242,7 +260,7 @@ def _legacy_compilers(
     edges = []
     for h in hashes:
         node = graph.nodes[h]
-        if node.compiler is None or (node.external_path is not None and not node.edges):
+        if node.compiler is None or (node.external and not node.edges):
             continue
         name, version = node.compiler
         cid = _compiler_id(name, version)
@@ -275,12 +293,12 @@ def _gpu(graph: Graph, hashes: Sequence[str]) -> list[Gpu]:
         if params.get("cuda") is True:
             raw = params.get("cuda_arch")
             for arch in [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []:
-                if str(arch).isdigit():
+                if _CUDA_ARCH.match(str(arch)):  # 90, 90a (arch-specific), 100f (family)
                     cuda_archs.add(f"sm_{arch}")
         if params.get("rocm") is True:
             raw = params.get("amdgpu_target")
             for arch in [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []:
-                if str(arch).startswith("gfx"):
+                if _AMD_TARGET.match(str(arch)):
                     rocm_archs.add(str(arch))
         if node.name == "cuda":
             cuda_version, cuda_component = node.version, component_id(h)
@@ -320,13 +338,17 @@ def _hpc(
     root_nodes = [graph.nodes[h] for h in roots]
     in_scope = {component_id(h) for h in hashes}
     root_ids = [component_id(h) for h in roots]
-    # Compilers: what the roots were compiled with (fall back to any node in the closure).
+    # Compilers: what the roots were compiled with (fall back to any node in the closure), as
+    # Spack's ``%`` says: edges that provide a language (1.x), or the compiler attribute (< 1.0).
+    # A plain build edge to a compiler package (gcc-runtime's to gcc) compiles nothing.
     languages: dict[str, set[str]] = {}
     for wanted in (set(root_ids), in_scope):
         for e in edges:
             target = components.get(e.dependency)
-            if e.dependent in wanted and target is not None and target.kind == "compiler":
-                langs = set(e.virtuals) & set(LANGUAGES)
+            if e.dependent not in wanted or target is None or target.kind != "compiler":
+                continue
+            langs = set(e.virtuals) & set(LANGUAGES)
+            if langs or e.dependency.startswith("spack-compiler:"):
                 languages.setdefault(e.dependency, set()).update(langs)
         if languages:
             break
@@ -372,11 +394,17 @@ def _hpc(
                     role=role, name=target.name, version=target.version, component=target.id
                 )
     libc = None
-    for e in edges:
+    for e in edges:  # the build libc: the provider of virtual libc (a glibc/musl external)
         target = components.get(e.dependency)
         if target is not None and "libc" in e.virtuals:
             libc = Libc(family=target.name, version=target.version)
             break
+    if libc is None:  # specfiles without virtuals: a glibc or musl node
+        for h in hashes:
+            node = graph.nodes[h]
+            if node.name in ("glibc", "musl") and node.version:
+                libc = Libc(family=node.name, version=node.version)
+                break
     root = root_nodes[0] if root_nodes else None
     target_value: CpuTarget | None = None
     if root is not None and root.target is not None:
@@ -395,6 +423,20 @@ def _hpc(
     )
 
 
+def unknown_owners(graph: Graph) -> dict[Unknown, str | None]:
+    """For each of the graph's unknowns, the install whose prefix holds the file it is about
+    (None: not about an install's file), so that a store read whole and described one root at
+    a time gives each record only its own DAG's unknowns."""
+    by_prefix = {e.prefix.rstrip("/"): h for h, e in graph.extras.items() if e.prefix}
+    owners: dict[Unknown, str | None] = {}
+    for u in graph.unknowns:
+        path = PurePosixPath(u.path)
+        owners[u] = next(
+            (by_prefix[str(p)] for p in (path, *path.parents) if str(p) in by_prefix), None
+        )
+    return owners
+
+
 def build_record(
     graph: Graph,
     roots: Sequence[str],
@@ -404,11 +446,14 @@ def build_record(
     status: Status,
     options: ExtractOptions,
     identity: str,
+    owners: Mapping[Unknown, str | None] | None = None,
 ) -> Record:
-    """One record for the DAG under ``roots`` (hashes in ``graph``)."""
+    """One record for the DAG under ``roots`` (hashes in ``graph``); ``owners`` is
+    :func:`unknown_owners` of the graph, when several records are made from it."""
     hashes = graph.closure(roots)
     compilers = _compiler_hashes(graph, hashes)
-    components = [_component(graph, h, compilers, status) for h in hashes]
+    facts = sbom_facts_of(graph, roots, hashes)
+    components = [_component(graph, h, compilers, status, facts) for h in hashes]
     edges = _edges(graph, hashes)
     legacy_comps, legacy_edges = _legacy_compilers(graph, hashes)
     components += legacy_comps
@@ -428,7 +473,19 @@ def build_record(
     evidence = [e for e in graph.evidence if e.component is None or e.component in ids]
     for h in hashes:
         evidence += graph.extras.get(h, Extras()).evidence
+    installs = [graph.install(h) for h in roots]
+    for facts_of in installs:
+        evidence += facts_of.evidence
     evidence += elf_evidence
+    builder, builder_unknowns = builder_of(graph, roots)
+    build_host = next((dict(i.build_host) for i in installs if i.build_host), graph.build_host)
+    owners = unknown_owners(graph) if owners is None else owners
+    inside = set(hashes)
+    unknowns = [
+        *(u for u in graph.unknowns if owners.get(u) is None or owners[u] in inside),
+        *(u for i in installs for u in i.unknowns),
+        *builder_unknowns,
+    ]
     return Record(
         serial=normalize.serial_for("spack", subject_kind, *roots),
         subject=subject,
@@ -441,13 +498,13 @@ def build_record(
         provenance=Provenance(
             generator=generator(),
             extracted_at=extracted_at(options),
-            builder=graph.builder or Tool(name="spack"),
+            builder=builder,
             built_at=built_at,
-            build_host=_codec_map(graph.build_host),
+            build_host=_codec_map(build_host),
             read_from=tuple(dict.fromkeys(graph.read_from)),
         ),
         evidence=tuple(dict.fromkeys(evidence)),
-        unknowns=tuple(dict.fromkeys(graph.unknowns)),
+        unknowns=tuple(sorted(set(unknowns), key=lambda u: (u.path, u.field, u.reason))),
     )
 
 
@@ -463,16 +520,7 @@ def build_records(
     per_root_kind: SubjectKind | None = None,
 ) -> list[Record]:
     """One record per root, or one combined record when ``options.combined``."""
-    if options.roots:
-        chosen = [h for h in roots if any(match_root(graph.nodes[h], q) for q in options.roots)]
-        if not chosen:
-            raise SourceError(
-                f"{identity}: no root matches {', '.join(options.roots)} "
-                f"(roots: {', '.join(graph.nodes[h].label for h in roots)})"
-            )
-        roots = chosen
-    if not roots:
-        raise SourceError(f"{identity}: no root specs found")
+    roots = choose_roots(graph, roots, options, identity=identity)
     if options.combined or len(roots) == 1:
         name = combined_name if len(roots) > 1 else None
         return [
@@ -486,6 +534,7 @@ def build_records(
                 identity=identity,
             )
         ]
+    owners = unknown_owners(graph)
     records = []
     for h in roots:
         records.append(
@@ -497,6 +546,7 @@ def build_records(
                 status=status,
                 options=options,
                 identity=identity,
+                owners=owners,
             )
         )
         if options.on_progress is not None:

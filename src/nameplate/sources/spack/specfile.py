@@ -59,10 +59,16 @@ class Node:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     patches: tuple[str, ...] = ()
     external_path: str | None = None
+    external_modules: tuple[str, ...] = ()
     external_compilers: Mapping[str, str] | None = None
     edges: tuple[Edge, ...] = ()
     build_spec: str | None = None
     specfile_version: int = 5
+
+    @property
+    def external(self) -> bool:
+        """True for an external: a package Spack did not build, found at a path or a module."""
+        return self.external_path is not None or bool(self.external_modules)
 
     @property
     def label(self) -> str:
@@ -199,6 +205,8 @@ def node_from_dict(
     if not isinstance(node, Mapping):
         raise SourceError(f"{where}: expected a spec node object")
     node_name = name if name is not None else _str(node.get("name"), f"{where}.name")
+    if not node_name.strip():
+        raise SourceError(f"{where}.name: empty (a Spack package has a name)")
     dag_hash, others = _hash_of(node, where)
     arch = node.get("arch")
     platform = os_name = None
@@ -221,8 +229,10 @@ def node_from_dict(
         raise SourceError(f"{where}.parameters: expected an object")
     external = node.get("external")
     ext_path = ext_compilers = None
+    ext_modules: tuple[str, ...] = ()
     if isinstance(external, Mapping):
         ext_path = external.get("path") if isinstance(external.get("path"), str) else None
+        ext_modules = _strs(external.get("module"), f"{where}.external.module")
         extra = external.get("extra_attributes")
         if isinstance(extra, Mapping) and isinstance(extra.get("compilers"), Mapping):
             ext_compilers = {str(k): str(v) for k, v in extra["compilers"].items()}
@@ -246,6 +256,7 @@ def node_from_dict(
         parameters=params,
         patches=_strs(node.get("patches") or params.get("patches"), f"{where}.patches"),
         external_path=ext_path,
+        external_modules=ext_modules,
         external_compilers=ext_compilers,
         edges=edges,
         build_spec=build_spec.get("hash") if isinstance(build_spec, Mapping) else None,
@@ -307,6 +318,8 @@ def parse_specfile(data: Mapping[str, Any], *, where: str) -> tuple[int, list[No
     version = specfile_version(data, where)
     spec = data["spec"]
     nodes = list(_nodes_v1(spec, where) if version == 1 else _READERS[version](spec, where))
+    if not nodes:
+        raise SourceError(f"{where}: $.spec: no nodes")
     return version, nodes
 
 
