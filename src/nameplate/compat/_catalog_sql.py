@@ -142,7 +142,9 @@ def open_sqlite_ro(path: str) -> sqlite3.Connection:
         raise CatalogError(f"{path}: {why}")
     uri = "file:" + urllib.parse.quote(str(p.resolve())) + "?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False
+        )
     except sqlite3.Error as exc:
         raise CatalogError(f"{path}: cannot open the catalog: {reason(exc)}") from exc
     try:
