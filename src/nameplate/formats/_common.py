@@ -171,10 +171,11 @@ def component_pairs(
             pairs.extend((f"{NS}:deptypes", t) for t in sorted(set(deptypes)))
             continue
         value = getattr(component, name)
-        if value is None or value == () or (isinstance(value, Mapping) and not value):
-            continue
-        if type(value) in _SCALARS:
+        kind = type(value)
+        if kind in _SCALARS:  # exact types first: most fields are strings and booleans
             pairs.append((f"{NS}:{name}", _scalar(value)))
+            continue
+        if value is None or value == () or (isinstance(value, Mapping) and not value):
             continue
         if name == "hashes":  # a digest per component: not shared, and the commonest field
             for i, h in enumerate(value):
@@ -316,15 +317,21 @@ def iter_json(data: Any) -> Iterator[str]:
             yield from iter_json(value)
         yield "}"
     elif isinstance(data, Items):
-        yield "["
+        # plain items are encoded a few hundred to a piece (a generator step per item cost
+        # as much as encoding it)
+        pending: list[str] = ["["]
         for i, item in enumerate(data):
-            if i:
-                yield ","
             if isinstance(item, Spine | Items):
+                yield "".join(pending) + ("," if i else "")
+                pending = []
                 yield from iter_json(item)
-            else:
-                yield _dumps(item)
-        yield "]"
+                continue
+            pending.append("," + _dumps(item) if i else _dumps(item))
+            if len(pending) >= 256:
+                yield "".join(pending)
+                pending = []
+        pending.append("]")
+        yield "".join(pending)
     else:
         yield _dumps(data)
 
