@@ -234,3 +234,25 @@ def test_bad_postgres_url() -> None:
 def test_default_catalog_location() -> None:
     assert default_catalog({"NAMEPLATE_CATALOG": "/x.db"}) == "/x.db"
     assert default_catalog({"XDG_DATA_HOME": "/d"}) == "/d/nameplate/catalog.db"
+
+
+def test_stored_documents_are_bounded(tmp_path: Path) -> None:
+    """SQLite keeps each record's JSON as a zstd frame; a catalog file whose frames claim more
+    than a record may hold, or are not zstd, gives a CatalogError naming the entry."""
+    import sqlite3
+
+    import zstandard
+
+    from nameplate.compat._catalog_rows import unpack
+
+    db = tmp_path / "c.db"
+    with Catalog.open(db) as cat:
+        cat.add(hdf5())
+    stored = sqlite3.connect(db).execute("SELECT record FROM documents").fetchone()[0]
+    assert isinstance(stored, bytes) and len(stored) < len(hdf5().to_json()) / 3
+    assert json.loads(unpack(stored, "k")) == hdf5().to_dict()
+    bomb = zstandard.ZstdCompressor().compress(b" " * (300 * 1024 * 1024))
+    with pytest.raises(CatalogError, match="k: a stored record claims 314572800 bytes"):
+        unpack(bomb, "k")
+    with pytest.raises(CatalogError, match="neither JSON text nor zstd"):
+        unpack(b"\x00\x01", "k")

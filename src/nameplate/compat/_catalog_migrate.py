@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from ..errors import CatalogError
-from ._catalog_rows import Rows, rows, terms
+from ._catalog_rows import Rows, pack, rows, terms
 from ._catalog_write import STAGING_PG, insert_sqlite, write_pg
 
 __all__ = ["migrate"]
@@ -51,14 +53,14 @@ def migrate(conn: Any, layout: int, schema: str, *, postgres: bool) -> None:
             chunk = read.fetchmany(_BATCH)
             if not chunk:
                 break
-            _write(conn, [_rows(row) for row in chunk], postgres=postgres)
+            _write(conn, [_rows(row, postgres=postgres) for row in chunk], postgres=postgres)
     finally:
         read.close()
     conn.execute("DROP TABLE IF EXISTS old_documents")
     conn.execute("DROP TABLE old_records")
 
 
-def _rows(row: tuple[Any, ...]) -> Rows:
+def _rows(row: tuple[Any, ...], *, postgres: bool) -> Rows:
     key, ref, repository, tag, platform, text = row
     try:
         data = json.loads(text)
@@ -68,7 +70,7 @@ def _rows(row: tuple[Any, ...]) -> Rows:
         raise CatalogError(f"entry {key}: the stored record is not a JSON object")
     return rows(
         data,
-        json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
+        pack(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), postgres=postgres),
         key=str(key),
         ref=ref,
         repository=repository,

@@ -6,8 +6,8 @@ indexes answer: names and versions, targets and compilers become ``IN`` lists re
 small ``terms`` table (Spack's version ranges and archspec's target order are applied to the
 values the catalog holds, in Python, never in SQL); a virtual (``mpi``) becomes its providers'
 names plus a test of the row's ``provides``; a ``/hash`` prefix becomes a range on
-``nodes.hash``. Variants are substring tests of the row's ``variants`` (the row is read
-anyway), compilers an ``EXISTS`` lookup by primary key.
+``nodes.hash`` (indexed for roots). Variants are substring tests of the row's ``variants``
+(the row is read anyway), compilers an ``EXISTS`` lookup by primary key.
 
 Results are ordered newest first (``created``, then the record id, newest first), the order of
 the ``nodes`` indexes: with a ``limit``, the database walks the index of the first clause's name
@@ -186,24 +186,14 @@ def _ids(
     name, target = compile_.drive, compile_.drive_target
     if not any_node:
         where.sql.insert(0, "n.root")
-    # a hash in a ^ clause (and not in the first) is the rarest thing asked: join from it
-    hashed_dep = (
-        next((i for i, d in enumerate(q.deps) if d.hash), None) if not q.root.hash else None
-    )
-    source, source_params = "nodes n", []
     for i, dep in enumerate(q.deps):
         inner = compile_.node(dep, f"d{i}")
-        if i == hashed_dep:
-            source = f"nodes d{i} JOIN nodes n ON n.record_id = d{i}.record_id AND {inner.text()}"
-            source_params = inner.params
-            continue
         where.add(
             f"EXISTS (SELECT 1 FROM nodes d{i} WHERE d{i}.record_id = n.record_id"  # noqa: S608
             f" AND {inner.text()})",
             *inner.params,
         )
-    select = f"SELECT DISTINCT n.created, n.record_id FROM {source} WHERE {where.text()}"  # noqa: S608
-    where.params[:0] = source_params
+    select = f"SELECT DISTINCT n.created, n.record_id FROM nodes n WHERE {where.text()}"  # noqa: S608
     # the index walked newest first: the root's (or any node's) name, else the root's one
     # target, else every root
     drive = _Where()
@@ -213,10 +203,10 @@ def _ids(
         drive.add("n.target = ?", target)
     if not any_node:
         drive.add("n.root")
-    hashed = any(n.hash is not None for n in q.nodes)
+    hashed = q.root.hash is not None and not any_node
     if limit is None or not postgres or not drive.sql or hashed:
-        # every match; a hash (a handful of rows); or SQLite, whose planner walks the index
-        # that gives the order (the drive's) and stops at the limit
+        # every match; a root's hash (a handful of rows, by nodes_root_hash); or SQLite, whose
+        # planner walks the index that gives the order (the drive's) and stops at the limit
         sql = select + _ORDER + (f" LIMIT {int(limit)}" if limit is not None else "")
         return fetch(sql, where.params)
     return _newest(fetch, select, where.params, drive, int(limit))

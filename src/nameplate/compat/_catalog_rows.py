@@ -17,7 +17,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["SEP", "Rows", "Term", "option_values", "rows", "terms", "token"]
+__all__ = ["SEP", "Rows", "Term", "option_values", "pack", "rows", "terms", "token", "unpack"]
 
 Term = tuple[str, str, str]
 """A ``terms`` row: ``(kind, name, value)``; kinds ``v`` (a component's name and version),
@@ -31,7 +31,8 @@ class Rows:
 
     head: tuple[Any, ...]
     """``key, ref, origin, repository, tag, platform, subject, version, created``."""
-    document: str
+    document: str | bytes
+    """The stored JSON, as :func:`pack` made it for the backend."""
     nodes: list[tuple[Any, ...]]
     """``cid, root, name, version, target, os, platform, hash, variants, provides``."""
     compilers: list[tuple[str, str]]
@@ -47,6 +48,49 @@ class Rows:
     def created(self) -> str:
         """When the record was built (else extracted): the order of query results."""
         return str(self.head[-1])
+
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_MAX_DOCUMENT = 256 * 1024 * 1024
+"""The largest record JSON a catalog hands back (the size limit of a record file)."""
+
+
+def pack(json_bytes: bytes, *, postgres: bool) -> str | bytes:
+    """How the JSON of a record is stored: text for PostgreSQL (which compresses it, with lz4
+    where it can), a zstd frame for SQLite: a quarter of the size, and about a third less
+    written per record (the WAL writes every page twice), for some 14 µs of compression."""
+    if postgres:
+        return json_bytes.decode()
+    frame: bytes = _compressor().compress(json_bytes)
+    return frame
+
+
+def unpack(stored: str | bytes, where: str) -> str:
+    """The JSON text of a stored document (see :func:`pack`); a frame that claims more than
+    a record file may hold, or is not zstd, is a ``CatalogError`` naming ``where``."""
+    if isinstance(stored, str):
+        return stored
+    import zstandard
+
+    from ..errors import CatalogError
+
+    data = bytes(stored)
+    if not data.startswith(_ZSTD_MAGIC):
+        raise CatalogError(f"{where}: a stored record is neither JSON text nor zstd")
+    size = zstandard.frame_content_size(data)
+    if size < 0 or size > _MAX_DOCUMENT:
+        raise CatalogError(f"{where}: a stored record claims {size} bytes")
+    try:
+        return zstandard.ZstdDecompressor().decompress(data, max_output_size=size).decode()
+    except (zstandard.ZstdError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{where}: a stored record cannot be read: {exc}") from exc
+
+
+@functools.cache
+def _compressor() -> Any:
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=1)
 
 
 def option_values(value: object) -> list[str]:
@@ -105,7 +149,7 @@ def _dag_hash(component: Mapping[str, Any]) -> str | None:
 
 def rows(
     data: Mapping[str, Any],
-    document: str,
+    document: str | bytes,
     *,
     key: str,
     ref: str | None = None,

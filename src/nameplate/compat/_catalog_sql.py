@@ -52,7 +52,7 @@ CREATE INDEX IF NOT EXISTS nodes_root_target
 CREATE INDEX IF NOT EXISTS nodes_root_newest ON nodes (created DESC, record_id DESC{COVER})
   {INCLUDE_NAME} WHERE root;
 CREATE INDEX IF NOT EXISTS nodes_name ON nodes (name, created DESC, record_id DESC);
-CREATE INDEX IF NOT EXISTS nodes_hash ON nodes (hash) WHERE hash IS NOT NULL;
+CREATE INDEX IF NOT EXISTS nodes_root_hash ON nodes (hash) WHERE root AND hash IS NOT NULL;
 CREATE TABLE IF NOT EXISTS compilers (
   record_id {REF}, name {TEXT} NOT NULL, version {TEXT} NOT NULL,
   PRIMARY KEY (record_id, name, version)){WR};
@@ -70,7 +70,10 @@ clause's name or target (roots only), of every root, or of every node of a name,
 that order. The three indexes of roots (one entry per record) hold every column a query filters
 on (PostgreSQL ``INCLUDE``s them, SQLite has them as trailing key columns): a candidate root
 is judged from the index alone, never by a visit to its row; PostgreSQL's primary key covers
-them too, for the ``^`` clauses (SQLite's ``nodes`` is clustered by its primary key)."""
+them too, for the ``^`` clauses (SQLite's ``nodes`` is clustered by its primary key). Hashes
+are indexed for roots only: a hash index takes its inserts at random places, and one over every
+node rewrote most of its pages with every batch (``/HASH`` of a root is the lookup users make;
+``^/HASH`` is checked on the nodes of the records the first clause finds)."""
 
 _COVERED = "version, target, os, platform, hash, variants, provides"
 _COVERED_T = "name, version, os, platform, hash, variants, provides"

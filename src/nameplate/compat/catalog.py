@@ -34,7 +34,7 @@ import orjson
 from ..errors import CatalogError
 from ..record import Record
 from ._catalog_query import SELECT, query_rows
-from ._catalog_rows import Rows, Term, rows, terms
+from ._catalog_rows import Rows, Term, pack, rows, terms, unpack
 from ._catalog_sql import SCHEME, open_pg, open_sqlite_ro, open_sqlite_rw, safe
 from ._catalog_write import STAGING_PG, write_pg, write_sqlite
 from .specquery import SpecQuery, parse
@@ -106,11 +106,11 @@ def _batches(entries: Iterable[Entry | Record], size: int) -> Iterator[list[Entr
         yield chunk
 
 
-def _rows(entry: Entry) -> Rows:
+def _rows(entry: Entry, *, postgres: bool) -> Rows:
     data = entry.data if entry.data is not None else entry.record.to_dict()
     return rows(
         data,
-        _stored_json(data),
+        pack(_stored_json(data), postgres=postgres),
         key=entry.key,
         ref=entry.ref,
         origin=entry.origin,
@@ -120,11 +120,11 @@ def _rows(entry: Entry) -> Rows:
     )
 
 
-def _stored_json(data: Mapping[str, Any]) -> str:
+def _stored_json(data: Mapping[str, Any]) -> bytes:
     """The JSON stored for a record: sorted keys, compact. Written by orjson: Python's encoder
     took more time than everything else a write does in Python (36 µs of about 90 per
     generated record on a quiet machine; orjson 5 µs), and gives the same text."""
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
 class Catalog:
@@ -208,7 +208,7 @@ class Catalog:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-writer") as pool:
             writing: Future[int] | None = None
             for chunk in _batches(entries, batch):
-                rows_ = [_rows(e) for e in chunk]
+                rows_ = [_rows(e, postgres=self._pg) for e in chunk]
                 new = sorted(set(terms(rows_)) - self._terms)
                 if writing is not None:
                     total += writing.result()
@@ -325,7 +325,7 @@ def _entry(r: Sequence[Any]) -> CatalogEntry:
         version=r[3],
         created=r[4],
         platform=r[5],
-        record_json=str(r[6]),
+        record_json=unpack(r[6], str(r[0])),
         repository=r[7],
         tag=r[8],
         origin=r[9],
