@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -81,7 +82,8 @@ def unpack(stored: str | bytes, where: str) -> str:
     if size < 0 or size > _MAX_DOCUMENT:
         raise CatalogError(f"{where}: a stored record claims {size} bytes")
     try:
-        return zstandard.ZstdDecompressor().decompress(data, max_output_size=size).decode()
+        text: str = _decompressor().decompress(data, max_output_size=size).decode()
+        return text
     except (zstandard.ZstdError, UnicodeDecodeError) as exc:
         raise CatalogError(f"{where}: a stored record cannot be read: {exc}") from exc
 
@@ -91,6 +93,20 @@ def _compressor() -> Any:
     import zstandard
 
     return zstandard.ZstdCompressor(level=1)
+
+
+_LOCAL = threading.local()
+
+
+def _decompressor() -> Any:
+    """This thread's decompressor (a new one costs five times a record's decompression; one
+    may not be shared between threads)."""
+    found = getattr(_LOCAL, "zstd", None)
+    if found is None:
+        import zstandard
+
+        found = _LOCAL.zstd = zstandard.ZstdDecompressor()
+    return found
 
 
 def option_values(value: object) -> list[str]:
