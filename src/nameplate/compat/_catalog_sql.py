@@ -45,11 +45,11 @@ CREATE TABLE IF NOT EXISTS nodes (
   created {TEXT} NOT NULL, version {TEXT} NOT NULL, target {TEXT}, os {TEXT}, platform {TEXT},
   hash {TEXT}, variants TEXT, provides TEXT,
   PRIMARY KEY (record_id, name, cid){INCLUDE}){WR};
-CREATE INDEX IF NOT EXISTS nodes_root_name ON nodes (name, created DESC, record_id DESC{COVER})
+CREATE INDEX IF NOT EXISTS nodes_root_name ON nodes (name, created DESC, record_id DESC)
   {INCLUDE} WHERE root;
 CREATE INDEX IF NOT EXISTS nodes_root_target
-  ON nodes (target, created DESC, record_id DESC{COVER_T}) {INCLUDE_T} WHERE root;
-CREATE INDEX IF NOT EXISTS nodes_root_newest ON nodes (created DESC, record_id DESC{COVER})
+  ON nodes (target, created DESC, record_id DESC) {INCLUDE_T} WHERE root;
+CREATE INDEX IF NOT EXISTS nodes_root_newest ON nodes (created DESC, record_id DESC)
   {INCLUDE_NAME} WHERE root;
 CREATE INDEX IF NOT EXISTS nodes_name ON nodes (name, created DESC, record_id DESC);
 CREATE INDEX IF NOT EXISTS nodes_root_hash ON nodes (hash) WHERE root AND hash IS NOT NULL;
@@ -67,10 +67,11 @@ virtual and target seen, so a query can turn ranges into lists). Child tables ar
 ``record_id`` first (a record's rows are read and replaced together). Results are ordered by
 ``created`` then ``record_id`` (newest first): ``nodes`` carries both, so the index of the first
 clause's name or target (roots only), of every root, or of every node of a name, is already in
-that order. The three indexes of roots (one entry per record) hold every column a query filters
-on (PostgreSQL ``INCLUDE``s them, SQLite has them as trailing key columns): a candidate root
-is judged from the index alone, never by a visit to its row; PostgreSQL's primary key covers
-them too, for the ``^`` clauses (SQLite's ``nodes`` is clustered by its primary key). Hashes
+that order. In PostgreSQL the three indexes of roots (one entry per record) ``INCLUDE`` every
+column a query filters on, and so does the primary key (for the ``^`` clauses): a candidate is
+judged from the index alone, never by a visit to the heap. SQLite's ``nodes`` is clustered by
+its primary key, and a row is one lookup away from any index: covering indexes there cost a
+tenth more per record written and saved nothing measurable per query. Hashes
 are indexed for roots only: a hash index takes its inserts at random places, and one over every
 node rewrote most of its pages with every batch (``/HASH`` of a root is the lookup users make;
 ``^/HASH`` is checked on the nodes of the records the first clause finds)."""
@@ -83,8 +84,6 @@ SCHEMA_SQLITE = _SCHEMA.format(
     REF="INTEGER NOT NULL",
     TEXT="TEXT",
     WR=" WITHOUT ROWID",
-    COVER=f", {_COVERED}",
-    COVER_T=f", {_COVERED_T}",
     INCLUDE="",
     INCLUDE_T="",
     INCLUDE_NAME="",
@@ -94,8 +93,6 @@ SCHEMA_PG = _SCHEMA.format(
     REF="BIGINT NOT NULL",
     TEXT='TEXT COLLATE "C"',
     WR="",
-    COVER="",
-    COVER_T="",
     INCLUDE=f" INCLUDE ({_COVERED})",
     INCLUDE_T=f" INCLUDE ({_COVERED_T})",
     INCLUDE_NAME=f" INCLUDE (name, {_COVERED})",
