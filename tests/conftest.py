@@ -18,7 +18,7 @@ SHARED = ROOT.parent / "shared"
 FIXED_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 settings.register_profile(
-    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

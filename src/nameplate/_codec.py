@@ -9,6 +9,7 @@ holds only what is known, and ``from_dict(to_dict(x)) == x`` whenever the defaul
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -202,6 +203,63 @@ def from_dict(cls: type[T], data: Any, *, path: str = "$") -> T:
             continue
         kwargs[f.name] = _convert(hints[f.name], data[key], f"{path}.{key}")
     return cls(**kwargs)
+
+
+#: A code point that is half of a UTF-16 pair: in a Python string it always stands alone (from a
+#: ``\\ud800`` JSON or Python escape, or a file name that is not UTF-8) and no writer can encode it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean_str(text: str) -> str:
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def clean_text(value: T) -> T:
+    """``value`` with every lone surrogate in its strings (dataclass fields, tuples, mapping keys
+    and values, recursively) replaced by U+FFFD; the very same object when there is none, so
+    the check costs one pass and no copy."""
+    return typing.cast(T, _clean(value))
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _clean(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value if value.isascii() else _clean_str(value)
+    if kind in _PLAIN:
+        return value
+    if kind is tuple:
+        for i, item in enumerate(value):
+            new = _clean(item)
+            if new is not item:  # copy only from the first change on
+                return (*value[:i], new, *(_clean(v) for v in value[i + 1 :]))
+        return value
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _clean(key) is not key or _clean(item) is not item:
+                return MappingProxyType({_clean(k): _clean(v) for k, v in value.items()})
+        return value
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        if not (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+            return value
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    changes: dict[str, Any] = {}
+    for name in names:
+        before = getattr(value, name)
+        after = _clean(before)
+        if after is not before:
+            changes[name] = after
+    return dataclasses.replace(value, **changes) if changes else value
 
 
 def frozen_map(items: Mapping[str, T] | None = None) -> Mapping[str, T]:

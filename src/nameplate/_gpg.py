@@ -17,11 +17,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from .errors import SignatureError
+from ._io import read_bounded
+from .errors import SignatureError, SourceError
 
-__all__ = ["OpenPgpKeyring", "detach_sign", "export_public", "verify_clearsigned"]
+__all__ = [
+    "KEY_LIMIT",
+    "OpenPgpKeyring",
+    "detach_sign",
+    "export_public",
+    "read_public_key",
+    "verify_clearsigned",
+]
 
 _TIMEOUT = 60
+#: Largest public key file read (an exported key with many signatures is a few hundred kB; the
+#: read is bounded before gpg sees a byte, so ``--public-key /dev/zero`` ends at once).
+KEY_LIMIT = 4 * 1024 * 1024
+
+
+def read_public_key(path: str | Path) -> bytes:
+    """The bytes of a ``--public-key`` file, at most :data:`KEY_LIMIT` (``/dev/zero`` is
+    refused at once instead of filling memory or stalling gpg)."""
+    try:
+        return read_bounded(path, limit=KEY_LIMIT)
+    except SourceError as exc:
+        raise SignatureError(f"--public-key {exc}") from exc
 
 
 def _gpg(where: str) -> str:
@@ -187,9 +207,6 @@ def verify_clearsigned(data: bytes, public_keys: Sequence[Path], *, where: str) 
         raise SignatureError(f"{where}: cannot verify the signature: no --public-key given")
     keys: list[tuple[str, bytes]] = []
     for key in public_keys:
-        try:
-            keys.append((str(key), Path(key).read_bytes()))
-        except OSError as exc:
-            raise SignatureError(f"{key}: cannot read the public key: {exc.strerror}") from exc
+        keys.append((str(key), read_public_key(key)))
     with OpenPgpKeyring(keys) as ring:
         return ring.verify_clearsigned(data, where=where)

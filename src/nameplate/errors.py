@@ -76,7 +76,8 @@ class InputTooLarge(SourceError):
 
 
 class UnsafeInput(SourceError):
-    """An input tries to leave its tree: ``..`` members, escaping links, absolute paths."""
+    """An input tries to leave its tree (``..`` members, escaping links, absolute paths), or is
+    not a regular file where one is expected (a FIFO or a device, which would block ``open``)."""
 
 
 class SignatureError(SourceError):

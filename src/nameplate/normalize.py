@@ -27,17 +27,20 @@ from typing import Any
 from packageurl import PackageURL
 
 from . import _resources
+from .errors import SourceError
 from .record import CpuTarget, MpiAbi
 
 __all__ = [
     "SPACK_PURL_STYLE",
     "cpu_target",
     "deb_purl",
+    "epoch_seconds",
     "generic_level",
     "generic_purl",
     "iso_time",
     "mpi_abi_family",
     "mpi_abi_from_soname",
+    "purl_name",
     "serial_for",
     "spack_purl",
     "upstream_version",
@@ -151,6 +154,24 @@ def mpi_abi_from_soname(soname: str) -> MpiAbi:
 _PURL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 
+def purl_name(name: str) -> bool:
+    """Whether a package URL can be made of ``name``: the purl parser drops slashes and spaces
+    at its ends, so ``""``, ``"/"`` or ``" "`` name nothing."""
+    return bool(name.strip().strip("/").strip())
+
+
+def _purl(**parts: Any) -> str:
+    """``PackageURL(**parts).to_string()``; a name of which no purl can be made (``"/"``, an
+    empty name) is a :class:`~nameplate.errors.SourceError` naming it, never a ``TypeError``."""
+    name = parts.get("name")
+    if not isinstance(name, str) or not purl_name(name):
+        raise SourceError(f"name {name!r}: not a package name (no package URL can be made of it)")
+    try:
+        return str(PackageURL(**parts).to_string())
+    except (ValueError, TypeError) as exc:
+        raise SourceError(f"name {name!r}: no package URL can be made of it: {exc}") from exc
+
+
 def spack_purl(name: str, version: str, *, namespace: str | None, dag_hash: str | None) -> str:
     """``pkg:spack/<namespace>/<name>@<version>?sha=<hash>`` (see the module docstring)."""
     ns = namespace or "builtin"
@@ -160,21 +181,19 @@ def spack_purl(name: str, version: str, *, namespace: str | None, dag_hash: str 
         purl = f"pkg:spack/{ns.lower()}/{name.lower()}@{version}"
         return f"{purl}?sha={dag_hash}" if dag_hash else purl
     qualifiers = {"sha": dag_hash} if dag_hash else None
-    return PackageURL(
+    return _purl(
         type="spack",
         namespace=namespace or "builtin",
         name=name,
         version=version or None,
         qualifiers=qualifiers,
-    ).to_string()
+    )
 
 
 def generic_purl(name: str, version: str | None, **qualifiers: str | None) -> str:
     """``pkg:generic/<name>@<version>`` with the non-empty qualifiers given."""
     quals = {k: v for k, v in qualifiers.items() if v}
-    return PackageURL(
-        type="generic", name=name, version=version or None, qualifiers=quals or None
-    ).to_string()
+    return _purl(type="generic", name=name, version=version or None, qualifiers=quals or None)
 
 
 def deb_purl(
@@ -200,13 +219,13 @@ def deb_purl(
         version = rest
         if epoch != "0":
             quals["epoch"] = epoch
-    return PackageURL(
+    return _purl(
         type="deb",
         namespace=distro,
         name=name,
         version=version,
         qualifiers=quals or None,
-    ).to_string()
+    )
 
 
 def upstream_version(version: str) -> str:
@@ -224,13 +243,45 @@ def serial_for(*identity: str) -> str:
     return "urn:uuid:" + str(uuid.uuid5(_SERIAL_NS, "\x1f".join(identity)))
 
 
+#: The last second of year 9999: RFC 3339 has four-digit years.
+_MAX_EPOCH = 253402300799.0
+
+
+def epoch_seconds(value: object) -> float | None:
+    """``value`` as seconds since the epoch when it is a number naming a moment from 1970 to
+    the end of 9999 (UTC); None for anything else (a string, a bool, NaN, an infinity, a
+    negative or a huge number: untrusted time stamps are checked here before any use)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    if not 0.0 <= seconds <= _MAX_EPOCH:  # NaN fails every comparison
+        return None
+    return seconds
+
+
 def iso_time(value: float | _dt.datetime) -> str:
-    """RFC 3339 UTC time with seconds precision (``2026-11-26T10:33:35Z``)."""
+    """RFC 3339 UTC time with seconds precision (``2026-11-26T10:33:35Z``).
+
+    ``ValueError`` when ``value`` names no moment from 1970 (a datetime: year 1) to 9999 (see
+    :func:`epoch_seconds` for numbers from untrusted input)."""
     if isinstance(value, _dt.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
+        try:
+            moment = moment.astimezone(_dt.timezone.utc)
+        except OverflowError as exc:
+            raise ValueError(f"{value.isoformat()} is outside years 1 to 9999 in UTC") from exc
     else:
-        moment = _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        seconds = epoch_seconds(value)
+        if seconds is None:
+            raise ValueError(f"{value!r} is not a time stamp from 1970 to 9999")
+        moment = _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    )
 
 
 _VERSION_PART = re.compile(r"(\d+|[A-Za-z]+)")

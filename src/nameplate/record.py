@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from . import _codec
@@ -374,6 +374,16 @@ class Record:
     evidence: tuple[Evidence, ...] = ()
     unknowns: tuple[Unknown, ...] = ()
 
+    def __post_init__(self) -> None:
+        # The one place text is made safe for every writer (JSON, the formats, the catalog, the
+        # terminal): a record holds Unicode only. A lone surrogate (a "\\ud800" JSON or Python
+        # escape in what a source read, a file name that is not UTF-8) becomes U+FFFD here.
+        for name in _RECORD_FIELDS:
+            value = getattr(self, name)
+            clean = _codec.clean_text(value)
+            if clean is not value:
+                object.__setattr__(self, name, clean)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "$") -> Record:
         """Build a record from its JSON form; raises ``RecordError`` naming the bad field."""
@@ -443,3 +453,6 @@ class Record:
 def __dir__() -> list[str]:
     """Only the public names (``__all__``): what ``dir()`` and tab completion show."""
     return sorted(__all__)
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(Record))

@@ -6,7 +6,8 @@ relative to the tree's root (``PurePosixPath("opt/spack/.spack-db/index.json")``
 
 :class:`DirectoryTree` refuses any path, or symlink, that leads out of its root, and every read
 is bounded: a file larger than ``limit`` raises :class:`~nameplate.errors.InputTooLarge` before
-it is read.
+it is read. Only regular files are ever opened (:func:`open_regular`): a FIFO, a device or a
+socket where a file is expected is refused before ``open`` could block on it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "DirectoryTree",
     "FileTree",
+    "open_regular",
     "read_gzip_bounded",
 ]
 
@@ -73,6 +75,33 @@ class FileTree(Protocol):
     ) -> Iterator[tuple[PurePosixPath, list[str], list[str]]]:
         """Like ``os.walk`` (top-down, sorted, links not followed); prune by editing ``dirs``."""
         ...
+
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: str | os.PathLike[str], *, where: str | None = None) -> io.BufferedReader:
+    """Open ``path`` for reading only if it is a regular file (links followed).
+
+    The type is checked with ``stat`` before the open, and again on the open descriptor (the
+    file could be swapped in between); the open itself never blocks (``O_NONBLOCK``), so a FIFO
+    or a device where a file is expected is :class:`~nameplate.errors.UnsafeInput`, never a
+    hang. ``where`` names the file in messages (default: ``path``)."""
+    shown = where if where is not None else os.fspath(path)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UnsafeInput(f"{shown}: not a regular file")
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise SourceError(f"{shown}: cannot read: {exc.strerror}") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeInput(f"{shown}: not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_gzip_bounded(data: bytes, *, where: str, limit: int = DEFAULT_LIMIT) -> bytes:
@@ -187,30 +216,20 @@ class DirectoryTree:
     def open(self, path: PurePosixPath) -> BinaryIO:
         """Regular file ``path``, opened to be streamed by a reader that bounds what it reads
         (a build-cache tarball, read for its first few members and hashed whole)."""
-        real = self._real(path)
-        try:
-            f = open(real, "rb")  # noqa: SIM115 - the caller closes it
-        except OSError as exc:
-            raise SourceError(f"{real}: cannot read: {exc.strerror}") from exc
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            f.close()
-            raise SourceError(f"{real}: not a regular file")
-        return f
+        return open_regular(self._real(path))  # never a FIFO: it would block the open
 
     def read_bytes(self, path: PurePosixPath, *, limit: int = DEFAULT_LIMIT) -> bytes:
         real = self._real(path)
-        try:
-            with open(real, "rb") as f:
+        with open_regular(real) as f:
+            try:
                 st = os.fstat(f.fileno())
-                if not stat.S_ISREG(st.st_mode):
-                    raise SourceError(f"{real}: not a regular file")
                 if st.st_size > limit:
                     raise InputTooLarge(
                         f"{real}: {st.st_size} bytes is over the {limit}-byte limit for this file"
                     )
                 data = f.read(limit + 1)
-        except OSError as exc:
-            raise SourceError(f"{real}: cannot read: {exc.strerror}") from exc
+            except OSError as exc:
+                raise SourceError(f"{real}: cannot read: {exc.strerror}") from exc
         if len(data) > limit:
             raise InputTooLarge(f"{real}: over the {limit}-byte limit for this file")
         return data

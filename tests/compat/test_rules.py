@@ -15,6 +15,7 @@ from nameplate.compat.profile import (
     HostCpu,
     HostGpu,
     HostLibc,
+    HostMpi,
     HostRuntime,
     HostUnknown,
     NvidiaDriver,
@@ -31,6 +32,7 @@ from nameplate.record import (
     Mpi,
     Record,
     Subject,
+    Unknown,
 )
 
 from ._helpers import MPICH, OPENMPI, cpu_host, h200, hdf5, hypre, variant, with_gpu
@@ -624,10 +626,72 @@ CASES: list[Case] = [
         lambda: bare(
             mpi=Mpi(implementation="mpich", abi="mpich", soname="libmpich.so.12", shipped=False)
         ),
-        lambda: cpu_host(ZEN3, mpi=(MPICH,)),
+        # a loaded module: its soname is guessed from its name, so it is not held to the name
+        lambda: cpu_host(ZEN3, mpi=(dataclasses.replace(MPICH, source="module"),)),
         "mpi",
         "mpi.abi",
         "pass",
+    ),
+    (
+        # The loader looks for the DT_NEEDED name: Debian's libmpich.so.12 is not an upstream
+        # MPICH, Intel MPI or Cray host's libmpi.so.12, although both are the MPICH ABI.
+        "mpi-system-soname-missing",
+        lambda: bare(
+            mpi=Mpi(implementation="mpich", abi="mpich", soname="libmpich.so.12", shipped=False)
+        ),
+        lambda: cpu_host(
+            ZEN3, mpi=(dataclasses.replace(MPICH, path="/opt/mpich/lib/libmpi.so.12"),)
+        ),
+        "mpi",
+        "mpi.soname-missing",
+        "fail",
+    ),
+    (
+        "mpi-system-soname-found",
+        lambda: bare(
+            mpi=Mpi(implementation="mpich", abi="mpich", soname="libmpich.so.12", shipped=False)
+        ),
+        lambda: cpu_host(
+            ZEN3,
+            mpi=(
+                dataclasses.replace(MPICH, path="/opt/mpich/lib/libmpi.so.12"),
+                HostMpi(
+                    soname="libmpich.so.12",
+                    abi="mpich",
+                    implementation="mpich",
+                    path="/usr/lib/x86_64-linux-gnu/libmpich.so.12",
+                ),
+            ),
+        ),
+        "mpi",
+        "mpi.abi",
+        "pass",
+    ),
+    (
+        "closure-unread",
+        lambda: dataclasses.replace(
+            bare(libc=Libc(family="glibc", min_version="2.17")),
+            unknowns=(Unknown(path="/p/lib/libx.so", field="elf", reason="cannot read"),),
+        ),
+        lambda: cpu_host(ZEN3),
+        "closure",
+        "closure.unread",
+        "warn",
+    ),
+    (
+        "closure-outside",
+        lambda: dataclasses.replace(
+            bare(libc=Libc(family="glibc", min_version="2.17")),
+            unknowns=(
+                Unknown(
+                    path="/p/bin/app", field="elf.closure", reason="needs libx.so.1: not found"
+                ),
+            ),
+        ),
+        lambda: cpu_host(ZEN3),
+        "closure",
+        "closure.outside",
+        "warn",
     ),
     (
         "mpi-contained-but-not-shipped",
@@ -691,6 +755,21 @@ def test_every_code_in_the_docs_is_tested() -> None:
 
     documented = set(__import__("re").findall(r"``([a-z]+\.[a-z-]+)``", rules_module.__doc__ or ""))
     assert documented - {"cpu.not-recorded"} <= tested | {"cpu.not-recorded"}, documented - tested
+
+
+def test_every_code_is_in_the_compat_page() -> None:
+    """``docs/compat.md`` lists every code the rules' docstring lists (the architecture map
+    promises both)."""
+    import re
+
+    import nameplate.compat.rules as rules_module
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "compat.md").read_text()
+    codes = set(re.findall(r"``([a-z]+\.[a-z-]+)``", rules_module.__doc__ or ""))
+    kinds = {c.split(".")[0] for c in codes}
+    assert kinds >= {"cpu", "libc", "mpi", "closure"}
+    assert {c for c in codes if f"`{c}`" not in page} == set()
 
 
 def test_verdicts_and_why_not() -> None:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rdflib import Graph
 from rdflib.compare import isomorphic
@@ -153,6 +153,9 @@ def records(draw: st.DrawFn) -> Record:
 
 
 @pytest.mark.property
+# Not a parser of untrusted input (it checks our encoders, about 0.18 s an example with every
+# format validated): 200 examples in CI keep the property pass in budget (issue 12).
+@settings(max_examples=min(200, settings().max_examples))
 @given(records(), st.randoms(use_true_random=False))
 def test_every_format_is_valid_and_order_independent(record: Record, rnd: Any) -> None:
     shuffled_components = list(record.components)

@@ -160,7 +160,11 @@ def test_matrix_page(browser: Any, served: tuple[server.Served, dict[str, str]])
     failing.click()  # and on click
     reason = browser.find_element(By.CSS_SELECTOR, "details.v-fail[open] ul").text
     assert ":" in reason and reason.split(":")[0].count(".") == 1  # a rule code
-    assert len(browser.find_elements(By.CSS_SELECTOR, "details.v-pass")) >= 3
+    # runs: a plain pass (icelake + CUDA 13 on the H200) and passes with a caveat (the build's
+    # glibc 2.36 is newer than the host's 2.28/2.34: libc.build-newer), as `check` says
+    assert len(browser.find_elements(By.CSS_SELECTOR, "details.v-pass")) >= 1
+    runs = browser.find_elements(By.CSS_SELECTOR, "details.v-pass, details.v-warn")
+    assert len(runs) >= 3
     shoot(browser, "matrix", 760)
 
 

@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from nameplate.errors import InputTooLarge, NameplateError, SourceError, UnsafeInput
@@ -238,7 +238,6 @@ def test_hundred_thousand_empty_files_in_bounded_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.property
-@settings(max_examples=200)
 @given(st.binary(max_size=2048), st.integers(0, 4000), st.binary(min_size=1, max_size=32))
 def test_fuzz_layers_only_raise_nameplate_errors(junk: bytes, at: int, patch: bytes) -> None:
     base = tar_members(

@@ -11,6 +11,7 @@ import pytest
 
 import tests.imagetools as it
 from nameplate.compat import check
+from nameplate.compat.profile import HostMpi
 from nameplate.compat.report import Verdict
 from nameplate.sources import extract_all
 from nameplate.sources._common import ExtractOptions
@@ -53,11 +54,16 @@ def test_program_needs_a_host_mpi(flavour: str, tmp_path: Path) -> None:
     assert mpi is not None and mpi.shipped is False and mpi.component is None
     assert mpi.abi == flavour
     other = OPENMPI if flavour == "mpich" else MPICH
-    same = MPICH if flavour == "mpich" else OPENMPI
+    # Debian's MPICH is libmpich.so.12 (what the program needs), as ldconfig lists it here
+    debian_mpich = HostMpi(soname="libmpich.so.12", abi="mpich", implementation="mpich")
+    same = debian_mpich if flavour == "mpich" else OPENMPI
     bad = check(rec, cpu_host(ICELAKE, mpi=(other,)), only=["mpi"])
     assert bad.verdict is Verdict.FAIL and bad.codes("fail") == ("mpi.abi-mismatch",)
     good = check(rec, cpu_host(ICELAKE, mpi=(same,)), only=["mpi"])
     assert good.verdict is Verdict.PASS and good.codes("pass") == ("mpi.abi",)
+    if flavour == "mpich":  # the MPICH ABI under another name: ld.so finds no libmpich.so.12
+        upstream = check(rec, cpu_host(ICELAKE, mpi=(MPICH,)), only=["mpi"])
+        assert upstream.codes("fail") == ("mpi.soname-missing",)
     none = check(rec, cpu_host(ICELAKE), only=["mpi"])
     assert none.codes("fail") == ("mpi.missing",)
 

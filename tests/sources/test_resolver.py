@@ -126,6 +126,21 @@ def test_root_floor_is_the_max_over_its_closure(store: Path) -> None:
     assert zstd.hpc.cxx is None and zstd.hpc.openmp is None
 
 
+def test_closure_unknowns_stay_with_their_root(store: Path) -> None:
+    """An unresolved library of one root's file (libzhello.so needs liblzma.so.5, pruned from
+    the fixture) is an unknown of that root's record only: zstd's DAG holds no libzhello.so.
+    The unknown names the file by its recorded path (``/tmp/realspack2/...``), not by where the
+    store is read."""
+    from nameplate import extract_all
+    from nameplate.sources._common import ExtractOptions
+
+    records = {r.subject.name: r for r in extract_all(store, options=ExtractOptions())}
+    about = lambda r: [u for u in r.unknowns if u.field == "elf.closure"]
+    hello = about(records["omp-fortran-hello"])
+    assert any(u.path.endswith("/lib/libzhello.so") for u in hello), hello
+    assert about(records["zstd"]) == [], about(records["zstd"])
+
+
 # -- this machine's own programs, against ldd ------------------------------------------------
 
 
@@ -220,3 +235,29 @@ def test_easybuild_closure_under_module_load() -> None:
         )
     ]
     assert rec.hpc.libc is not None and rec.hpc.libc.min_version == max_version(needs)
+
+
+def test_check_warns_when_the_closure_is_incomplete(store: Path) -> None:
+    """The fixture lacks gcc-runtime's libstdc++.so.6 (a copy of Debian's, which needs
+    GLIBC_2.36) and xz's liblzma: the record's floor, 2.34, leaves them out. ``check`` on a
+    glibc 2.34 host may not pass in silence: it warns that the floors are over an incomplete
+    closure, naming what was not read."""
+    from nameplate import extract_all
+    from nameplate.compat import check
+    from nameplate.compat.profile import HostLibc
+    from nameplate.sources._common import ExtractOptions
+    from tests.compat._helpers import cpu_host
+
+    (rec,) = [
+        r
+        for r in extract_all(store, options=ExtractOptions())
+        if r.subject.name == "omp-fortran-hello"
+    ]
+    host = cpu_host("linux-unknown-sapphirerapids", libc=HostLibc(family="glibc", version="2.34"))
+    report = check(rec, host, only=["libc", "closure"])
+    assert report.codes("pass") == ("libc.ok",)
+    warns = {f.code: f.reason for f in report.findings if f.severity == "warn"}
+    assert set(warns) == {"closure.unread", "closure.outside"}, report.to_text()
+    assert "could not be read" in warns["closure.unread"]
+    assert "gcc-runtime-12.2.0" in warns["closure.unread"]
+    assert "liblzma.so.5" in warns["closure.outside"]

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from nameplate.errors import SourceError
@@ -91,7 +91,6 @@ def test_not_a_sif_and_truncated(small_sif: Path) -> None:
 
 
 @pytest.mark.property
-@settings(max_examples=300)
 @given(st.data())
 def test_fuzz_sif_raises_only_typed_errors(small_sif: Path, data: st.DataObject) -> None:
     original = small_sif.read_bytes()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import BinaryIO, Protocol
 
-from .manifest import Descriptor, ResolvedManifest
+from .manifest import Descriptor, ResolvedManifest, check_size
 
-__all__ = ["Store"]
+__all__ = ["Store", "resolve_listed"]
 
 
 class Store(Protocol):
@@ -50,3 +50,11 @@ class Store(Protocol):
     def reindex(self, subject: str) -> int:
         """Rebuild the referrers record of ``subject``; returns how many referrers it lists."""
         ...
+
+
+def resolve_listed(st: Store, desc: Descriptor, where: str) -> ResolvedManifest:
+    """The manifest ``desc`` names, refused when its length is not the descriptor's size (a
+    matching digest is not enough: the size is part of the descriptor)."""
+    man = st.resolve(desc.digest)
+    check_size(desc, len(man.data), where=where)
+    return man

@@ -26,7 +26,7 @@ from ..errors import RecordError, RegistryError
 from ..record import Record
 from . import _wire
 from . import manifest as m
-from ._store import Store
+from ._store import Store, resolve_listed
 from .layout import Layout
 from .manifest import Descriptor, ResolvedManifest
 from .reference import Reference, default_store_path, parse
@@ -113,7 +113,7 @@ def _select(st: Store, man: ResolvedManifest, platform: str | None, where: str) 
             raise RegistryError(
                 f"{where}: no manifest for platform {wanted} (has {', '.join(shown)})"
             )
-        man = st.resolve(picked[0].digest)
+        man = resolve_listed(st, picked[0], where)
     raise RegistryError(f"{where}: indexes nested too deep")
 
 
@@ -324,13 +324,19 @@ def pull_bytes(
         records = _filter(st.referrers(_resolve(st, r, platform).digest), m.ARTIFACT_TYPE)
         if not records:
             raise RegistryError(f"{r}: no nameplate record is attached")
-        digest = records[-1].digest
+        return record_layer(st, str(r), records[-1].digest, listed=records[-1])
     return record_layer(st, str(r), digest)
 
 
-def record_layer(st: Store, where: str, digest: str) -> tuple[Descriptor, bytes]:
-    """The descriptor and exact bytes of the record artifact ``digest`` in ``st``."""
-    man = st.resolve(m.check_digest(digest, where=f"{where}: digest"))
+def record_layer(
+    st: Store, where: str, digest: str, *, listed: Descriptor | None = None
+) -> tuple[Descriptor, bytes]:
+    """The descriptor and exact bytes of the record artifact ``digest`` in ``st`` (``listed``:
+    the referrers entry that named it, whose size the manifest must have)."""
+    if listed is not None:
+        man = resolve_listed(st, listed, where)
+    else:
+        man = st.resolve(m.check_digest(digest, where=f"{where}: digest"))
     doc = man.json
     if m.artifact_type_of(doc) not in m.RECORD_TYPES:
         raise RegistryError(f"{where}@{digest}: not a nameplate record artifact")
@@ -347,6 +353,7 @@ def record_layer(st: Store, where: str, digest: str) -> tuple[Descriptor, bytes]
     data = _read_limited(st.open_blob(layer.digest), _RECORD_LIMIT, f"{where}@{layer.digest}")
     if m.digest_of(data) != layer.digest:
         raise RegistryError(f"{where}@{layer.digest}: blob does not match its digest")
+    m.check_size(layer, len(data), where=f"{where}@{digest}: layers")
     return man.descriptor(
         artifact_type=m.artifact_type_of(doc), annotations=dict(doc.get("annotations") or {})
     ), data
@@ -497,7 +504,7 @@ def _plan_copy(
     if man.is_index:
         for child in m.index_descriptors(doc, where=man.digest):
             if child.media_type in m.MANIFEST_TYPES | m.INDEX_TYPES:
-                _plan_copy(src, src.resolve(child.digest), order, blobs, seen)
+                _plan_copy(src, resolve_listed(src, child, man.digest), order, blobs, seen)
     else:
         items: list[Any] = [doc.get("config"), *doc.get("layers", [])]
         for item in items:
@@ -505,7 +512,7 @@ def _plan_copy(
             blobs.setdefault(desc.digest, desc)
     order.append(man)
     for referrer in src.referrers(man.digest):
-        _plan_copy(src, src.resolve(referrer.digest), order, blobs, seen)
+        _plan_copy(src, resolve_listed(src, referrer, man.digest), order, blobs, seen)
 
 
 def _copy_graph(src: Store, dst: Store, root: ResolvedManifest, tag: str | None) -> int:

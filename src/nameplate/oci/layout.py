@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._io import atomic_write
-from ..errors import NotInStore, RegistryError, UnsafeInput
+from ..errors import NotInStore, RegistryError, SourceError, UnsafeInput
+from ..tree import open_regular
 from . import manifest as m
 from .manifest import Descriptor, ResolvedManifest
 
@@ -35,6 +36,23 @@ __all__ = ["Layout"]
 _LAYOUT_MARKER = b'{"imageLayoutVersion":"1.0.0"}'
 _INDEX_LIMIT = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
+
+
+def _read_regular(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of regular file ``path`` (never a FIFO or a device: refused before ``open``
+    could block), at most ``limit``; ``RegistryError`` naming ``what`` otherwise."""
+    try:
+        with open_regular(path, where=what) as f:
+            if os.fstat(f.fileno()).st_size > limit:
+                raise RegistryError(f"{what}: over the {limit}-byte limit")
+            data = f.read(limit + 1)
+    except SourceError as exc:
+        raise RegistryError(str(exc)) from exc
+    except OSError as exc:
+        raise RegistryError(f"{what}: cannot read: {exc.strerror}") from exc
+    if len(data) > limit:
+        raise RegistryError(f"{what}: over the {limit}-byte limit")
+    return data
 
 
 class Layout:
@@ -92,14 +110,9 @@ class Layout:
     def _read_index(self) -> dict[str, Any]:
         where = f"{self.path / 'index.json'}"
         p = self._inside("index.json")
-        try:
-            if not p.exists():
-                return {"schemaVersion": 2, "mediaType": m.INDEX, "manifests": []}
-            if p.stat().st_size > _INDEX_LIMIT:
-                raise RegistryError(f"{where}: over the {_INDEX_LIMIT}-byte limit")
-            data = p.read_bytes()
-        except OSError as exc:
-            raise RegistryError(f"{where}: cannot read: {exc.strerror}") from exc
+        if not p.exists():
+            return {"schemaVersion": 2, "mediaType": m.INDEX, "manifests": []}
+        data = _read_regular(p, _INDEX_LIMIT, where)
         try:
             doc = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -158,10 +171,13 @@ class Layout:
 
     def open_blob(self, digest: str) -> BinaryIO:
         """The blob as an open binary file."""
+        path = self._blob_path(digest)
+        if not path.exists():
+            raise RegistryError(f"{self}: blob {digest} not found")
         try:
-            return self._blob_path(digest).open("rb")
-        except OSError as exc:
-            raise RegistryError(f"{self}: blob {digest} not found") from exc
+            return open_regular(path, where=f"{self}: blob {digest}")
+        except SourceError as exc:
+            raise RegistryError(str(exc)) from exc
 
     def _read_manifest(self, digest: str, *, listed: bool = False) -> bytes:
         """The manifest blob, checked against its digest. ``listed``: ``index.json`` names it
@@ -171,11 +187,10 @@ class Layout:
             raise RegistryError(f"{self}: the layout folder {self.path} does not exist")
         what = f"index.json lists manifest {digest}, which" if listed else f"manifest {digest}"
         try:
-            if path.stat().st_size > m.MANIFEST_LIMIT:
-                raise RegistryError(f"{self}: {what} is over the size limit")
-            data = path.read_bytes()
+            path.lstat()
         except OSError as exc:
             raise RegistryError(f"{self}: {what} is not in blobs/ ({exc.strerror})") from exc
+        data = _read_regular(path, m.MANIFEST_LIMIT, f"{self}: {what}")
         alg = digest.partition(":")[0]
         if f"{alg}:{hashlib.new(alg, data).hexdigest()}" != digest:
             raise RegistryError(f"{self}: {what} does not match its digest")
@@ -214,6 +229,7 @@ class Layout:
         if len({e.digest for e in entries}) > 1:
             raise RegistryError(f"{self}: name a ref: several manifests match {reference!r}")
         data = self._read_manifest(entries[-1].digest)
+        m.check_size(entries[-1], len(data), where=f"{self}: index.json")
         doc = m.parse_manifest(data, where=f"{self}:{reference}")
         return ResolvedManifest(
             digest=entries[-1].digest,
@@ -337,11 +353,9 @@ class Layout:
                 continue
             self._inside(f"blobs/sha256/{path.name}")
             try:
-                if path.stat().st_size > m.MANIFEST_LIMIT:
-                    continue
-                data = path.read_bytes()
+                data = _read_regular(path, m.MANIFEST_LIMIT, f"{self}: {path.name}")
                 doc = m.parse_manifest(data)
-            except (OSError, RegistryError):
+            except RegistryError:
                 continue
             if m.subject_of(doc) == subject and m.digest_of(data) == f"sha256:{path.name}":
                 found.append((m.media_type_of(doc), data))

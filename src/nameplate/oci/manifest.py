@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._codec import empty_map
+from .._codec import clean_text, empty_map
 from ..errors import RegistryError, SubjectMismatch
 
 if TYPE_CHECKING:
@@ -108,6 +108,16 @@ def check_digest(digest: object, *, where: str = "digest") -> str:
     return digest
 
 
+def check_size(desc: Descriptor, actual: int, *, where: str) -> None:
+    """Refuse content whose length is not its descriptor's ``size``: the size is part of the
+    descriptor (the image spec requires it to match), so a matching digest is not enough."""
+    if actual != desc.size:
+        raise RegistryError(
+            f"{where}: {desc.digest}: the descriptor's size is {desc.size} bytes, "
+            f"the content has {actual}"
+        )
+
+
 def canonical_json(data: Any) -> bytes:
     """Compact JSON with sorted keys: the one serialisation of manifests we write."""
     return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
@@ -161,12 +171,12 @@ class Descriptor:
         inline = data.get("data")
         if inline is not None and not isinstance(inline, str):
             raise RegistryError(f"{where}.data: not a string")
-        return cls(
-            media_type=media_type,
+        return cls(  # text made Unicode: a lone surrogate from a "\ud800" escape cannot be written
+            media_type=clean_text(media_type),
             digest=check_digest(data.get("digest"), where=f"{where}.digest"),
             size=size,
-            artifact_type=artifact_type or None,
-            annotations=_str_map(data.get("annotations"), f"{where}.annotations"),
+            artifact_type=clean_text(artifact_type) or None,
+            annotations=clean_text(_str_map(data.get("annotations"), f"{where}.annotations")),
             platform=platform,
             data=inline,
         )

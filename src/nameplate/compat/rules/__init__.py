@@ -12,12 +12,15 @@ database. Codes (documented in ``docs/compat.md``):
   ``libc.host-unknown``, ``libc.not-recorded``, ``libc.build-newer`` (warn: only the build
   libc is known and the host's is older); ``cxx.ok``, ``cxx.too-old``, ``cxx.in-image``,
   ``cxx.host-unknown``, ``cxx.not-recorded``.
+- Closure: ``closure.unread``, ``closure.outside`` (warn: the record lists ELF files it could
+  not read, or libraries found neither in the subject nor judged by a rule; the floors may be
+  too low).
 - OpenMP / Fortran runtimes: ``openmp.ok``, ``fortran.ok`` (pass), ``openmp.missing``,
   ``openmp.too-old``, ``fortran.missing``, ``fortran.too-old`` (fail), ``openmp.contained``,
   ``fortran.contained``, ``openmp.in-image``, ``fortran.in-image``, ``openmp.not-used``,
   ``fortran.not-used`` (info), ``openmp.host-unknown``, ``fortran.host-unknown`` (unknown).
 - MPI: ``mpi.abi`` (pass), ``mpi.abi-mismatch``, ``mpi.missing``, ``mpi.too-old``,
-  ``mpi.not-shipped`` (fail),
+  ``mpi.not-shipped``, ``mpi.soname-missing`` (fail),
   ``mpi.contained`` (info), ``mpi.abi-unknown``, ``mpi.host-unknown``, ``mpi.mode-unknown``
   (unknown), ``mpi.not-used`` (info).
 - GPU (one finding per GPU): ``cuda.driver`` (pass), ``cuda.minor-compat`` (warn),
@@ -38,13 +41,22 @@ from ..findings import CheckOptions, Rule
 from .cpu import cpu_rule, runtime_components
 from .gpu import cuda_min_driver, gpu_rule, ptx_isa_cuda
 from .runtimes import fortran_rule, openmp_rule
-from .system import HPC3_MODE_KEY, cxx_rule, libc_rule, mpi_mode_of, mpi_rule, os_rule
+from .system import (
+    HPC3_MODE_KEY,
+    closure_rule,
+    cxx_rule,
+    libc_rule,
+    mpi_mode_of,
+    mpi_rule,
+    os_rule,
+)
 
 __all__ = [
     "HPC3_MODE_KEY",
     "RULES",
     "CheckOptions",
     "Rule",
+    "closure_rule",
     "cpu_rule",
     "cuda_min_driver",
     "cxx_rule",
@@ -64,6 +76,7 @@ __all__ = [
 RULES: Mapping[str, Rule] = {
     "cpu": cpu_rule,
     "libc": libc_rule,
+    "closure": closure_rule,
     "cxx": cxx_rule,
     "openmp": openmp_rule,
     "fortran": fortran_rule,

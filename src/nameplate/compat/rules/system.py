@@ -19,7 +19,15 @@ from ..profile import Host
 if TYPE_CHECKING:
     from ..findings import CheckOptions
 
-__all__ = ["HPC3_MODE_KEY", "cxx_rule", "libc_rule", "mpi_mode_of", "mpi_rule", "os_rule"]
+__all__ = [
+    "HPC3_MODE_KEY",
+    "closure_rule",
+    "cxx_rule",
+    "libc_rule",
+    "mpi_mode_of",
+    "mpi_rule",
+    "os_rule",
+]
 
 HPC3_MODE_KEY = "org.supercontainers.mpi.portability.mode"
 
@@ -82,6 +90,30 @@ def libc_rule(record: Record, host: Host, options: CheckOptions) -> list[Finding
             reason=f"needs {need}; the host has {host.libc.version}",
         )
     ]
+
+
+def closure_rule(record: Record, host: Host, options: CheckOptions) -> list[Finding]:
+    """The floors are maxima over the objects the subject loads: where some could not be read
+    (``elf`` unknowns) or a needed library was found nowhere a rule looks (``elf.closure``),
+    they may be too low. Never a silent pass: a warning naming what is missing."""
+    out: list[Finding] = []
+    for field, code, what in (
+        ("elf", "closure.unread", "file(s) of the subject could not be read"),
+        ("elf.closure", "closure.outside", "needed librar(ies) not found in the subject"),
+    ):
+        hits = [u for u in record.unknowns if u.field == field]
+        if not hits:
+            continue
+        shown = "; ".join(f"{u.path}: {u.reason}" for u in hits[:3])
+        more = f"; +{len(hits) - 3} more" if len(hits) > 3 else ""
+        out.append(
+            Finding(
+                code=code,
+                severity="warn",
+                reason=f"{len(hits)} {what}, so the floors may be too low ({shown}{more})",
+            )
+        )
+    return out
 
 
 def _build_libc(family: str, version: str, host: Host) -> Finding:
@@ -267,7 +299,23 @@ def mpi_rule(record: Record, host: Host, options: CheckOptions) -> list[Finding]
                 reason=f"built with {what}; the host has {have} (mode {mode})",
             )
         ]
-    best = same[0]
+    best = next((m for m in same if m.soname == mpi.soname), same[0])
+    if (
+        mode == "mpi_system"
+        and mpi.shipped is False
+        and mpi.soname
+        and best.soname != mpi.soname
+        and all(m.source != "module" for m in same)  # a module's soname is a guess
+    ):
+        have = ", ".join(sorted({f"{m.soname} at {m.path or m.source}" for m in same}))
+        return [
+            Finding(
+                code="mpi.soname-missing",
+                severity="fail",
+                reason=f"loads {mpi.soname} by that name (mode {mode}); the host's {mpi.abi} "
+                f"ABI MPI is {have}: the loader finds no {mpi.soname}",
+            )
+        ]
     if (
         mpi.abi == "openmpi"
         and mpi.version

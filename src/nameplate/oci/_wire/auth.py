@@ -19,9 +19,9 @@ from collections.abc import Callable
 from ...errors import RegistryAuthError, RegistryError
 from . import credentials as _credentials
 from .credentials import Credentials
-from .transport import ERROR_BODY_LIMIT, LOOPBACK, Transport
+from .transport import ERROR_BODY_LIMIT, LOOPBACK, Transport, exchange
 
-__all__ = ["Authenticator", "parse_challenge"]
+__all__ = ["Authenticator", "parse_challenge", "parse_token"]
 
 #: Opens a connection to ``(netloc, scheme)`` with the registry's TLS settings.
 Connect = Callable[[str, str], http.client.HTTPConnection]
@@ -32,6 +32,24 @@ def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
     scheme, _, rest = value.strip().partition(" ")
     params = dict(re.findall(r'(\w+)="([^"]*)"', rest))
     return scheme.lower(), params
+
+
+def parse_token(data: bytes, *, where: str) -> tuple[str, float]:
+    """(token, lifetime in seconds) of a token service's JSON answer (untrusted): the lifetime
+    defaults to 60 s and is kept within 5 s .. 1 day."""
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise RegistryError(f"{where}: not JSON") from exc
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{where}: not a JSON object")
+    token = doc.get("token") or doc.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise RegistryError(f"{where}: no token")
+    lifetime = doc.get("expires_in")
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or not lifetime:
+        lifetime = 60
+    return token, min(max(float(lifetime), 5.0), 86400.0)
 
 
 class Authenticator:
@@ -134,9 +152,16 @@ class Authenticator:
             path += sep + urllib.parse.urlencode(query) if query else ""
         conn = self._connect(url.netloc, url.scheme)
         try:
-            conn.request(method, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read(ERROR_BODY_LIMIT)
+            resp, data = exchange(
+                conn,
+                method,
+                path,
+                body=body,
+                headers=headers,
+                limit=ERROR_BODY_LIMIT,
+                seconds=self.transport.deadline,
+                where=f"{self.host}: token service {url.netloc}",
+            )
             status = resp.status
         except (OSError, http.client.HTTPException) as exc:
             raise RegistryError(f"{self.host}: token service {url.netloc}: {exc}") from exc
@@ -149,20 +174,7 @@ class Authenticator:
             )
         if status != 200:
             raise RegistryError(f"{self.host}: token service {url.netloc} answered {status}")
-        try:
-            doc = json.loads(data)
-            token = doc.get("token") or doc.get("access_token")
-            expires = float(doc.get("expires_in") or 60)
-        except (
-            json.JSONDecodeError,
-            UnicodeDecodeError,
-            AttributeError,
-            TypeError,
-            ValueError,
-        ) as exc:
-            raise RegistryError(f"{self.host}: token service answer is not a token") from exc
-        if not isinstance(token, str) or not token:
-            raise RegistryError(f"{self.host}: token service answer is not a token")
+        token, expires = parse_token(data, where=f"{self.host}: token service answer")
         with self._lock:
             self._tokens[key] = (token, time.monotonic() + max(expires - 10, 5))
         return token

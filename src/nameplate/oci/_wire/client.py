@@ -14,6 +14,7 @@ import io
 import logging
 import random
 import re
+import socket
 import ssl
 import threading
 import time
@@ -32,7 +33,9 @@ from .transport import (
     Response,
     Transport,
     bare,
+    deadline,
     error_text,
+    exchange,
     seekable,
 )
 
@@ -153,10 +156,16 @@ class Registry:
             elif body is None and method in ("PUT", "POST", "PATCH"):
                 all_headers["Content-Length"] = "0"
             try:
-                conn.request(method, path, body=payload, headers=all_headers)
-                resp = conn.getresponse()
-                limit = m.MANIFEST_LIMIT + 1 if method == "GET" else ERROR_BODY_LIMIT
-                data = b"" if method == "HEAD" else resp.read(limit)
+                resp, data = exchange(
+                    conn,
+                    method,
+                    path,
+                    body=payload,
+                    headers=all_headers,
+                    limit=m.MANIFEST_LIMIT + 1 if method == "GET" else ERROR_BODY_LIMIT,
+                    seconds=self._seconds(length if streamed else None),
+                    where=self.host,
+                )
                 headers_out = {k.lower(): v for k, v in resp.getheaders()}
                 if resp.isclosed() and headers_out.get("connection", "").lower() != "close":
                     self._release(conn)
@@ -185,6 +194,12 @@ class Registry:
                 continue
             return Response(resp.status, headers_out, data)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _seconds(self, length: int | None) -> float:
+        """The deadline of one request: ``Transport.deadline``, plus what a streamed body of
+        ``length`` bytes needs at ``Transport.min_rate``."""
+        t = self.transport
+        return t.deadline + (length or 0) / t.min_rate if t.min_rate > 0 else t.deadline
 
     def request(
         self,
@@ -255,22 +270,33 @@ class Registry:
 
     def _blob_get(
         self, path: str, *, scopes: tuple[str, ...], digest: str, extra: Mapping[str, str]
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, socket.socket | None]:
         """GET a blob (redirects followed, credentials never sent to another host); the open
-        connection and a response of status 200 or 206."""
+        connection, a response of status 200 or 206, and the socket (for a deadline on the
+        body: ``http.client`` forgets it once the answer says ``Connection: close``). The
+        request and the headers of the answer have ``Transport.deadline`` in all."""
         self._ping()
         headers = {**self.auth.headers(scopes), **extra}
         netloc, scheme, target = self.host, self.scheme, path
         for _ in range(6):
             conn = self._new_conn(netloc, scheme)
+            guard = None
             try:
-                conn.request("GET", target, headers=headers)
-                resp = conn.getresponse()
+                with deadline(conn, self.transport.deadline) as guard:
+                    guard.connect()
+                    sock = guard.sock
+                    conn.request("GET", target, headers=headers)
+                    resp = conn.getresponse()
+                if guard.expired:
+                    raise TimeoutError("expired")
             except ssl.SSLCertVerificationError as exc:
                 conn.close()
                 raise RegistryError(f"{netloc}: TLS certificate not trusted") from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
+                if guard is not None and guard.expired:
+                    why = f"no answer within {self.transport.deadline:.0f} s"
+                    raise RegistryError(f"{netloc}: GET blob {digest}: {why}") from exc
                 raise RegistryError(f"{netloc}: GET blob {digest}: {exc}{_tls_hint(exc)}") from exc
             if resp.status in (301, 302, 303, 307, 308):
                 location = resp.getheader("Location") or ""
@@ -284,20 +310,33 @@ class Registry:
                 target = url.path + (f"?{url.query}" if url.query else "")
                 continue
             if resp.status not in (200, 206):
-                body = resp.read(ERROR_BODY_LIMIT)
+                try:
+                    with deadline(conn, self.transport.timeout) as reading:
+                        reading.sock = sock
+                        body = resp.read(ERROR_BODY_LIMIT)
+                except (OSError, http.client.HTTPException):
+                    body = b""
                 conn.close()
                 err = error_text(Response(resp.status, {}, body))
                 raise RegistryError(f"{self.host}: GET blob {digest}: {resp.status} {err}")
-            return conn, resp
+            return conn, resp, sock
         raise RegistryError(f"{self.host}: GET blob {digest}: too many redirects")
 
     def open_stream(self, path: str, *, scopes: tuple[str, ...], digest: str) -> BinaryIO:
         """GET a blob as a stream (redirects followed; the digest checked at the end)."""
-        conn, resp = self._blob_get(path, scopes=scopes, digest=digest, extra={})
+        conn, resp, _ = self._blob_get(path, scopes=scopes, digest=digest, extra={})
         if resp.status != 200:
             conn.close()
             raise RegistryError(f"{self.host}: GET blob {digest}: {resp.status} without Range")
-        return io.BufferedReader(BlobStream(conn, resp, digest, self.host), CHUNK)
+        stream = BlobStream(
+            conn,
+            resp,
+            digest,
+            self.host,
+            min_rate=self.transport.min_rate,
+            grace=min(self.transport.timeout, self.transport.deadline),
+        )
+        return io.BufferedReader(stream, CHUNK)
 
     def read_range(
         self,
@@ -315,44 +354,68 @@ class Registry:
         answers 200 with the whole blob: it is read only up to ``whole_limit`` bytes, checked
         against ``digest`` and returned as ``(blob, True)``; a larger one is refused."""
         end = start + length - 1
-        conn, resp = self._blob_get(
+        conn, resp, sock = self._blob_get(
             path, scopes=scopes, digest=digest, extra={"Range": f"bytes={start}-{end}"}
         )
+        seconds = self._seconds(max(length, whole_limit))
+        late = f"{self.host}: GET blob {digest}: no complete answer within {seconds:.0f} s"
         try:
-            if resp.status == 206:
-                content_range = resp.getheader("Content-Range") or ""
-                m_range = re.match(r"^bytes (\d+)-(\d+)/(\d+|\*)$", content_range.strip())
-                if m_range is None or int(m_range.group(1)) != start:
-                    raise RegistryError(
-                        f"{self.host}: GET blob {digest}: Content-Range {content_range!r} "
-                        f"does not answer bytes={start}-{end}"
-                    )
-                data = resp.read(length + 1)
-                if len(data) > length or int(m_range.group(2)) - start + 1 != len(data):
-                    raise RegistryError(
-                        f"{self.host}: GET blob {digest}: {len(data)} bytes for a range of {length}"
-                    )
-                return data, False
-            declared = resp.getheader("Content-Length")
-            if declared is not None and declared.isdigit() and int(declared) > whole_limit:
-                raise RegistryError(
-                    f"{self.host}: GET blob {digest}: the server ignores Range and would send "
-                    f"{declared} bytes (over the {whole_limit}-byte limit)"
-                )
-            data = resp.read(whole_limit + 1)
-            if len(data) > whole_limit:
-                raise RegistryError(
-                    f"{self.host}: GET blob {digest}: the server ignores Range and sends more "
-                    f"than {whole_limit} bytes"
-                )
-            alg, _, hexpart = digest.partition(":")
-            if hashlib.new(alg, data).hexdigest() != hexpart:
-                raise RegistryError(f"{self.host}: blob {digest}: digest mismatch")
-            return data, True
-        except (OSError, http.client.HTTPException) as exc:
-            raise RegistryError(f"{self.host}: GET blob {digest}: {exc}") from exc
+            with deadline(conn, seconds) as guard:
+                guard.sock = sock
+                try:
+                    answer = self._range_answer(resp, digest, start, length, whole_limit)
+                except (OSError, http.client.HTTPException, RegistryError) as exc:
+                    if guard.expired:
+                        raise RegistryError(late) from exc
+                    if isinstance(exc, RegistryError):
+                        raise
+                    raise RegistryError(f"{self.host}: GET blob {digest}: {exc}") from exc
+                if guard.expired:
+                    raise RegistryError(late)
+                return answer
         finally:
             conn.close()
+
+    def _range_answer(
+        self,
+        resp: http.client.HTTPResponse,
+        digest: str,
+        start: int,
+        length: int,
+        whole_limit: int,
+    ) -> tuple[bytes, bool]:
+        """The bytes of a ranged answer (206), or of the whole blob (200, checked)."""
+        end = start + length - 1
+        if resp.status == 206:
+            content_range = resp.getheader("Content-Range") or ""
+            m_range = re.match(r"^bytes (\d+)-(\d+)/(\d+|\*)$", content_range.strip())
+            if m_range is None or int(m_range.group(1)) != start:
+                raise RegistryError(
+                    f"{self.host}: GET blob {digest}: Content-Range {content_range!r} "
+                    f"does not answer bytes={start}-{end}"
+                )
+            data = resp.read(length + 1)
+            if len(data) > length or int(m_range.group(2)) - start + 1 != len(data):
+                raise RegistryError(
+                    f"{self.host}: GET blob {digest}: {len(data)} bytes for a range of {length}"
+                )
+            return data, False
+        declared = resp.getheader("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > whole_limit:
+            raise RegistryError(
+                f"{self.host}: GET blob {digest}: the server ignores Range and would send "
+                f"{declared} bytes (over the {whole_limit}-byte limit)"
+            )
+        data = resp.read(whole_limit + 1)
+        if len(data) > whole_limit:
+            raise RegistryError(
+                f"{self.host}: GET blob {digest}: the server ignores Range and sends more "
+                f"than {whole_limit} bytes"
+            )
+        alg, _, hexpart = digest.partition(":")
+        if hashlib.new(alg, data).hexdigest() != hexpart:
+            raise RegistryError(f"{self.host}: blob {digest}: digest mismatch")
+        return data, True
 
 
 def _tls_hint(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ from ...errors import RegistryError
 from .. import manifest as m
 from ..manifest import Descriptor
 from .repository import RepositoryBase
-from .transport import next_link
+from .transport import follow
 
 __all__ = ["REINDEX_TAG_PREFIX", "Repository", "is_internal_tag"]
 
@@ -64,17 +64,26 @@ class Repository(RepositoryBase):
     def _referrers_api(self, subject: str) -> list[Descriptor] | None:
         out: list[Descriptor] = []
         path: str | None = f"/v2/{self.name}/referrers/{subject}"
+        seen: set[str] = set()
+        first = True
         while path:
             resp = self.registry.request(
                 "GET", path, scopes=self._pull, headers={"Accept": m.INDEX}
             )
-            if resp.status in (400, 404, 405) and not out:
+            if resp.status in (400, 404, 405) and first:
                 return None  # no referrers API: use the tag schema
             if resp.status != 200:
                 raise self._fail(f"GET referrers {subject}", resp)
+            first = False
             doc = m.parse_manifest(resp.body, where=f"{self} referrers of {subject}")
             out.extend(_known(m.index_descriptors(doc, where=f"{self} referrers")))
-            path = next_link(resp.header("link"))
+            path = follow(
+                resp.header("link"),
+                path,
+                host=self.registry.host,
+                seen=seen,
+                where=f"{self} referrers of {subject}",
+            )
         return out
 
     def _fallback(self, subject: str) -> tuple[list[Descriptor], str | None]:
@@ -127,21 +136,55 @@ class Repository(RepositoryBase):
         with lock:
             yield
 
+    def _tagged(self, subject: str, known: set[str]) -> list[Descriptor]:
+        """Referrers of ``subject`` that carry a reindex tag but are not among ``known`` (digest
+        prefixes of 32 hex digits, as the tags hold them): what a concurrent writer added."""
+        prefix = f"{REINDEX_TAG_PREFIX}{subject.partition(':')[2][:64]}-"
+        out: list[Descriptor] = []
+        for tag in self.tags():
+            if not tag.startswith(prefix) or tag[len(prefix) :] in known:
+                continue
+            man = self.get_manifest(tag)
+            if man is None:
+                continue  # deleted since it was listed
+            doc = man.json
+            if m.subject_of(doc) != subject:
+                continue
+            out.append(
+                man.descriptor(
+                    artifact_type=m.artifact_type_of(doc),
+                    annotations=dict(doc.get("annotations") or {}),
+                )
+            )
+        return out
+
     def _add_to_fallback(self, subject: str, entry: Descriptor) -> None:
+        """Add ``entry`` to the ``sha256-<hex>`` index of ``subject``, converging under
+        concurrent writers on a registry that cannot compare-and-swap (distribution ignores
+        ``If-Match``).
+
+        Each round reads the index and the reindex tags (every writer tags its artifact before
+        it writes the index), writes the union when anything is missing, and waits a random
+        while; it ends when a read finds our entry *and* every tagged referrer listed. The
+        last write of all is then complete: a referrer tagged before its writer's check is
+        seen by that check, and one tagged later belongs to a writer that writes later. Bounded
+        by ``Transport.fallback_attempts`` rounds."""
         tag = m.referrers_tag(subject)
         transport = self.registry.transport
         with self._subject_lock(subject):
             for attempt in range(transport.fallback_attempts):
                 current, _ = self._fallback(subject)
-                if any(d.digest == entry.digest for d in current):
+                known = {d.digest.partition(":")[2][:32] for d in current}
+                missing = [] if entry.digest.partition(":")[2][:32] in known else [entry]
+                if transport.reindex_tags and transport.verify_fallback:
+                    known.add(entry.digest.partition(":")[2][:32])
+                    missing.extend(self._tagged(subject, known))
+                if not missing:
                     return
-                self._put(tag, m.empty_index([*current, entry]), m.INDEX)
+                self._put(tag, m.empty_index([*current, *missing]), m.INDEX)
                 if not transport.verify_fallback:
                     return
-                time.sleep(random.uniform(0.01, 0.04) * (attempt + 1))  # noqa: S311
-                after, _ = self._fallback(subject)
-                if any(d.digest == entry.digest for d in after):
-                    return
+                time.sleep(random.uniform(0.005, 0.025) * 2 ** min(attempt, 4))  # noqa: S311
         raise RegistryError(
             f"{self}: referrer {entry.digest} of {subject} kept being overwritten by concurrent "
             f"writers; run 'nameplate reindex {self}@{subject}'"

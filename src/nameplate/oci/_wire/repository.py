@@ -13,13 +13,28 @@ from ...errors import RegistryAuthError, RegistryError
 from .. import manifest as m
 from ..manifest import Descriptor, ResolvedManifest
 from .client import Registry
-from .transport import Response, error_text, next_link
+from .transport import Response, error_text, follow
 
-__all__ = ["RepositoryBase"]
+__all__ = ["RepositoryBase", "parse_tag_list"]
 
 #: Waits before re-sending a manifest that a registry refused while blobs were still linking.
 _MANIFEST_RACE_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8)
 _MANIFEST_RACE_CODES = ("DIGEST_INVALID", "BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN")
+
+
+def parse_tag_list(body: bytes, *, where: str) -> list[str]:
+    """The tag names of a ``tags/list`` answer (untrusted); names that are not strings are
+    dropped, anything that is not ``{"tags": [...]}`` (or ``null``) is refused."""
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise RegistryError(f"{where}: answer is not JSON") from exc
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{where}: answer is not a JSON object")
+    tags = doc.get("tags") or []
+    if not isinstance(tags, list):
+        raise RegistryError(f"{where}: tags is not an array")
+    return [t for t in tags if isinstance(t, str)]
 
 
 class RepositoryBase:
@@ -243,19 +258,15 @@ class RepositoryBase:
     def tags(self) -> list[str]:
         out: list[str] = []
         path: str | None = f"/v2/{self.name}/tags/list?n=1000"
+        seen: set[str] = set()
         while path:
             resp = self.registry.request("GET", path, scopes=self._pull)
             if resp.status == 404:
                 return out
             if resp.status != 200:
                 raise self._fail("list tags", resp)
-            try:
-                doc = json.loads(resp.body)
-                tags = doc.get("tags") or []
-            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
-                raise RegistryError(f"{self}: tags/list answer is not JSON") from exc
-            if not isinstance(tags, list):
-                raise RegistryError(f"{self}: tags/list: tags is not an array")
-            out.extend(t for t in tags if isinstance(t, str))
-            path = next_link(resp.header("link"))
+            out.extend(parse_tag_list(resp.body, where=f"{self}: tags/list"))
+            path = follow(
+                resp.header("link"), path, host=self.registry.host, seen=seen, where=f"{self} tags"
+            )
         return out

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from ...errors import SourceError
+from ...normalize import purl_name
 from ...record import OptionValue, Patch, Source, Unknown
 from .easyconfig import Easyconfig, Unresolved, resolve_templates, template_values
 from .record import DepFacts, InstallFacts, source_hashes
@@ -57,6 +58,9 @@ def _deps(ec: Easyconfig, key: str, build_only: bool) -> tuple[list[DepFacts], l
             suffix = item[2] if len(item) > 2 else ""
             if not isinstance(name, str) or not isinstance(version, str):
                 problems.append(f"{key}: entry {item!r:.80} unresolved")
+                continue
+            if not purl_name(name):
+                problems.append(f"{key}: entry {item!r:.80}: {name!r} is not a software name")
                 continue
             tc = _toolchain(item[3]) if len(item) > 3 else None
             out.append(
@@ -151,6 +155,8 @@ def facts_from_easyconfig(
     if not name or not version:
         missing = "name" if not name else "version"
         raise SourceError(f"{where}: easyconfig has no literal '{missing}'")
+    if not purl_name(name):
+        raise SourceError(f"{where}: name: {name!r} is not a software name")
     tmpl = template_values(ec.values, arch=arch)
     values = resolve_templates(
         {k: v for k, v in ec.values.items() if not isinstance(v, Unresolved)}, tmpl

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import InputTooLarge, SourceError
-from .evaluator import _BINOPS, _MUTATORS, MAX_LOOP, _Budget, _check, _Evaluator
+from .evaluator import _BINOPS, _MUTATORS, MAX_LOOP, MAX_WEIGHT, _Budget, _check, _Evaluator
 from .templates import constants, resolve_templates, template_values
 
 __all__ = [
@@ -34,6 +34,8 @@ __all__ = [
 
 #: Largest easyconfig read (the largest file of the 5.4.1 collection is about 200 kB).
 MAX_TEXT = 4 * 1024 * 1024
+#: Heaviest set of parameters one file may leave (see :data:`.evaluator.MAX_WEIGHT`).
+MAX_TOTAL = 4 * MAX_WEIGHT
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,9 @@ class _Reader:
             try:
                 if op is None:
                     raise TypeError("unsupported operator")
-                self.assign(name, _check(op(current, value)))
+                result = op(current, value)
+                self.ev.charge(result)
+                self.assign(name, self.ev.check(result))
             except (_Budget, TypeError, ValueError, KeyError) as exc:
                 self.assign(name, Unresolved(_source(stmt), str(exc)))
         elif isinstance(stmt, ast.If):
@@ -166,6 +170,7 @@ class _Reader:
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             container = self.env.get(target.value.id)
             key = self.value(target.slice)
+            self.ev.mutated()
             if isinstance(container, dict) and not isinstance(key, Unresolved):
                 try:
                     container[key] = value
@@ -203,6 +208,7 @@ class _Reader:
             return
         try:
             method = getattr(target, func.attr)
+            self.ev.mutated()
             method(*args)
             _check(target)
         except (_Budget, TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
@@ -264,10 +270,26 @@ def parse_easyconfig(text: str | bytes, *, where: str, arch: str = "x86_64") -> 
         if not k.startswith(("local_", "_")) and k.isidentifier()
     }
     unresolved = {k: v for k, v in reader.unresolved.items() if k in values}
+    _bound_values(reader.ev, values, unresolved)
     for key, value in values.items():
         if key not in unresolved and _contains_unresolved(value):
             unresolved[key] = "part of the value is unresolved"
     return Easyconfig(values=values, unresolved=unresolved, ignored=tuple(reader.ignored))
+
+
+def _bound_values(ev: _Evaluator, values: dict[str, Any], unresolved: dict[str, str]) -> None:
+    """Weigh what the file leaves (a container changed in place since it was last weighed is
+    weighed again): a value over the bounds, or past :data:`MAX_TOTAL` for the whole file,
+    becomes :class:`Unresolved`, so whatever reads the values later stays bounded too."""
+    total = 0
+    for key, value in values.items():
+        try:
+            total += ev.weigh(value)
+            if total > MAX_TOTAL:
+                raise _Budget("the file's values are too large in all")
+        except _Budget as exc:
+            values[key] = Unresolved(key, str(exc))
+            unresolved[key] = str(exc)
 
 
 def _contains_unresolved(value: Any, depth: int = 0) -> bool:

@@ -4,6 +4,13 @@
 comparisons, f-strings, subscripts and slices, comprehensions, whitelisted builtins and
 ``str``/``list``/``dict`` methods. Every step and every value built is bounded; a bound hit raises
 :class:`_Budget`, which the reader turns into an ``Unresolved`` value.
+
+Three budgets bound a file by the size of what it builds, not only by time: the elements and
+characters of every new value (:data:`MAX_BUILT` per file), the *weight* of each value (what
+writing it out would cost: a container shared ``n`` times counts ``n`` times, so ``d = {'a': d,
+'b': d}`` repeated 60 times weighs 2**60 and is refused at once, :data:`MAX_WEIGHT`), and the
+nodes visited to weigh values (:data:`MAX_VISITS` per file). A value that contains itself is
+refused too.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 
 from .templates import constants
 
-__all__ = ["MAX_LOOP", "MAX_SIZE", "MAX_STEPS"]
+__all__ = ["MAX_BUILT", "MAX_LOOP", "MAX_SIZE", "MAX_STEPS", "MAX_VISITS", "MAX_WEIGHT"]
 
 #: Evaluation steps allowed for one file (the whole collection needs < 2,000 per file).
 MAX_STEPS = 200_000
@@ -23,6 +30,14 @@ MAX_STEPS = 200_000
 MAX_SIZE = 1_000_000
 #: Longest ``range()`` and ``for`` loop.
 MAX_LOOP = 10_000
+#: Heaviest value: characters plus elements reached, a shared container counted each time.
+MAX_WEIGHT = 1_000_000
+#: Elements and characters of all the values one file may build (memory and time, bounded).
+MAX_BUILT = 10_000_000
+#: Nodes one file may visit to weigh its values.
+MAX_VISITS = 10_000_000
+#: Deepest nesting of a value.
+MAX_DEPTH = 100
 #: %-format specifiers with a huge or ``*`` width/precision (``'%999999999s' % x``)
 _WIDE_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d{5,}|\.\*|\.\d{5,})")
 #: str.format fields with attribute/index access, nested fields or a huge width
@@ -173,25 +188,117 @@ _DICT_METHODS = {"get", "keys", "values", "items", "copy"}
 _MUTATORS = {"append", "extend", "insert", "update", "pop", "remove"}
 
 
+_CONTAINERS = (list, tuple, dict)
+_CONTAINER_TYPES = frozenset(_CONTAINERS)
+_SCALARS = frozenset({int, float, bool, type(None)})
+_SIZED = frozenset({str, bytes, list, tuple, dict, set, frozenset})
+#: Nodes whose value already exists (a name, an item of a value): nothing new is built.
+_EXISTING = frozenset({ast.Name, ast.Subscript})
+_MEMO_LIMIT = 100_000
+
+
 class _Evaluator:
     def __init__(self, env: dict[str, Any], arch: str) -> None:
         self.env = env
         self.arch = arch
         self.steps = 0
+        self.built = 0
+        self.visits = 0
+        #: id -> (container, weight, depth); holds the container so that its id stays its own.
+        #: Cleared whenever a statement mutates a container (its weight, or a holder's, changed).
+        self._weights: dict[int, tuple[Any, int, int]] = {}
 
     def tick(self) -> None:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise _Budget("evaluation step limit reached")
 
+    def charge(self, value: Any) -> None:
+        """Count a newly built value against the file's :data:`MAX_BUILT`."""
+        self.built += _size(value)
+        if self.built > MAX_BUILT:
+            raise _Budget("the file builds values that are too large in all")
+
+    def mutated(self) -> None:
+        """A container was changed in place: every weight known may be stale."""
+        self._weights.clear()
+
+    def weigh(self, value: Any) -> int:
+        """The weight of ``value``; :class:`_Budget` past :data:`MAX_WEIGHT` or
+        :data:`MAX_DEPTH`, for a value that contains itself, or when the file has weighed too
+        much already."""
+        return self._weigh(value, set())[0]
+
+    def _weigh(self, value: Any, active: set[int]) -> tuple[int, int]:
+        """(weight, depth) of a container, memoised."""
+        if type(value) is range:
+            return len(value) + 1, 0
+        if not isinstance(value, _CONTAINERS):
+            return (len(value) + 1 if isinstance(value, str) else 1), 0
+        key = id(value)
+        known = self._weights.get(key)
+        if known is not None and known[0] is value:
+            return known[1], known[2]
+        if key in active:
+            raise _Budget("a value contains itself")
+        self.visits += len(value) + 1
+        if self.visits > MAX_VISITS:
+            raise _Budget("the file's values are too large to weigh")
+        active.add(key)
+        total, depth = 1, 1
+        items: Iterable[Any] = (
+            [x for kv in value.items() for x in kv] if isinstance(value, dict) else value
+        )
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                total += len(item) + 1
+            elif kind is int or kind is float or kind is bool or item is None:
+                total += 1
+            else:
+                weight, inner = self._weigh(item, active)
+                total += weight
+                depth = max(depth, inner + 1)
+                if depth > MAX_DEPTH:
+                    raise _Budget("value nested too deeply")
+            if total > MAX_WEIGHT:
+                raise _Budget("value too large (shared parts counted each time they appear)")
+        active.discard(key)
+        if len(self._weights) >= _MEMO_LIMIT:
+            self._weights.clear()
+        self._weights[key] = (value, total, depth)
+        return total, depth
+
+    def check(self, value: Any) -> Any:
+        """``value``, if its size and weight are within bounds."""
+        _check(value)
+        if isinstance(value, _CONTAINERS):
+            self.weigh(value)
+        return value
+
     # expressions -------------------------------------------------------
     def evaluate(self, node: ast.expr, scope: Mapping[str, Any] | None = None) -> Any:
         self.tick()
-        method = getattr(self, "_" + type(node).__name__, None)
+        kind = type(node)
+        if kind is ast.Constant:  # text of the file itself: bounded by the file's size
+            return self._Constant(node, scope or {})  # type: ignore[arg-type]
+        method = getattr(self, "_" + kind.__name__, None)
         if method is None:
-            raise TypeError(f"unsupported expression {type(node).__name__}")
+            raise TypeError(f"unsupported expression {kind.__name__}")
         result: Any = method(node, scope or {})
-        return _check(result)
+        made = type(result)
+        if made in _SCALARS:
+            return result
+        size = len(result) if made in _SIZED else 1
+        if size > MAX_SIZE:
+            raise _Budget("value too large")
+        if kind not in _EXISTING:  # a new value: count what it built
+            self.built += size
+            if self.built > MAX_BUILT:
+                raise _Budget("the file builds values that are too large in all")
+        if made in _CONTAINER_TYPES:
+            self.weigh(result)
+        return result
 
     def _Constant(self, node: ast.Constant, scope: Mapping[str, Any]) -> Any:
         if isinstance(node.value, (str, int, float, bool, type(None))):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
+from ..._io import read_bounded
 from ...errors import SourceError
 from ...record import Evidence, Record, Unknown
 from ...tree import DirectoryTree, FileTree
@@ -24,7 +25,7 @@ from .closure import with_closures
 from .declared import facts_from_easyconfig
 from .easyconfig import parse_easyconfig
 from .install import _collect, _resolve, read_install
-from .modulefile import parse_modulefile, sniff_syntax
+from .modulefile import MAX_MODULE, parse_modulefile, skipped_unknowns, sniff_syntax
 from .record import DepFacts, InstallFacts, build_record
 
 __all__ = [
@@ -226,10 +227,7 @@ def _declared(
 
 def _from_module(path: Path, options: ExtractOptions) -> Record:
     where = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"{where}: cannot read: {exc.strerror}") from exc
+    data = read_bounded(path, limit=MAX_MODULE)
     mod = parse_modulefile(data, where=where)
     if mod.root:
         located = _installation_root(Path(mod.root)) if Path(mod.root).is_dir() else None
@@ -274,6 +272,7 @@ def _from_module(path: Path, options: ExtractOptions) -> Record:
             Unknown(
                 path=where, field="toolchain", reason="install not found; module file read alone"
             ),
+            *skipped_unknowns(mod, where),
         ),
     )
     record = build_record(

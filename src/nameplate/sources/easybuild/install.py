@@ -19,11 +19,12 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ...errors import InputTooLarge, SourceError
+from ...normalize import epoch_seconds
 from ...record import Evidence, Hash, Source, Unknown
 from ...tree import FileTree
 from .declared import _text, facts_from_easyconfig
 from .easyconfig import parse_easyconfig
-from .modulefile import ModuleFile, parse_modulefile, sniff_syntax
+from .modulefile import ModuleFile, parse_modulefile, skipped_unknowns, sniff_syntax
 from .record import DepFacts, InstallFacts
 
 __all__ = ["MAX_LOG", "MAX_MODULES", "read_install"]
@@ -231,10 +232,10 @@ def read_install(
             evidence.append(
                 Evidence(kind="easybuild-log", path=str(log_path), digest=_sha256(log_bytes))
             )
-        except InputTooLarge:
-            unknowns.append(
-                Unknown(path=str(log_path), field="log", reason="build log over the size limit")
-            )
+        except SourceError as exc:  # over the size limit, or no regular file (a FIFO)
+            too_large = isinstance(exc, InputTooLarge)
+            reason = "build log over the size limit" if too_large else str(exc)
+            unknowns.append(Unknown(path=str(log_path), field="log", reason=reason))
     else:
         unknowns.append(
             Unknown(path=str(eb_dir), field="log", reason="no build log in the install")
@@ -272,6 +273,7 @@ def read_install(
             )
         if hit is not None:
             mod_name, mod, mod_path = hit
+            unknowns.extend(skipped_unknowns(mod, str(mod_path)))
             read_from.append(str(mod_path))
             evidence.append(Evidence(kind="module-file", path=str(mod_path)))
             original = original or mod.root
@@ -314,6 +316,16 @@ def read_install(
                 reason="no ebfiles_repo buildstats for this install",
             )
         )
+    built_at = epoch_seconds(buildstats.get("timestamp"))
+    if built_at is None and "timestamp" in buildstats:
+        unknowns.append(
+            Unknown(
+                path=str(installdir),
+                field="components.installed_at",
+                reason=f"buildstats timestamp {repr(buildstats['timestamp'])[:40]} "
+                "is not a time stamp from 1970 to 9999",
+            )
+        )
     explicit = None
     cmd = buildstats.get("command_line")
     if isinstance(cmd, list):
@@ -335,9 +347,7 @@ def read_install(
         optarch=optarch,
         flags=dict(log.flags or {}),
         build_host=host,
-        built_at=float(buildstats["timestamp"])
-        if isinstance(buildstats.get("timestamp"), (int, float))
-        else None,
+        built_at=built_at,
         explicit=explicit,
         read_from=tuple(read_from),
         evidence=tuple(evidence),

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ...errors import InputTooLarge, SourceError
+from ...record import Unknown
 
-__all__ = ["ModuleFile", "parse_modulefile", "sniff_syntax"]
+__all__ = ["ModuleFile", "parse_modulefile", "skipped_unknowns", "sniff_syntax"]
 
 #: Largest module file read (EasyBuild's are a few kB).
 MAX_MODULE = 1024 * 1024
@@ -32,11 +33,20 @@ _TCL_CMD = re.compile(
     r"module\s+use|extensions|set\s+root)\s+(.*)$"
 )
 _FOOTER = re.compile(r"Built with EasyBuild version (\S+)")
+#: A module name as Lmod and Environment Modules take it: ``name/version`` (or deeper), each
+#: part non-empty, no ``.``/``..`` part, no whitespace or control characters.
+_MODULE_PART = re.compile(r"^[^\s/\x00-\x1f\x7f]+$")
+
+
+def _module_name(text: str) -> bool:
+    parts = text.split("/")
+    return all(_MODULE_PART.match(p) and p not in (".", "..") for p in parts)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ModuleFile:
-    """The facts of a module file. ``depends_on`` are module names in file order."""
+    """The facts of a module file. ``depends_on`` are module names in file order; ``skipped``
+    the arguments of ``depends_on``/``load`` that are no module name (``""``, ``"/"``)."""
 
     syntax: Literal["Lua", "Tcl"]
     root: str | None = None
@@ -47,6 +57,7 @@ class ModuleFile:
     extensions: tuple[str, ...] = ()
     module_use: tuple[str, ...] = ()
     easybuild_version: str | None = None
+    skipped: tuple[str, ...] = ()
 
     @property
     def ebroot_name(self) -> str | None:
@@ -128,6 +139,7 @@ def parse_modulefile(text: str | bytes, *, where: str) -> ModuleFile:
         raise SourceError(f"{where}: not an EasyBuild module file (no EBROOT/Built with EasyBuild)")
     root: str | None = None
     deps: list[str] = []
+    skipped: list[str] = []
     env: dict[str, str] = {}
     whatis: dict[str, str] = {}
     extensions: list[str] = []
@@ -147,7 +159,7 @@ def parse_modulefile(text: str | bytes, *, where: str) -> ModuleFile:
             if first is None:
                 continue
             if cmd in ("depends_on", "load", "always_load", "prereq"):
-                deps.append(first)
+                (deps if _module_name(first) else skipped).append(first)
             elif cmd == "setenv" and second is not None:
                 env[first] = second
             elif cmd == "setenv" and first.startswith("EB"):
@@ -168,7 +180,8 @@ def parse_modulefile(text: str | bytes, *, where: str) -> ModuleFile:
             if cmd == "set root":
                 root = words[0]
             elif cmd in ("depends-on", "module load", "prereq"):
-                deps.extend(words)
+                for word in words:
+                    (deps if _module_name(word) else skipped).append(word)
             elif cmd == "setenv" and len(words) >= 2:
                 env[words[0]] = words[1]
             elif cmd == "module-whatis":
@@ -188,4 +201,17 @@ def parse_modulefile(text: str | bytes, *, where: str) -> ModuleFile:
         extensions=tuple(extensions),
         module_use=tuple(module_use),
         easybuild_version=footer.group(1) if footer else None,
+        skipped=tuple(skipped),
     )
+
+
+def skipped_unknowns(mod: ModuleFile, where: str) -> list[Unknown]:
+    """An unknown per ``depends_on`` argument of ``mod`` that names no module."""
+    return [
+        Unknown(
+            path=where,
+            field="dependencies",
+            reason=f"depends_on({repr(arg)[:60]}): not a module name; skipped",
+        )
+        for arg in mod.skipped
+    ]

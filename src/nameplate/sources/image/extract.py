@@ -55,6 +55,7 @@ from .stores import (
     ImageManifest,
     OciLayoutStore,
     _check_digest,
+    _check_length,
     _check_size,
     _config_platform,
     _index_entries,
@@ -155,10 +156,12 @@ def resolve_image(
         doc = _json(data, f"{store.name}@{digest}")
         if media_type not in INDEX_TYPES and "manifests" not in doc:
             break
-        chosen = _select(doc, wanted, f"{store.name}@{digest}")
+        where = f"{store.name}@{digest}"
+        chosen = _select(doc, wanted, where)
         index_platform = _platform_of(chosen) or index_platform
         annotations.update(_str_map(chosen.get("annotations")))
         data, media_type, digest = store.manifest(_check_digest(chosen.get("digest", ""), ref))
+        _check_length(chosen, len(data), f"{where}: manifests[{digest}]")
     else:
         raise SourceError(f"{ref}: image indexes nest too deeply")
     doc = _json(data, f"{store.name}@{digest}")
@@ -173,18 +176,23 @@ def resolve_image(
     if config_digest.startswith("sha256:") and _sha256(config_bytes) != config_digest:
         raise SourceError(f"{ref}: config blob {config_digest} does not match its digest")
     config = _json(config_bytes, f"{ref}: config {config_digest}")
+    _check_length(config_desc, len(config_bytes), f"{ref}@{digest}: config")
     layers = []
     for i, layer in enumerate(doc.get("layers") or []):
         if not isinstance(layer, dict):
             raise SourceError(f"{ref}@{digest}: layers[{i}] is not a descriptor")
-        ld = _check_digest(layer.get("digest", ""), f"{ref}@{digest}: layers[{i}]")
+        at = f"{ref}@{digest}: layers[{i}]"
+        ld = _check_digest(layer.get("digest", ""), at)
         media_type = str(layer.get("mediaType", ""))
+        size = _check_size(layer, at)
+        if size == 0 and "size" in layer:  # an empty tar is 1024 bytes, an empty gzip 20
+            raise SourceError(f"{at}.size: 0 bytes: no layer is empty")
         layers.append(
             LayerRef(
                 digest=ld,
                 media_type=media_type,
                 open=_blob_opener(store, ld),
-                size=_check_size(layer, f"{ref}@{digest}: layers[{i}]"),
+                size=size,
                 random=_random_opener(store, ld, media_type),
             )
         )

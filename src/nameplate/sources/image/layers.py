@@ -223,7 +223,7 @@ class LayerTree:
                 else:
                     stream.skip(m.size + (-m.size % _BLOCK))
                     self._put(path, _Entry("o", index, mode=m.mode), where)
-            stream.raw.verify(layer.digest, where)
+            stream.raw.verify(layer.digest, where, layer.size)
         self.decompressed = counted[0]
 
     def _file(

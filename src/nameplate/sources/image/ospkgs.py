@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from packageurl import PackageURL
 
 from ...errors import SourceError
-from ...normalize import deb_purl
+from ...normalize import deb_purl, purl_name
 from ...record import Component, OperatingSystem, Unknown
 from ...tree import FileTree
 from .licenses import copyright_licenses, spdx_expression
@@ -147,7 +147,7 @@ def parse_dpkg_status(
     for p in _paragraphs(_text(data)):
         name, version = p.get("Package", ""), p.get("Version", "")
         status = p.get("Status", "install ok installed").split()
-        if not name or not version or status[-1:] != ["installed"]:
+        if not purl_name(name) or not version or status[-1:] != ["installed"]:
             continue
         arch = p.get("Architecture") or None
         props = {"deb.source": p["Source"]} if p.get("Source") else {}
@@ -179,7 +179,7 @@ def parse_apk_installed(data: bytes, *, distro: str = "alpine") -> list[Componen
             if len(line) > 2 and line[1] == ":" and line[0] not in fields:
                 fields[line[0]] = line[2:]
         name, version = fields.get("P", ""), fields.get("V", "")
-        if not name or not version:
+        if not purl_name(name) or not version:
             continue
         arch = fields.get("A") or None
         out.append(

@@ -356,13 +356,12 @@ def _built_at(config: dict[str, Any]) -> str | None:
     created = config.get("created")
     if not isinstance(created, str):
         return None
-    try:
-        moment = _dt.datetime.fromisoformat(created.replace("Z", "+00:00")[:32])
-    except ValueError:
-        return None
     from ...normalize import iso_time
 
-    return iso_time(moment)
+    try:
+        return iso_time(_dt.datetime.fromisoformat(created.replace("Z", "+00:00")[:32]))
+    except ValueError:  # not a time, or outside years 1 to 9999 in UTC
+        return None
 
 
 _HPC3_MODE = "org.supercontainers.mpi.portability.mode"

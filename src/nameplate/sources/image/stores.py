@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
 from ...errors import SourceError, UnsafeInput
+from ...tree import open_regular
 from .layers import LayerRef
 
 if TYPE_CHECKING:
@@ -122,21 +123,36 @@ def _check_size(desc: dict[str, Any], where: str) -> int:
     return size
 
 
-def _pick_entry(index: Any, reference: str | None, where: str) -> str | None:
-    """The digest an ``index.json`` entry names for ``reference`` (a ref.name), or None."""
+def _check_length(desc: dict[str, Any], actual: int, where: str) -> None:
+    """Refuse content whose length is not its descriptor's ``size``: the size is part of the
+    descriptor, so a matching digest is not enough."""
+    if "size" in desc and _check_size(desc, where) != actual:
+        raise SourceError(
+            f"{where}.size: the descriptor's size is {desc['size']} bytes, the content has {actual}"
+        )
+
+
+def _pick(index: Any, reference: str | None, where: str) -> tuple[str, dict[str, Any]] | None:
+    """(digest, entry) of the ``index.json`` entry for ``reference`` (a ref.name), or None."""
     entries = _index_entries(index, where)
     if reference is None:
         named = [d for d in entries if (d.get("annotations") or {}).get(_REF_NAME)]
         pool = named or entries
         if len(pool) == 1:
             at = f"{where}: manifests[{entries.index(pool[0])}]"
-            return _check_digest(pool[0].get("digest"), at)
+            return _check_digest(pool[0].get("digest"), at), pool[0]
         return None
     for i, d in enumerate(entries):
         name = (d.get("annotations") or {}).get(_REF_NAME)
         if name == reference or (isinstance(name, str) and name.endswith(f":{reference}")):
-            return _check_digest(d.get("digest"), f"{where}: manifests[{i}]")
+            return _check_digest(d.get("digest"), f"{where}: manifests[{i}]"), d
     raise SourceError(f"{where}: no image named {reference!r} in index.json")
+
+
+def _pick_entry(index: Any, reference: str | None, where: str) -> str | None:
+    """The digest an ``index.json`` entry names for ``reference`` (a ref.name), or None."""
+    picked = _pick(index, reference, where)
+    return None if picked is None else picked[0]
 
 
 _REF_NAME = "org.opencontainers.image.ref.name"
@@ -158,26 +174,28 @@ class OciLayoutStore:
         path = (self.root / rel).resolve()
         if self.root not in path.parents:
             raise UnsafeInput(f"{self.root}: {rel} leads out of the layout")
-        try:
-            with open(path, "rb") as f:
-                data = f.read(_DOC_LIMIT + 1)
-        except OSError as exc:
-            raise SourceError(f"{self.root}/{rel}: cannot read: {exc.strerror}") from exc
-        return data
+        with open_regular(path, where=f"{self.root}/{rel}") as f:
+            try:
+                return f.read(_DOC_LIMIT + 1)
+            except OSError as exc:
+                raise SourceError(f"{self.root}/{rel}: cannot read: {exc.strerror}") from exc
 
     def manifest(self, reference: str | None) -> tuple[bytes, str, str]:
+        entry: dict[str, Any] | None = None
         if reference is None or not _DIGEST.match(reference):
             index_bytes = self._read("index.json")
             index = _json(index_bytes, f"{self.root}/index.json")
-            picked = _pick_entry(index, reference, f"{self.root}/index.json")
+            picked = _pick(index, reference, f"{self.root}/index.json")
             if picked is None:
                 return index_bytes, _media_type(index, self.name), _sha256(index_bytes)
-            reference = picked
+            reference, entry = picked
         digest = _check_digest(reference, self.name)
         alg, _, hexpart = digest.partition(":")
         data = self._read(f"blobs/{alg}/{hexpart}")
         if alg == "sha256" and _sha256(data) != digest:
             raise SourceError(f"{self.name}: blob {digest} does not match its digest")
+        if entry is not None:
+            _check_length(entry, len(data), f"{self.root}/index.json: {digest}")
         return data, _media_type(_json(data, f"{self.name}@{digest}"), digest), digest
 
     def random_blob(self, digest: str, size: int | None) -> ReadAt:
@@ -198,10 +216,7 @@ class OciLayoutStore:
         path = (self.root / "blobs" / alg / hexpart).resolve()
         if self.root not in path.parents:
             raise UnsafeInput(f"{self.root}: blob {digest} leads out of the layout")
-        try:
-            return open(path, "rb")
-        except OSError as exc:
-            raise SourceError(f"{self.name}: blob {digest}: {exc.strerror}") from exc
+        return open_regular(path, where=f"{self.name}: blob {digest}")
 
 
 _TarMode = Literal["r:", "r:gz", "r:bz2", "r:xz"]
@@ -215,11 +230,11 @@ _TAR_MAGIC: tuple[tuple[bytes, _TarMode], ...] = (
 def _tar_mode(path: Path) -> _TarMode:
     """The tarfile mode for ``path`` from its first bytes. ``r:*`` would try every decompressor
     in turn over the whole file: minutes on a large file that is not an archive at all."""
-    try:
-        with open(path, "rb") as f:
+    with open_regular(path) as f:
+        try:
             head = f.read(6)
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
     return next((mode for magic, mode in _TAR_MAGIC if head.startswith(magic)), "r:")
 
 
@@ -258,7 +273,7 @@ class ArchiveStore:
                 tf.close()
                 raise SourceError(f"{self.path}: {name!r} is not a regular file")
             return cast(BinaryIO, _Slice(f, 0, size, also_close=tf))
-        return cast(BinaryIO, _Slice(open(self.path, "rb"), offset, size))
+        return cast(BinaryIO, _Slice(open_regular(self.path), offset, size))
 
     def _opener(self, name: str) -> Callable[[], BinaryIO]:
         return lambda: self._open(name)
@@ -268,15 +283,20 @@ class ArchiveStore:
             return f.read(_DOC_LIMIT + 1)
 
     def manifest(self, reference: str | None) -> tuple[bytes, str, str]:
+        entry: dict[str, Any] | None = None
         if reference is None or not _DIGEST.match(reference):
             index_bytes = self._read("index.json")
             index = _json(index_bytes, f"{self.path}:index.json")
-            picked = _pick_entry(index, reference, f"{self.path}:index.json")
+            picked = _pick(index, reference, f"{self.path}:index.json")
             if picked is None:
                 return index_bytes, _media_type(index, self.name), _sha256(index_bytes)
-            reference = picked
+            reference, entry = picked
         digest = _check_digest(reference, self.name)
         data = self._read("blobs/" + digest.replace(":", "/"))
+        if digest.startswith("sha256:") and _sha256(data) != digest:
+            raise SourceError(f"{self.name}: blob {digest} does not match its digest")
+        if entry is not None:
+            _check_length(entry, len(data), f"{self.path}:index.json: {digest}")
         return data, _media_type(_json(data, f"{self.path}@{digest}"), digest), digest
 
     def open_blob(self, digest: str) -> BinaryIO:

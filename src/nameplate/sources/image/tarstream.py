@@ -74,9 +74,10 @@ class _Raw:
             return data
         return self._take(self.raw.read(n if n > 0 else _READ))
 
-    def verify(self, digest: str, where: str) -> None:
-        """Read what is left and check the bytes against a content address (``sha256:<hex>``);
-        other names (a docker-archive path) are not digests and are not checked."""
+    def verify(self, digest: str, where: str, size: int = 0) -> None:
+        """Read what is left and check the bytes against a content address (``sha256:<hex>``)
+        and the descriptor's ``size`` (0: none declared); other names (a docker-archive path)
+        are not digests and are not checked."""
         if not _SHA256.match(digest):
             return
         while self._take(self.raw.read(_READ)):
@@ -84,6 +85,10 @@ class _Raw:
         actual = "sha256:" + self.sha256.hexdigest()
         if actual != digest:
             raise SourceError(f"{where}: content does not match its digest (got {actual[:19]}…)")
+        if size and self.count != size:
+            raise SourceError(
+                f"{where}: the descriptor's size is {size} bytes, the content has {self.count}"
+            )
 
 
 class _Stream:

@@ -19,11 +19,11 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ... import normalize
 from ...errors import SourceError
 from ...record import FileDigest, Record, Unknown
 from ...tree import DirectoryTree
 from .._common import ExtractOptions
+from .db import installed_at
 from .files import load_json
 from .graph import Extras, Graph
 from .installs import read_installs
@@ -84,11 +84,11 @@ def _extras(graph: Graph, store: Any, spec: Any, options: ExtractOptions) -> Non
             files = manifest_files(tree, PurePosixPath("."), rec.path, graph)
     elif h in graph.extras:
         return
-    when = rec.installation_time
+    when = installed_at(rec.installation_time or None, "installation_time", f"spack:{h}", graph)
     graph.extras[spec.dag_hash()] = Extras(
         prefix=prefix,
         explicit=bool(rec.explicit),
-        installed_at=normalize.iso_time(float(when)) if when else None,
+        installed_at=when,
         status="installed" if rec.installed else "declared",
         files=files,
     )

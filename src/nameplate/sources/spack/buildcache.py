@@ -23,14 +23,12 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-import yaml
-
 from ..._gpg import verify_clearsigned
 from ...errors import SignatureError, SourceError, UnsupportedFormat
 from ...record import Evidence, Unknown
 from ...tree import DirectoryTree, FileTree, read_gzip_bounded
 from .._common import ExtractOptions
-from .files import load_json
+from .files import load_json, parse_yaml
 from .graph import Extras, Graph, component_id
 from .lockfile import read_lockfile
 from .specfile import Node, node_from_dict, parse_specfile, strip_clearsign
@@ -119,11 +117,11 @@ def _signed_payload(raw: bytes, *, where: str, graph: Graph, options: ExtractOpt
 
 
 def _parse_spec_bytes(payload: bytes, *, where: str, yaml_text: bool) -> Any:
+    if yaml_text:
+        return parse_yaml(payload, where=where)
     try:
-        if yaml_text:
-            return yaml.load(payload, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
         return json.loads(payload)
-    except (ValueError, yaml.YAMLError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise SourceError(f"{where}: not a readable spec file: {exc}") from exc
 
 

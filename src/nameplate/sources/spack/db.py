@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from ... import normalize
 from ...errors import SourceError, UnsupportedFormat
-from ...record import FileDigest
+from ...record import FileDigest, Unknown
 from ...tree import FileTree
 from .._common import ExtractOptions
 from .closure import ClosureScanner
@@ -16,7 +16,7 @@ from .graph import Extras, Graph
 from .prefix import manifest_files, scan_elf
 from .specfile import node_from_dict
 
-__all__ = ["find_store", "read_db", "scan_environment", "store_scanner"]
+__all__ = ["find_store", "installed_at", "read_db", "scan_environment", "store_scanner"]
 
 _DB_VERSIONS = {"0.9.3": 1, "5": 1, "6": 3, "7": 4, "8": 5}
 _MAX_PREFIX_DEPTH = 6
@@ -40,6 +40,24 @@ def _find_prefixes(
                 keep.append(d)
         dirs[:] = keep
     return out
+
+
+def installed_at(value: object, at: str, where: str, graph: Graph) -> str | None:
+    """The RFC 3339 time of an ``installation_time``; None when absent, and when it is not a
+    time stamp (``1e300``, ``NaN``, ``-1e18``), which is then an unknown naming the field."""
+    if value is None:
+        return None
+    seconds = normalize.epoch_seconds(value)
+    if seconds is None:
+        graph.unknowns.append(
+            Unknown(
+                path=where,
+                field="components.installed_at",
+                reason=f"{at}: {repr(value)[:40]} is not a time stamp from 1970 to 9999",
+            )
+        )
+        return None
+    return normalize.iso_time(seconds)
 
 
 def _scanner(
@@ -152,7 +170,7 @@ def read_db(
                 f"{where}: {at}.path: prefix {rec.get('path')!r} is listed as installed "
                 "but missing on disk"
             )
-        when = rec.get("installation_time")
+        when = installed_at(rec.get("installation_time"), f"{at}.installation_time", where, graph)
         files: tuple[FileDigest, ...] = ()
         if prefix_dir is not None and installed:
             recorded = rec.get("path") if isinstance(rec.get("path"), str) else None
@@ -170,7 +188,7 @@ def read_db(
         graph.extras[node.hash] = Extras(
             prefix=tree.describe(prefix_dir) if prefix_dir is not None else None,
             explicit=bool(rec.get("explicit", False)),
-            installed_at=normalize.iso_time(float(when)) if isinstance(when, int | float) else None,
+            installed_at=when,
             status="installed" if installed else "declared",
             files=files,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
-from ...errors import SourceError
+from ...errors import SourceError, UnsafeInput
 from ...record import FileDigest, Hash, Unknown
 from ...tree import FileTree
 from .._common import ExtractOptions
@@ -25,13 +25,13 @@ def manifest_files(
     path = prefix / ".spack" / "install_manifest.json"
     try:
         data = load_json(tree, path)
-    except SourceError:
+    except SourceError as exc:
         if tree.is_file(path):
             raise
+        # absent, or unsafe (a FIFO is never opened, a link out is never followed): unknown
+        reason = str(exc) if isinstance(exc, UnsafeInput) else "no install manifest"
         graph.unknowns.append(
-            Unknown(
-                path=tree.describe(path), field="components.files", reason="no install manifest"
-            )
+            Unknown(path=tree.describe(path), field="components.files", reason=reason)
         )
         return ()
     if not isinstance(data, Mapping):

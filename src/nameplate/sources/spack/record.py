@@ -433,8 +433,22 @@ def unknown_owners(graph: Graph) -> dict[Unknown, str | None]:
         path = PurePosixPath(u.path)
         owners[u] = next(
             (by_prefix[str(p)] for p in (path, *path.parents) if str(p) in by_prefix), None
-        )
+        ) or _hashed_owner(graph, path)
     return owners
+
+
+_HASHED = re.compile(r"^.+-([a-z2-7]{32})$")
+
+
+def _hashed_owner(graph: Graph, path: PurePosixPath) -> str | None:
+    """The install whose recorded prefix (``.../<name>-<version>-<hash>``, Spack's default
+    projection) holds ``path``: a closure's unknowns name files by their recorded paths, not by
+    where the store is read."""
+    for part in reversed(path.parts[:-1]):
+        m = _HASHED.match(part)
+        if m and m.group(1) in graph.nodes:
+            return m.group(1)
+    return None
 
 
 def build_record(
