@@ -1,17 +1,30 @@
-"""Export a 2,000-component record into every format; compare with a naive
-cyclonedx-python-lib build of the same BOM, measured in the same run.
+"""Export a large record into every format, each ``nameplate export`` a fresh process: its
+peak RSS and wall time against the floor of loading the same record file alone (measured in
+the same run), and the in-process encoding time of each format; then the naive
+cyclonedx-python-lib baseline of the first round on a small record.
 
-Run: ``.venv/bin/python benchmarks/export.py [--components N]``. Prints seconds per step and the
-ratio to the baseline (naive library: build components + register_dependency + JSON output).
+Run::
+
+    .venv/bin/python benchmarks/export.py [--components 100000] [--small 2000] [--skip-naive]
+
+The goals (issue 15): peak RSS at most 300 MB in every format, CycloneDX JSON encoded in at
+most 5 s, at 100,000 components. ``--small`` sets the size of the record the naive
+cyclonedx-python-lib baseline (quadratic in the components) and the SPARQL loads run on.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import random
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nameplate import formats
@@ -40,8 +53,8 @@ def make_record(n: int, seed: int = 7) -> Record:
         components.append(comp)
     edges = []
     for i, cid in enumerate(ids[:-1]):
-        for dep in rng.sample(ids[i + 1 :], min(3, n - i - 1)):
-            edges.append({"dependent": cid, "dependency": dep, "types": ["build", "link"]})
+        for dep in rng.sample(range(i + 1, n), min(3, n - i - 1)):
+            edges.append({"dependent": cid, "dependency": ids[dep], "types": ["build", "link"]})
     return Record.from_dict(
         {
             "schema_version": "1.0.0",
@@ -127,23 +140,83 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--components", type=int, default=2000)
-    parser.add_argument("--skip-naive", action="store_true")
-    args = parser.parse_args()
-    record = make_record(args.components)
+_PEAK = """
+import atexit, os, sys
+def _peak():
+    with open("/proc/self/status") as status, open(os.environ["PEAK_FILE"], "w") as out:
+        out.write(next(line for line in status if line.startswith("VmHWM")).split()[1])
+atexit.register(_peak)
+"""
+"""Run first in the measured process: it writes the process's own peak RSS (``VmHWM``) when
+it exits. ``ru_maxrss`` from ``wait4`` is no good here: Linux carries the parent's peak over
+``fork`` and ``exec``, so every child would report at least the benchmark's own size."""
+
+
+def child(code: str, peak_file: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a fresh Python process running ``code``."""
+    env = {**os.environ, "PEAK_FILE": str(peak_file)}
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK + code], env=env, capture_output=True, check=False
+    )
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{code}: exit {proc.returncode}: {proc.stderr.decode()}")
+    return took, int(peak_file.read_text()) / 1024
+
+
+class _Null(io.RawIOBase):
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
+def processes(path: Path, out: Path) -> None:
+    peak = out / "peak"
+    floor_s, floor_mb = child(
+        f"from nameplate.cli._output import load_record; load_record({str(path)!r})", peak
+    )
+    print(f"{'floor: load the record file alone':44s} {floor_s:7.1f} s {floor_mb:7.0f} MB")
+    for fmt in formats.FORMATS:
+        target = out / f"out{formats.EXTENSIONS[fmt]}"
+        argv = ["nameplate", "export", str(path), "-f", fmt, "-o", str(target)]
+        seconds, mb = child(
+            f"import sys; sys.argv = {argv!r}; from nameplate.cli import main; main()", peak
+        )
+        size = target.stat().st_size / 1e6
+        goal = "ok" if mb <= 300 else "OVER 300 MB"
+        print(
+            f"{'nameplate export -f ' + fmt:44s} {seconds:7.1f} s {mb:7.0f} MB"
+            f"  {mb / floor_mb:5.2f}x the floor's RSS  ({size:,.0f} MB written)  {goal}"
+        )
+
+
+def in_process(path: Path) -> None:
+    from nameplate.cli._output import load_record
+
+    start = time.perf_counter()
+    record = load_record(path)
+    load = time.perf_counter() - start
+    print(f"{'in process: load_record':44s} {load:7.2f} s")
+    for fmt in formats.FORMATS:
+        seconds = timed(lambda fmt=fmt: formats.write(record, fmt, _Null()))
+        note = ""
+        if fmt == "cyclonedx-json":
+            note = "  goal <= 5 s: " + ("ok" if seconds <= 5 else "MISSED")
+        print(
+            f"{'in process: write ' + fmt:44s} {seconds:7.2f} s  {seconds / load:5.2f}x the load{note}"
+        )
+
+
+def naive(n: int) -> None:
+    record = make_record(n)
     print(f"record: {len(record.components)} components, {len(record.dependencies)} edges")
     formats.encode(make_record(10), "cyclonedx-json")  # warm imports
     formats.encode(make_record(10), "turtle")
-    baseline = None
-    if not args.skip_naive:
-        baseline = timed(lambda: naive_cyclonedx(record))
-        print(f"{'baseline: naive cyclonedx-python-lib JSON 1.6':48s} {baseline:7.3f} s   1.00x")
+    baseline = timed(lambda: naive_cyclonedx(record))
+    print(f"{'baseline: naive cyclonedx-python-lib JSON 1.6':48s} {baseline:7.3f} s   1.00x")
     for fmt in formats.FORMATS:
         seconds = timed(lambda fmt=fmt: formats.encode(record, fmt), repeat=2)
-        ratio = f"{seconds / baseline:5.2f}x" if baseline else ""
-        print(f"{'nameplate ' + fmt:48s} {seconds:7.3f} s  {ratio}")
+        print(f"{'nameplate ' + fmt:48s} {seconds:7.3f} s  {seconds / baseline:5.2f}x")
     from nameplate.formats import jsonld
 
     query = """SELECT ?name (COUNT(?d) AS ?n) WHERE {
@@ -175,9 +248,31 @@ def main() -> None:
     )
     doc = json.loads(formats.encode(record, "cyclonedx-json"))
     seconds = timed(lambda: validator.is_valid(doc), repeat=3)
-    ratio = f"{seconds / baseline:5.2f}x" if baseline else ""
     label = "validate CycloneDX 1.6 (jsonschema-rs)"
-    print(f"{label:48s} {seconds:7.3f} s  {ratio}  valid={validator.is_valid(doc)}")
+    print(
+        f"{label:48s} {seconds:7.3f} s  {seconds / baseline:5.2f}x  valid={validator.is_valid(doc)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--components", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--skip-naive", action="store_true")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "record.json"
+        start = time.perf_counter()
+        path.write_text(make_record(args.components).to_json())
+        print(
+            f"record: {args.components:,} components, {path.stat().st_size / 1e6:,.0f} MB"
+            f" (made in {time.perf_counter() - start:.0f} s)"
+        )
+        processes(path, Path(tmp))
+        in_process(path)
+    if not args.skip_naive:
+        naive(args.small)
 
 
 if __name__ == "__main__":

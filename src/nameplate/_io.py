@@ -10,15 +10,16 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 from .errors import NameplateError, SourceError
 from .tree import DEFAULT_LIMIT
 
 __all__ = [
     "atomic_write",
+    "atomic_writer",
     "json_loads",
     "json_text",
     "load_json_file",
@@ -40,6 +41,15 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     not a regular file (``/dev/null``, a FIFO, a terminal) is written to directly: it cannot be
     replaced, and must not be. A new file gets ``0666 & ~umask``; an existing one keeps its mode.
     """
+    with atomic_writer(path) as out:
+        out.write(data)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary stream whose bytes replace ``path`` when the block ends without an error,
+    as :func:`atomic_write` does (on an error nothing is left behind); for writers that make
+    their output a piece at a time."""
     target = Path(os.path.realpath(path))
     try:
         st = target.stat()
@@ -51,8 +61,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
         if stat.S_ISDIR(st.st_mode):
             raise NameplateError(f"{path}: is a directory")
         try:
-            with open(target, "wb") as f:
-                f.write(data)
+            with open(target, "wb") as direct:
+                yield direct
         except OSError as exc:
             raise NameplateError(f"{path}: cannot write: {exc.strerror}") from exc
         return
@@ -65,7 +75,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     try:
         os.fchmod(fd, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

@@ -9,6 +9,7 @@ from nameplate.record import (
     Compiler,
     Component,
     Dependency,
+    Hash,
     Hpc,
     Mpi,
     Provenance,
@@ -43,6 +44,14 @@ GCC = ["11.4.0", "12.3.0", "13.2.0", "14.1.0"]
 _TARGET_CACHE = {t: normalize.cpu_target(t) for t in TARGETS}
 
 
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def _dag_hash(rng: random.Random) -> tuple[Hash, ...]:
+    """A Spack DAG hash (32 base32 characters), as Spack records carry on every component."""
+    return (Hash(algorithm="spack-dag", value="".join(rng.choices(_BASE32, k=32))),)
+
+
 def record(i: int, *, seed: int = 0) -> Record:
     rng = random.Random(seed * 1_000_003 + i)
     root = rng.choice(ROOTS)
@@ -58,18 +67,25 @@ def record(i: int, *, seed: int = 0) -> Record:
             name=root,
             version=version,
             target=target,
+            hashes=_dag_hash(rng),
             options={
                 "mpi": use_mpi,
                 "shared": rng.random() < 0.7,
                 "build_type": rng.choice(["Release", "RelWithDebInfo"]),
             },
         ),
-        Component(id=f"c{i}-zlib", name="zlib-ng", version="2.2.1", target=target),
-        Component(id=f"c{i}-cmake", name="cmake", version="3.30.2", target=target),
+        Component(
+            id=f"c{i}-zlib", name="zlib-ng", version="2.2.1", target=target, hashes=_dag_hash(rng)
+        ),
+        Component(
+            id=f"c{i}-cmake", name="cmake", version="3.30.2", target=target, hashes=_dag_hash(rng)
+        ),
         Component(id=f"c{i}-gcc", name="gcc", version=gcc, kind="compiler"),
     ]
     deps = [
-        Dependency(dependent=f"c{i}-root", dependency=f"c{i}-zlib", types=("link",)),
+        Dependency(
+            dependent=f"c{i}-root", dependency=f"c{i}-zlib", types=("link",), virtuals=("zlib-api",)
+        ),
         Dependency(dependent=f"c{i}-root", dependency=f"c{i}-cmake", types=("build",)),
     ]
     mpi = None
@@ -80,6 +96,7 @@ def record(i: int, *, seed: int = 0) -> Record:
                 name=mpi_name,
                 version=mpi_version,
                 target=target,
+                hashes=_dag_hash(rng),
                 options={"cuda": rng.random() < 0.2},
             )
         )

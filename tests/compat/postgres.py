@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -32,70 +33,64 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """Start initdb + pg_ctl on a free loopback port (as ``postgres`` when run as root)."""
+@contextlib.contextmanager
+def cluster(*options: str) -> Iterator[str]:
+    """A throw-away cluster on a free loopback port, its URL; removed on exit. ``options`` are
+    extra ``-c name=value`` server settings."""
     bindir = pg_bindir()
-    need(bindir is not None, "PostgreSQL server binaries (Debian package postgresql) not installed")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        need(False, "psycopg (the postgres extra) is not installed")
-    assert bindir is not None
+    if bindir is None:
+        raise RuntimeError("no PostgreSQL server binaries (Debian package postgresql)")
     kwargs: dict[str, Any] = {}
     root = tempfile.mkdtemp(prefix="nameplate-pg-")
     if os.geteuid() == 0:
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            need(False, "running as root and there is no postgres user")
-            raise
+        user = pwd.getpwnam("postgres")
         os.chown(root, user.pw_uid, user.pw_gid)
         kwargs["user"] = user.pw_uid
         kwargs["group"] = user.pw_gid
     data = Path(root) / "data"
     port = _free_port()
     env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8", "HOME": root}
-    subprocess.run(
-        [
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "nameplate",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-        timeout=120,
-        **kwargs,
-    )
-    opts = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=50"
-    subprocess.run(
-        [
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-l",
-            str(Path(root) / "log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-        timeout=90,
-        **kwargs,
-    )
     try:
+        subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "nameplate",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=120,
+            **kwargs,
+        )
+        extra = "".join(f" -c {o}" for o in options)
+        opts = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=50{extra}"
+        subprocess.run(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-l",
+                str(Path(root) / "log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=90,
+            **kwargs,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -104,15 +99,36 @@ def postgres_url() -> Iterator[str]:
             time.sleep(0.1)
         yield f"postgresql://nameplate@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            check=False,
-            capture_output=True,
-            env=env,
-            timeout=60,
-            **kwargs,
-        )
+        if data.exists():
+            subprocess.run(
+                [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                check=False,
+                capture_output=True,
+                env=env,
+                timeout=60,
+                **kwargs,
+            )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """Start initdb + pg_ctl on a free loopback port (as ``postgres`` when run as root)."""
+    need(
+        pg_bindir() is not None,
+        "PostgreSQL server binaries (Debian package postgresql) not installed",
+    )
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        need(False, "psycopg (the postgres extra) is not installed")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            need(False, "running as root and there is no postgres user")
+    with cluster() as url:
+        yield url
 
 
 def fresh_schema(url: str) -> None:
@@ -120,5 +136,15 @@ def fresh_schema(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        for table in ("options", "compilers", "components", "records"):
+        for table in (
+            "options",
+            "compilers",
+            "components",
+            "records",
+            "documents",
+            "nodes",
+            "provides",
+            "terms",
+            "catalog_meta",
+        ):
             conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")

@@ -101,6 +101,25 @@ def test_index_and_query(tmp_path: Path) -> None:
     assert code == 3 and "query ends with" in stderr
 
 
+def test_query_names_the_source_and_speaks_spack(tmp_path: Path) -> None:
+    """Each result names the file (or reference) its record came from; a bare name is a root,
+    --any-node any component; a virtual matches its providers; /HASH a DAG hash prefix."""
+    db = str(tmp_path / "c.db")
+    assert run("index", "--catalog", db, HDF5, HYPRE)[0] == 0
+    code, stdout, _ = run("query", "hdf5 ^mpi", "--catalog", db)
+    assert code == 0 and stdout == f"{Path(HDF5).resolve()}  hdf5@1.14.6\n"
+    code, stdout, _ = run("query", "/mb6fva4", "--catalog", db, "-f", "json")
+    (row,) = json.loads(stdout)
+    assert row["source"] == row["origin"] == str(Path(HYPRE).resolve())
+    assert row["subject"] == "hypre"
+    assert run("query", "openmpi", "--catalog", db)[0] == 1
+    code, stdout, _ = run("query", "openmpi", "--any-node", "--catalog", db)
+    assert code == 0 and sorted(line.split()[1] for line in stdout.splitlines()) == [
+        "hdf5@1.14.6",
+        "hypre@3.1.0",
+    ]
+
+
 def test_select_cli(tmp_path: Path) -> None:
     from nameplate import oci
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -53,10 +55,48 @@ def test_specquery_parser_raises_only_nameplate_errors(text: str) -> None:
         parse(text)
 
 
-@given(st.text(alphabet="hdf5@1.4:+~-^%=,mpi target zen3 ", max_size=80))
+@given(st.text(alphabet="hdf5@1.4:+~-^%=,mpi target zen3 /abgc27", max_size=80))
 def test_specquery_parser_on_spec_like_text(text: str) -> None:
     with contextlib.suppress(NameplateError):
         parse(text)
+
+
+@functools.cache
+def _small_catalog() -> Any:
+    """A SQLite catalog of generated records and the two real ones, made once per run."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from nameplate.compat.catalog import Catalog
+
+    from ._gen import record
+    from ._helpers import hdf5
+
+    folder = tempfile.mkdtemp(prefix="np-catalog-fuzz-")
+    atexit.register(shutil.rmtree, folder, True)
+    cat = Catalog.open(f"{folder}/catalog.db")
+    cat.add_many([hdf5(), hypre(), *(record(i) for i in range(60))])
+    return cat
+
+
+@given(
+    st.text(alphabet="hdf5zlib-ngopenmpi@1.4:+~^%=,/ target zen3 x86_64_v3 abgc27", max_size=60),
+    st.booleans(),
+    st.sampled_from([None, 1, 7, 100]),
+)
+def test_catalog_queries_answer_or_raise_nameplate_errors(
+    text: str, any_node: bool, limit: int | None
+) -> None:
+    """Any query text reaches SQL only as parameters: the catalog answers (newest first) or
+    raises a NameplateError (a syntax error names its column)."""
+    try:
+        hits = _small_catalog().query(text, limit=limit, any_node=any_node)
+    except NameplateError:
+        return
+    assert limit is None or len(hits) <= limit
+    created = [h.created or "" for h in hits]
+    assert created == sorted(created, reverse=True)
 
 
 json_values = st.recursive(

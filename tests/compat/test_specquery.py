@@ -6,6 +6,7 @@ import pytest
 
 from nameplate import normalize
 from nameplate.compat.specquery import (
+    NodeQuery,
     SpecSyntaxError,
     TargetRange,
     VersionRange,
@@ -77,7 +78,10 @@ def test_target_ranges_follow_archspec() -> None:
     [
         ("", "empty query"),
         ("hdf5 ^", "query ends with '^'"),
-        ("^mpich", "query column 1: '^' needs a spec before it"),
+        ("^", "query ends with '^'"),
+        ("hdf5/", "query column 5: unexpected '/'"),
+        ("hdf5/abc/def", "query column 9: hash given twice"),
+        ("/" + "a" * 65, "a hash is at most 64 characters"),
         ("hdf5 mpich", "query column 6: unexpected name 'mpich'"),
         ("hdf5@1.14 @1.12", "query column 11: versions given twice"),
         ("hdf5@1.14@1.12", "query column 5: bad version '1.14@1.12'"),
@@ -93,6 +97,17 @@ def test_syntax_errors(text: str, message: str) -> None:
         parse(text)
     assert message in str(info.value)
     assert isinstance(info.value, CatalogError)
+
+
+def test_spack_forms() -> None:
+    """``^dep`` alone, ``/hash`` prefixes anywhere, as Spack writes them."""
+    q = parse("^mpich@4:")
+    assert q.root == NodeQuery() and q.deps[0].name == "mpich"
+    q = parse("hdf5/IJGF36W %gcc ^/mb6fva4")
+    assert (q.root.name, q.root.hash, q.root.compiler) == ("hdf5", "ijgf36w", "gcc")
+    assert q.deps[0] == NodeQuery(hash="mb6fva4")
+    assert parse("/ijgf36w").root.hash == "ijgf36w"
+    assert parse("hdf5@1.14/ijg").root.versions == (VersionRange(lo="1.14", hi="1.14"),)
 
 
 def test_component_matching() -> None:

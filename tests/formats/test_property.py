@@ -184,3 +184,29 @@ def test_every_format_is_valid_and_order_independent(record: Record, rnd: Any) -
             assert isomorphic(
                 Graph().parse(data=data.decode(), format="json-ld"), jsonld.graph(record)
             )
+
+
+@pytest.mark.property
+@given(records(), st.booleans())
+def test_a_record_read_a_component_at_a_time_is_the_record(record: Record, compact: bool) -> None:
+    """The streaming reader gives the record ``Record.from_dict`` gives, and every format
+    written as it is made is the encoded bytes."""
+    import io
+    import tempfile
+    from pathlib import Path
+
+    from nameplate import _streamload
+
+    data = record.to_dict()
+    text = json.dumps(data, separators=(",", ":")) if compact else record.to_json()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "r.json"
+        path.write_text(text)
+        assert _streamload.load(path, limit=1 << 30) == record
+    for fmt in ("cyclonedx-json", "spdx-3.0.1", "turtle"):
+        out = io.BytesIO()
+        try:
+            formats.write(record, fmt, out)
+        except ExportError:
+            continue
+        assert out.getvalue() == formats.encode(record, fmt)

@@ -12,6 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from nameplate.cli import cli
+from nameplate.errors import UnsupportedFormat
+from nameplate.sources.spack.buildcache import _check_layout
+from nameplate.sources.spack.specfile import specfile_version
 from tests.conftest import DATA, need
 
 SPACK = DATA / "spack"
@@ -81,6 +84,15 @@ def test_unknown_db_version(tmp_path: Path) -> None:
     edit_json(store / ".spack-db/index.json", lambda d: d["database"].update(version="99"))
     code, output = run("extract", "spack", str(store))
     assert_one_line_error(code, output, "index.json", "$.database.version", "99")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e400])
+def test_a_version_that_is_no_integer_is_unsupported(value: float) -> None:
+    # Found by the fuzz pass: int(inf) raised OverflowError, a traceback instead of exit 2.
+    with pytest.raises(UnsupportedFormat, match=r"\$\.spec\._meta\.version"):
+        specfile_version({"spec": {"_meta": {"version": value}, "nodes": []}}, "x")
+    with pytest.raises(UnsupportedFormat, match=r"\$\.buildcache_layout_version"):
+        _check_layout({"buildcache_layout_version": value}, "x")
 
 
 def test_future_buildcache_layout() -> None:

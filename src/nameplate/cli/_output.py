@@ -11,9 +11,9 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -22,7 +22,16 @@ from ._options import Destination
 if TYPE_CHECKING:
     from ..record import Record
 
-__all__ = ["emit", "emit_records", "load_record", "note", "progress", "read_input", "record_json"]
+__all__ = [
+    "emit",
+    "emit_records",
+    "emit_stream",
+    "load_record",
+    "note",
+    "progress",
+    "read_input",
+    "record_json",
+]
 
 
 def _stdout_bytes(data: bytes) -> None:
@@ -47,9 +56,16 @@ def read_input(arg: str | Path) -> tuple[bytes, str]:
 
 
 def load_record(arg: str | Path) -> Record:
-    """The record in a FILE argument (``-``: standard input), validated."""
+    """The record in a FILE argument (``-``: standard input), validated. A regular file is
+    read a component at a time (:mod:`nameplate._streamload`: bounded memory); whatever that
+    reader does not take is read whole, which reports any error."""
+    from .. import _streamload
     from ..record import Record
+    from ..tree import DEFAULT_LIMIT
 
+    if str(arg) != "-" and Path(arg).is_file():
+        with contextlib.suppress(_streamload.Fallback):
+            return _streamload.load(Path(arg), limit=DEFAULT_LIMIT)
     data, where = read_input(arg)
     return Record.loads(data, where=where)
 
@@ -67,18 +83,41 @@ def emit(dest: Destination, data: bytes | str, *, name: str | None = None) -> Pa
     from .._io import atomic_write
 
     raw = data.encode() if isinstance(data, str) else data
-    if dest.path is None:
+    target = _target(dest, name)
+    if target is None:
         _stdout_bytes(raw)
         return None
-    target = dest.path
-    if dest.folder:
-        if name is None:
-            raise click.UsageError(
-                f"-o {dest.given}: a folder, and this command writes one file: name the file"
-            )
-        target = dest.path / name
     atomic_write(target, raw)
     return target
+
+
+def emit_stream(
+    dest: Destination, write: Callable[[BinaryIO], None], *, name: str | None = None
+) -> Path | None:
+    """:func:`emit` for output made a piece at a time: ``write`` writes it to the stream it is
+    given (a file is still replaced whole, or not at all)."""
+    from .._io import atomic_writer
+
+    target = _target(dest, name)
+    if target is None:
+        write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return None
+    with atomic_writer(target) as out:
+        write(out)
+    return target
+
+
+def _target(dest: Destination, name: str | None) -> Path | None:
+    if dest.path is None:
+        return None
+    if not dest.folder:
+        return dest.path
+    if name is None:
+        raise click.UsageError(
+            f"-o {dest.given}: a folder, and this command writes one file: name the file"
+        )
+    return dest.path / name
 
 
 def record_json(record: Record | dict[str, Any]) -> str:

@@ -271,7 +271,7 @@ def _catalog_url(value: str | None) -> str:
 
 
 @click.command()
-@click.argument("refs", nargs=-1, required=True, type=ReferenceType(path_ok=True))
+@click.argument("refs", nargs=-1, type=ReferenceType(path_ok=True))
 @_catalog_option
 @click.option(
     "--tag",
@@ -298,7 +298,8 @@ def index(
     digest, or a local record file. Tags, platform manifests and their newest
     attached records are written in one transaction per batch; re-indexing
     replaces entries. With --require-signed, only records signed by a trusted
-    key are indexed.
+    key are indexed. Without REFS, creates the catalog, or upgrades one
+    written by an earlier version.
     """
     from .._terminal import printable
     from ..compat.catalog import Catalog, collect
@@ -349,6 +350,11 @@ def index(
     metavar="N",
     help="At most N results (1 or more).",
 )
+@click.option(
+    "--any-node",
+    is_flag=True,
+    help="The first clause may match any component, not only a record's root.",
+)
 def query(
     *,
     spec: str,
@@ -357,12 +363,16 @@ def query(
     fmt: str,
     output: Destination,
     limit: int | None,
+    any_node: bool,
 ) -> None:
     """Query the catalog in Spack spec syntax.
 
-    Example: 'hdf5@1.14: +mpi ^mpich target=zen3:'. A record matches when
-    one component satisfies the root and one satisfies each ^ clause.
-    Exit 0 with results, 1 with none.
+    Example: 'hdf5@1.14: +mpi ^mpi target=zen3:'. A record matches when its
+    root satisfies the first clause (any component with --any-node) and a
+    component satisfies each ^ clause; a virtual (mpi, blas) matches its
+    providers, /HASH a Spack DAG hash prefix. Each result names where the
+    record came from (registry reference or file). Exit 0 with results, 1
+    with none.
     """
     from .._terminal import printable
     from ..compat.catalog import Catalog
@@ -370,7 +380,7 @@ def query(
 
     host_profile = _host(host_file) if host_file is not None else None
     with Catalog.open(_catalog_url(catalog), readonly=True) as cat:
-        hits = cat.query(spec, limit=None if host_file else limit)
+        hits = cat.query(spec, limit=None if host_file else limit, any_node=any_node)
     rows: list[dict[str, Any]] = []
     for hit in hits:
         verdict = None
@@ -382,7 +392,9 @@ def query(
                 continue
         rows.append(
             {
+                "source": hit.source,
                 "ref": hit.ref or hit.key,
+                "origin": hit.origin,
                 "subject": hit.subject,
                 "version": hit.version,
                 "platform": hit.platform,
@@ -401,7 +413,7 @@ def query(
         for row in rows:
             extra = f" [{row['verdict']}]" if "verdict" in row else ""
             name = f"{row['subject']}@{row['version'] or '?'}"
-            lines.append(f"{printable(row['ref'])}  {printable(name)}{extra}")
+            lines.append(f"{printable(row['source'])}  {printable(name)}{extra}")
         emit(output, "".join(line + "\n" for line in lines))
     raise SystemExit(0 if rows else 1)
 

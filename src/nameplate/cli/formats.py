@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+from functools import partial
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ from .. import formats
 from .._io import parse_json, read_bounded
 from ..errors import ExportError, SourceError
 from ._options import Destination, format_option, output_option
-from ._output import emit, load_record, note, progress
+from ._output import emit, emit_stream, load_record, note, progress
 
 __all__ = ["COMMANDS"]
 
@@ -54,11 +55,11 @@ def export(record: Path, fmt: str, output: Destination) -> None:
         if bar is not None:
             bar.label += f" ({len(loaded.components)} components)"
             bar(1)
-        data = formats.encode(loaded, name)
         if bar is not None:
             bar(1)
         stem = record_stem(loaded) + formats.EXTENSIONS.get(name, ".out")
-        written = emit(output, data, name=stem)
+        # written as it is made: a large record's export needs little more than the record
+        written = emit_stream(output, partial(formats.write, loaded, name), name=stem)
         if bar is not None:
             bar(1)
     if written is not None and output.folder:

@@ -5,7 +5,11 @@ Supported (a subset of Spack's spec syntax, enough to ask a catalog questions)::
 
     hdf5@1.14: +mpi ~shared api=v112 %gcc@12: target=zen3: os=rhel8 ^mpich@4: ^cuda@12
 
-- ``name`` first (optional: an anonymous spec matches any component);
+- ``name`` first (optional: an anonymous spec matches any component); a virtual (``mpi``,
+  ``blas``) matches every component that provides it (the ``virtuals`` of the edges that point
+  at it), so ``hdf5 ^mpi`` finds hdf5 built with any MPI;
+- ``/hash``: a Spack DAG hash or its prefix (``hdf5/ijgf36w``, ``^/mb6fva4``, or ``/ijgf36w``
+  alone);
 - ``@`` version list: ``1.14`` (1.14 and every 1.14.x), ``1.14:``, ``:1.14``, ``1.12:1.14``,
   ``=1.14.3`` (exactly), several separated by ``,``;
 - variants: ``+v``/``++v`` (true), ``~v``/``~~v``/``-v`` (false), ``key=value[,value]``
@@ -14,7 +18,12 @@ Supported (a subset of Spack's spec syntax, enough to ask a catalog questions)::
 - ``target=`` archspec ranges by its partial order: ``zen3`` exactly, ``zen3:`` zen3 or newer
   (zen3 and its descendants), ``:zen3``, ``x86_64_v3:zen4``, lists with ``,``;
   ``os=``, ``platform=``, ``arch=platform-os-target``;
-- ``^dep`` clauses: the record must also contain a component matching each of them.
+- ``^dep`` clauses: the record must also contain a component matching each of them; a query
+  may start with one (``^mpi``: any root built with an MPI).
+
+The first clause is about the record's *root* (what it was built for: ``hdf5`` finds records of
+hdf5, not every record that contains it), as ``spack find`` reads it; :func:`record_matches`
+with ``any_node=True`` lets it match any component instead.
 
 Parsing raises :class:`SpecSyntaxError` (a ``CatalogError``) naming the position.
 """
@@ -29,7 +38,7 @@ from typing import Any
 
 from ..errors import CatalogError
 from ..normalize import version_key
-from ..record import Component, OptionValue
+from ..record import Component, OptionValue, Record
 
 __all__ = [
     "NodeQuery",
@@ -39,6 +48,7 @@ __all__ = [
     "VersionRange",
     "component_matches",
     "parse",
+    "record_matches",
     "target_names",
 ]
 
@@ -88,6 +98,7 @@ class NodeQuery:
     platform: str | None = None
     compiler: str | None = None
     compiler_versions: tuple[VersionRange, ...] = ()
+    hash: str | None = None
 
     def version_ok(self, version: str) -> bool:
         """Whether ``version`` is in one of the ranges (no ranges: any)."""
@@ -118,8 +129,9 @@ _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<dep>\^)
-  | (?P<compiler>%\s*(?P<cname>[A-Za-z0-9_][A-Za-z0-9_.-]*)(?:\s*@\s*(?P<cver>[^\s^%+~]+))?)
-  | (?P<version>@\s*(?P<vlist>[^\s^%+~]+))
+  | (?P<compiler>%\s*(?P<cname>[A-Za-z0-9_][A-Za-z0-9_.-]*)(?:\s*@\s*(?P<cver>[^\s^%+~/]+))?)
+  | (?P<version>@\s*(?P<vlist>[^\s^%+~/]+))
+  | (?P<hash>/\s*(?P<hvalue>[A-Za-z0-9]+))
   | (?P<kv>(?P<key>[A-Za-z0-9_][A-Za-z0-9_.-]*)\s*==?\s*(?P<value>[^\s^%]+))
   | (?P<on>\+\+?\s*(?P<onname>[A-Za-z0-9_][A-Za-z0-9_.-]*))
   | (?P<off>(?:~~?|-)\s*(?P<offname>[A-Za-z0-9_][A-Za-z0-9_.-]*))
@@ -129,6 +141,7 @@ _TOKEN = re.compile(
 )
 _VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 _MAX_QUERY = 4096
+_MAX_HASH = 64
 
 
 def _versions(text: str, where: str) -> tuple[VersionRange, ...]:
@@ -202,14 +215,17 @@ def parse(text: str) -> SpecQuery:
         kind = m.lastgroup
         where = f"query column {pos + 1}"
         if kind == "dep":
-            if not cur.used and not nodes:
-                raise SpecSyntaxError(f"{where}: '^' needs a spec before it")
+            # a leading '^' (``^mpi``, as ``spack find ^mpi``): any root with that dependency
             nodes.append(cur.build())
             cur = _Builder()
         elif kind == "compiler":
             cur.set("compiler", m.group("cname"), pos)
             if m.group("cver"):
                 cur.fields["compiler_versions"] = _versions(m.group("cver"), where)
+        elif kind == "hash":
+            if len(m.group("hvalue")) > _MAX_HASH:
+                raise SpecSyntaxError(f"{where}: a hash is at most {_MAX_HASH} characters")
+            cur.set("hash", m.group("hvalue").lower(), pos)
         elif kind == "version":
             cur.set("versions", _versions(m.group("vlist"), where), pos)
         elif kind == "kv":
@@ -297,10 +313,18 @@ def _variant_ok(options: Mapping[str, OptionValue], key: str, want: OptionValue)
 
 
 def component_matches(
-    node: NodeQuery, c: Component, compilers: Iterable[tuple[str, str]] = ()
+    node: NodeQuery,
+    c: Component,
+    compilers: Iterable[tuple[str, str]] = (),
+    provides: Iterable[str] = (),
 ) -> bool:
-    """Whether component ``c`` (of a record built with ``compilers``) satisfies ``node``."""
-    if node.name is not None and c.name != node.name:
+    """Whether component ``c`` (of a record built with ``compilers``, providing the virtuals
+    ``provides``) satisfies ``node``."""
+    if node.name is not None and c.name != node.name and node.name not in provides:
+        return False
+    if node.hash is not None and not any(
+        h.algorithm == "spack-dag" and h.value.startswith(node.hash) for h in c.hashes
+    ):
         return False
     if not node.version_ok(c.version):
         return False
@@ -318,3 +342,23 @@ def component_matches(
             for name, version in compilers
         )
     return True
+
+
+def record_matches(query: SpecQuery, record: Record, *, any_node: bool = False) -> bool:
+    """Whether ``record`` answers ``query``: one of its roots (any component with ``any_node``)
+    satisfies the first clause, and some component satisfies each ``^`` clause. The catalog's
+    SQL gives the same answers (a test holds them together)."""
+    compilers = [(c.name, c.version) for c in record.hpc.compilers]
+    provides: dict[str, set[str]] = {}
+    for edge in record.dependencies:
+        if edge.virtuals:
+            provides.setdefault(edge.dependency, set()).update(edge.virtuals)
+    roots = set(record.roots)
+
+    def fits(node: NodeQuery, c: Component) -> bool:
+        return component_matches(node, c, compilers, provides.get(c.id, ()))
+
+    first = [c for c in record.components if any_node or c.id in roots]
+    if not any(fits(query.root, c) for c in first):
+        return False
+    return all(any(fits(dep, c) for c in record.components) for dep in query.deps)

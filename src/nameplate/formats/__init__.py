@@ -30,8 +30,10 @@ name (aliases)            what                                   media type
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import BinaryIO
 
 from ..errors import ExportError
 from ..record import Record
@@ -43,66 +45,70 @@ __all__ = [
     "LAYER_TYPES",
     "MEDIA_TYPES",
     "PREDICATE_TYPES",
+    "WRITERS",
     "encode",
     "resolve",
+    "write",
 ]
 
 Encoder = Callable[[Record], bytes]
+Writer = Callable[[Record, BinaryIO], None]
 
 
-def _cdx(version: str, fmt: str) -> Encoder:
-    def encode_cdx(record: Record) -> bytes:
+def _cdx(version: str, fmt: str) -> Writer:
+    def write_cdx(record: Record, out: BinaryIO) -> None:
         from . import cyclonedx
 
-        return cyclonedx.encode(record, version=version, fmt=fmt)
+        cyclonedx.write(record, out, version=version, fmt=fmt)
 
-    return encode_cdx
+    return write_cdx
 
 
-def _spdx2(record: Record) -> bytes:
+def _spdx2(record: Record, out: BinaryIO) -> None:
     from . import spdx2
 
-    return spdx2.encode(record)
+    spdx2.write(record, out)
 
 
-def _spdx3(record: Record) -> bytes:
+def _spdx3(record: Record, out: BinaryIO) -> None:
     from . import spdx3
 
-    return spdx3.encode(record)
+    spdx3.write(record, out)
 
 
-def _jsonld(record: Record) -> bytes:
+def _jsonld(record: Record, out: BinaryIO) -> None:
     from . import jsonld
 
-    return jsonld.encode(record, fmt="json-ld")
+    jsonld.write(record, out, fmt="json-ld")
 
 
-def _turtle(record: Record) -> bytes:
+def _turtle(record: Record, out: BinaryIO) -> None:
     from . import jsonld
 
-    return jsonld.encode(record, fmt="turtle")
+    jsonld.write(record, out, fmt="turtle")
 
 
-def _slsa(record: Record) -> bytes:
+def _slsa(record: Record, out: BinaryIO) -> None:
     from . import intoto
 
-    return intoto.encode_slsa(record)
+    intoto.write_slsa(record, out)
 
 
-def _intoto_cdx(record: Record) -> bytes:
+def _intoto_cdx(record: Record, out: BinaryIO) -> None:
     from . import intoto
 
-    return intoto.encode_cyclonedx(record)
+    intoto.write_cyclonedx(record, out)
 
 
-def _nfd(record: Record) -> bytes:
+def _nfd(record: Record, out: BinaryIO) -> None:
     from . import nfd
 
-    return nfd.encode(record)
+    out.write(nfd.encode(record))
 
 
-#: Format name → encoder (record → bytes). Modules are imported on first use.
-FORMATS: Mapping[str, Encoder] = MappingProxyType(
+#: Format name → writer (record, binary stream): every format is written as it is made, a
+#: component at a time, so exporting a record needs little memory beyond the record itself.
+WRITERS: Mapping[str, Writer] = MappingProxyType(
     {
         "cyclonedx-json": _cdx("1.6", "json"),
         "cyclonedx-1.7-json": _cdx("1.7", "json"),
@@ -116,6 +122,21 @@ FORMATS: Mapping[str, Encoder] = MappingProxyType(
         "intoto-cyclonedx": _intoto_cdx,
         "nfd": _nfd,
     }
+)
+
+
+def _encoder(writer: Writer) -> Encoder:
+    def encode_to_bytes(record: Record) -> bytes:
+        buf = io.BytesIO()
+        writer(record, buf)
+        return buf.getvalue()
+
+    return encode_to_bytes
+
+
+#: Format name → encoder (record → bytes). Modules are imported on first use.
+FORMATS: Mapping[str, Encoder] = MappingProxyType(
+    {name: _encoder(writer) for name, writer in WRITERS.items()}
 )
 
 #: Format name → IANA (or de-facto) media type, usable as an OCI ``artifactType``.
@@ -199,6 +220,12 @@ def resolve(fmt: str) -> str:
 def encode(record: Record, fmt: str) -> bytes:
     """``record`` in format ``fmt`` (a name of :data:`FORMATS` or an alias), as bytes."""
     return FORMATS[resolve(fmt)](record)
+
+
+def write(record: Record, fmt: str, out: BinaryIO) -> None:
+    """Write ``record`` in format ``fmt`` to the binary stream ``out`` (the bytes of
+    :func:`encode`), as they are made."""
+    WRITERS[resolve(fmt)](record, out)
 
 
 def __dir__() -> list[str]:

@@ -6,12 +6,17 @@ official XSD (``bom-1.6.xsd`` / ``bom-1.7.xsd``), which XML validation enforces.
 
 from __future__ import annotations
 
+import functools
+import io
+import itertools
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO
 
-__all__ = ["render"]
+from ._common import write_text
+
+__all__ = ["render", "write"]
 
 _COMPONENT_TEXT = ("name", "version", "description", "scope")
 
@@ -91,7 +96,7 @@ def _component(parent: ET.Element, c: Mapping[str, Any]) -> None:
         _properties(el, c["properties"])
 
 
-def _components(parent: ET.Element, components: Sequence[Mapping[str, Any]]) -> None:
+def _components(parent: ET.Element, components: Iterable[Mapping[str, Any]]) -> None:
     box = ET.SubElement(parent, "components")
     for c in components:
         _component(box, c)
@@ -143,30 +148,116 @@ def _workflow(parent: ET.Element, wf: Mapping[str, Any]) -> None:
 
 def render(doc: Mapping[str, Any]) -> bytes:
     """The XML bytes of CycloneDX JSON data ``doc`` (as made by ``cyclonedx.document``)."""
-    version = doc["specVersion"]
-    root = ET.Element(
-        "bom",
-        {
-            "xmlns": f"http://cyclonedx.org/schema/bom/{version}",
-            "serialNumber": _clean(doc["serialNumber"]),
-            "version": str(doc["version"]),
-        },
-    )
-    _metadata(root, doc["metadata"])
-    _components(root, doc["components"])
-    deps = ET.SubElement(root, "dependencies")
-    for d in doc["dependencies"]:
-        el = ET.SubElement(deps, "dependency", {"ref": _clean(d["ref"])})
+    buf = io.BytesIO()
+    write(doc, buf)
+    return buf.getvalue()
+
+
+class _Lazy:
+    """An element whose children are made while it is written."""
+
+    __slots__ = ("attrs", "children", "tag")
+
+    def __init__(
+        self, tag: str, children: Iterable[ET.Element | _Lazy], attrs: Mapping[str, str]
+    ) -> None:
+        self.tag = tag
+        self.children = children
+        self.attrs = dict(attrs)
+
+
+def _pieces(node: ET.Element | _Lazy, level: int) -> Iterator[str]:
+    """The text ``ET.indent`` + ``ET.tostring`` give ``node`` at depth ``level`` of a whole
+    tree, one child at a time."""
+    if isinstance(node, ET.Element):
+        ET.indent(node, space="  ", level=level)
+        yield ET.tostring(node, encoding="unicode", short_empty_elements=True)
+        return
+    empty = ET.Element(node.tag, node.attrs)
+    children = iter(node.children)
+    first = next(children, None)
+    if first is None:
+        yield ET.tostring(empty, encoding="unicode", short_empty_elements=True)
+        return
+    empty.text = "x"
+    opening = ET.tostring(empty, encoding="unicode")
+    yield opening[: opening.rindex("x</")]
+    for child in itertools.chain([first], children):
+        yield "\n" + "  " * (level + 1)
+        yield from _pieces(child, level + 1)
+    yield "\n" + "  " * level + f"</{node.tag}>"
+
+
+def _one(build: Callable[[ET.Element], None]) -> ET.Element:
+    """The one element ``build`` adds to a scratch parent."""
+    scratch = ET.Element("scratch")
+    build(scratch)
+    (element,) = scratch
+    return element
+
+
+def _lazy_components(tag: str, components: Iterable[Mapping[str, Any]]) -> _Lazy:
+    return _Lazy(tag, (_one(functools.partial(_component, c=c)) for c in components), {})
+
+
+def _dependencies(deps: Iterable[Mapping[str, Any]]) -> _Lazy:
+    def one(d: Mapping[str, Any]) -> ET.Element:
+        el = ET.Element("dependency", {"ref": _clean(d["ref"])})
         for target in d["dependsOn"]:
             ET.SubElement(el, "dependency", {"ref": _clean(target)})
-    formulation = ET.SubElement(root, "formulation")
-    for f in doc["formulation"]:
-        formula = ET.SubElement(formulation, "formula", {"bom-ref": f["bom-ref"]})
-        if "components" in f:
-            _components(formula, f["components"])
-        workflows = ET.SubElement(formula, "workflows")
-        for wf in f["workflows"]:
-            _workflow(workflows, wf)
-    ET.indent(root, space="  ")
-    text = ET.tostring(root, encoding="unicode", short_empty_elements=True)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode()
+        return el
+
+    return _Lazy("dependencies", (one(d) for d in deps), {})
+
+
+def _lazy_workflow(wf: Mapping[str, Any]) -> _Lazy:
+    """A workflow whose inputs are made while it is written (see :func:`_workflow`)."""
+    head = _one(lambda p: _workflow(p, {k: v for k, v in wf.items() if k != "inputs"}))
+    if "inputs" not in wf:
+        return _Lazy(head.tag, list(head), head.attrib)
+    before = ("uid", "name", "resourceReferences", "taskTypes")
+    children = list(head)
+    split = sum(1 for el in children if el.tag in before)
+
+    def inputs() -> Iterator[ET.Element]:
+        for item in wf["inputs"]:
+            el = ET.Element("input")
+            _resource(el, item["resource"])
+            yield el
+
+    return _Lazy(
+        head.tag,
+        itertools.chain(children[:split], [_Lazy("inputs", inputs(), {})], children[split:]),
+        head.attrib,
+    )
+
+
+def _formula(f: Mapping[str, Any]) -> _Lazy:
+    parts: list[ET.Element | _Lazy] = []
+    if "components" in f:
+        parts.append(_lazy_components("components", f["components"]))
+    parts.append(_Lazy("workflows", (_lazy_workflow(wf) for wf in f["workflows"]), {}))
+    return _Lazy("formula", parts, {"bom-ref": f["bom-ref"]})
+
+
+def write(doc: Mapping[str, Any], out: BinaryIO) -> None:
+    """Write :func:`render`'s bytes of ``doc`` (whose long lists may be made lazily) to
+    ``out``, a component at a time."""
+    version = doc["specVersion"]
+    attrs = {
+        "xmlns": f"http://cyclonedx.org/schema/bom/{version}",
+        "serialNumber": _clean(doc["serialNumber"]),
+        "version": str(doc["version"]),
+    }
+    root = _Lazy(
+        "bom",
+        [
+            _one(lambda p: _metadata(p, doc["metadata"])),
+            _lazy_components("components", doc["components"]),
+            _dependencies(doc["dependencies"]),
+            _Lazy("formulation", (_formula(f) for f in doc["formulation"]), {}),
+        ],
+        attrs,
+    )
+    head = '<?xml version="1.0" encoding="UTF-8"?>\n'
+    write_text(itertools.chain([head], _pieces(root, 0), ["\n"]), out)

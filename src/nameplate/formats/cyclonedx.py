@@ -24,15 +24,18 @@ Mapping (full table in ``docs/formats/cyclonedx.md``):
 from __future__ import annotations
 
 import functools
+import io
 import re
-from typing import Any, Literal
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+from typing import Any, BinaryIO, Literal
 
 from ..errors import ExportError
 from ..record import Component, Record
 from . import _common
-from ._common import NS
+from ._common import NS, Items, Spine
 
-__all__ = ["SPEC_VERSIONS", "document", "encode"]
+__all__ = ["SPEC_VERSIONS", "document", "encode", "lazy_document", "write"]
 
 SPEC_VERSIONS = ("1.6", "1.7")
 
@@ -108,7 +111,11 @@ def _properties(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def _component(
-    c: Component, deptypes: set[str], build_deps: list[str], provides: set[str]
+    c: Component,
+    deptypes: AbstractSet[str],
+    build_deps: list[str],
+    provides: AbstractSet[str],
+    memo: _common.Memo | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"type": _TYPES.get(c.kind, "library"), "bom-ref": c.id}
     out["name"] = c.name
@@ -144,7 +151,7 @@ def _component(
             refs.append(ref)
     if refs:
         out["externalReferences"] = refs
-    pairs = _common.component_pairs(c, deptypes)
+    pairs = _common.component_pairs(c, deptypes, memo)
     pairs += [(f"{NS}:build-dependency", d) for d in build_deps]
     pairs += [(f"{NS}:provides", v) for v in sorted(provides)]
     if pairs:
@@ -201,36 +208,42 @@ def _metadata(record: Record) -> dict[str, Any]:
     }
 
 
-def _formulation(record: Record, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _inputs(components: list[Component]) -> Iterator[dict[str, Any]]:
+    """The workflow's inputs: every source with a URL, once (the schema wants unique items)."""
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    for c in components:
+        for src in c.sources:
+            if not _common.is_url(src.url):
+                continue
+            assert src.url is not None
+            hashes = _hashes(src.checksums)
+            key = (src.url, tuple((h["alg"], h["content"]) for h in hashes))
+            if key in seen:
+                continue
+            seen.add(key)
+            ext: dict[str, Any] = {"type": "source-distribution", "url": src.url}
+            if hashes:
+                ext["hashes"] = hashes
+            yield {"resource": {"externalReference": ext}}
+
+
+def _formulation(
+    record: Record, components: list[Component], tools: Items, tool_refs: list[str]
+) -> Items:
     prov = record.provenance
     builder = prov.builder
     name = f"build of {record.subject.name}"
     if builder is not None:
         name = f"{builder.name} build of {record.subject.name}"
-    workflow: dict[str, Any] = {
-        "bom-ref": BUILD_REF,
-        "uid": record.serial,
-        "name": name,
-        "taskTypes": ["build"],
-    }
-    refs = [{"ref": t["bom-ref"]} for t in tools]
-    refs += [{"ref": c.component} for c in record.hpc.compilers if c.component]
-    unique_refs = sorted({r["ref"] for r in refs})
+    workflow = Spine(
+        {"bom-ref": BUILD_REF, "uid": record.serial, "name": name, "taskTypes": ["build"]}
+    )
+    refs = [*tool_refs, *(c.component for c in record.hpc.compilers if c.component)]
+    unique_refs = sorted(set(refs))
     if unique_refs:
         workflow["resourceReferences"] = [{"ref": r} for r in unique_refs]
-    inputs: list[dict[str, Any]] = []
-    for c in _common.sorted_components(record):
-        for src in c.sources:
-            if not _common.is_url(src.url):
-                continue
-            ext: dict[str, Any] = {"type": "source-distribution", "url": src.url}
-            hashes = _hashes(src.checksums)
-            if hashes:
-                ext["hashes"] = hashes
-            item = {"resource": {"externalReference": ext}}
-            if item not in inputs:  # the schema wants unique items
-                inputs.append(item)
-    if inputs:
+    inputs = _common.nonempty(_inputs(components))
+    if inputs is not None:
         workflow["inputs"] = inputs
     outputs = [{"resource": {"ref": r}} for r in sorted(record.roots)]
     if outputs:
@@ -248,11 +261,11 @@ def _formulation(record: Record, tools: list[dict[str, Any]]) -> list[dict[str, 
         pairs += _common.flatten(f"{NS}:hpc:compilers:{i}", _compiler_dict(comp))
     if pairs:
         workflow["properties"] = _properties(pairs)
-    formula: dict[str, Any] = {"bom-ref": FORMULA_REF}
-    if tools:
+    formula = Spine({"bom-ref": FORMULA_REF})
+    if tool_refs:
         formula["components"] = tools
-    formula["workflows"] = [workflow]
-    return [formula]
+    formula["workflows"] = Items([workflow])
+    return Items([formula])
 
 
 def _compiler_dict(comp: Any) -> Any:
@@ -263,64 +276,92 @@ def _compiler_dict(comp: Any) -> Any:
 
 def document(record: Record, *, version: str = "1.6") -> dict[str, Any]:
     """The CycloneDX document for ``record`` as JSON data."""
+    data: dict[str, Any] = _common.materialize(lazy_document(record, version=version))
+    return data
+
+
+def lazy_document(record: Record, *, version: str = "1.6") -> Spine:
+    """:func:`document` with its long lists (components, dependencies, tools, inputs) made as
+    they are written (:func:`_common.write_json`), one component at a time."""
     if version not in SPEC_VERSIONS:
         raise ExportError(f"CycloneDX {version} is not supported (supported: 1.6, 1.7)")
     incoming = _common.incoming_types(record)
     tools_only = _common.build_only(record)
     build_deps: dict[str, list[str]] = {}
-    runtime: dict[str, set[str]] = {}
+    runtime: dict[str, list[str]] = {}
     provides: dict[str, set[str]] = {}
     for edge in _common.sorted_edges(record):
-        provides.setdefault(edge.dependency, set()).update(edge.virtuals)
+        if edge.virtuals:
+            provides.setdefault(edge.dependency, set()).update(edge.virtuals)
         if {"link", "run"} & set(edge.types) and edge.dependency not in tools_only:
-            runtime.setdefault(edge.dependent, set()).add(edge.dependency)
+            runtime.setdefault(edge.dependent, []).append(edge.dependency)
         else:
             build_deps.setdefault(edge.dependent, []).append(edge.dependency)
-    components: list[dict[str, Any]] = []
-    tools: list[dict[str, Any]] = []
-    for comp in _common.sorted_components(record):
-        item = _component(
+    components = _common.sorted_components(record)
+    empty: frozenset[str] = frozenset()
+    memo: _common.Memo = {}
+
+    def item(comp: Component) -> dict[str, Any]:
+        out = _component(
             comp,
-            incoming.get(comp.id, set()),
+            incoming.get(comp.id, empty),
             build_deps.get(comp.id, []),
-            provides.get(comp.id, set()),
+            provides.get(comp.id, empty),
+            memo,
         )
         if comp.id in tools_only:
-            item["scope"] = "excluded"
-            tools.append(item)
-        else:
-            components.append(item)
-    known = {c["bom-ref"] for c in components}
-    dependencies = [
-        {"ref": SUBJECT_REF, "dependsOn": sorted(r for r in record.roots if r in known)}
-    ]
-    for c in components:
-        ref = c["bom-ref"]
-        dependencies.append(
-            {"ref": ref, "dependsOn": sorted(d for d in runtime.get(ref, ()) if d in known)}
-        )
-    return {
-        "$schema": f"http://cyclonedx.org/schema/bom-{version}.schema.json",
-        "bomFormat": "CycloneDX",
-        "specVersion": version,
-        "serialNumber": record.serial,
-        "version": 1,
-        "metadata": _metadata(record),
-        "components": components,
-        "dependencies": dependencies,
-        "formulation": _formulation(record, tools),
-    }
+            out["scope"] = "excluded"
+        return out
+
+    shipped = [c for c in components if c.id not in tools_only]
+    tool_refs = [c.id for c in components if c.id in tools_only]
+    known = {c.id for c in shipped}
+
+    def dependencies() -> Iterator[dict[str, Any]]:
+        yield {"ref": SUBJECT_REF, "dependsOn": sorted(r for r in record.roots if r in known)}
+        for c in shipped:
+            targets = {d for d in runtime.get(c.id, ()) if d in known}
+            yield {"ref": c.id, "dependsOn": sorted(targets)}
+
+    tools = Items(item(c) for c in components if c.id in tools_only)
+    return Spine(
+        {
+            "$schema": f"http://cyclonedx.org/schema/bom-{version}.schema.json",
+            "bomFormat": "CycloneDX",
+            "specVersion": version,
+            "serialNumber": record.serial,
+            "version": 1,
+            "metadata": _metadata(record),
+            "components": Items(item(c) for c in shipped),
+            "dependencies": Items(dependencies()),
+            "formulation": _formulation(record, components, tools, tool_refs),
+        }
+    )
 
 
 def encode(
     record: Record, *, version: str = "1.6", fmt: Literal["json", "xml"] | str = "json"
 ) -> bytes:
     """``record`` as a CycloneDX ``version`` document in ``fmt`` (``json`` or ``xml``)."""
-    doc = document(record, version=version)
+    buf = io.BytesIO()
+    write(record, buf, version=version, fmt=fmt)
+    return buf.getvalue()
+
+
+def write(
+    record: Record,
+    out: BinaryIO,
+    *,
+    version: str = "1.6",
+    fmt: Literal["json", "xml"] | str = "json",
+) -> None:
+    """Write :func:`encode`'s bytes to ``out``, a component at a time."""
+    if fmt not in ("json", "xml"):
+        raise ExportError(f"CycloneDX encoding {fmt!r} is not supported (json, xml)")
+    doc = lazy_document(record, version=version)
     if fmt == "json":
-        return _common.dump_json(doc)
-    if fmt == "xml":
+        _common.write_json(doc, out)
+    else:
         from . import _cdx_xml
 
-        return _cdx_xml.render(doc)
-    raise ExportError(f"CycloneDX encoding {fmt!r} is not supported (json, xml)")
+        _cdx_xml.write(doc, out)

@@ -16,12 +16,15 @@ sigstore-python (DSSE), as ``docs/formats/intoto.md`` shows. Mapping:
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from ..errors import ExportError
 from ..record import Hash, Record
 from . import _common, cyclonedx
+from ._common import Items, Spine
 
 __all__ = [
     "CYCLONEDX_PREDICATE",
@@ -31,6 +34,8 @@ __all__ = [
     "encode_slsa",
     "slsa_statement",
     "statement",
+    "write_cyclonedx",
+    "write_slsa",
 ]
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -104,8 +109,7 @@ def statement(record: Record, predicate_type: str, predicate: dict[str, Any]) ->
     }
 
 
-def _resolved(record: Record) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+def _resolved(record: Record) -> Iterator[dict[str, Any]]:
     roots = set(record.roots)
     for c in _common.sorted_components(record):
         for src in c.sources:
@@ -119,7 +123,7 @@ def _resolved(record: Record) -> list[dict[str, Any]]:
                 item["digest"] = digest
             item["name"] = src.filename or f"{c.name}@{c.version} source"
             item["annotations"] = {"component": c.id, "role": "source"}
-            out.append(item)
+            yield item
         for patch in c.patches:
             item = {}
             if patch.url:
@@ -129,7 +133,7 @@ def _resolved(record: Record) -> list[dict[str, Any]]:
                 item["digest"] = digest
             item["name"] = patch.name or f"{c.name}@{c.version} patch"
             item["annotations"] = {"component": c.id, "role": "patch"}
-            out.append(item)
+            yield item
         if c.id not in roots:
             dep: dict[str, Any] = {"name": f"{c.name}@{c.version}"}
             if c.purl:
@@ -138,12 +142,16 @@ def _resolved(record: Record) -> list[dict[str, Any]]:
             if digest:
                 dep["digest"] = digest
             dep["annotations"] = {"component": c.id, "role": "dependency", "kind": c.kind}
-            out.append(dep)
-    return out
+            yield dep
 
 
 def slsa_predicate(record: Record) -> dict[str, Any]:
     """The SLSA Provenance v1 predicate of ``record``."""
+    data: dict[str, Any] = _common.materialize(_lazy_slsa(record))
+    return data
+
+
+def _lazy_slsa(record: Record) -> Spine:
     prov = record.provenance
     builder = prov.builder
     builder_name = builder.name if builder is not None else "unknown"
@@ -174,15 +182,21 @@ def slsa_predicate(record: Record) -> dict[str, Any]:
     metadata: dict[str, Any] = {"invocationId": record.serial}
     if prov.built_at:
         metadata["finishedOn"] = prov.built_at
-    return {
-        "buildDefinition": {
-            "buildType": f"https://w3id.org/nameplate/buildtypes/{quote(builder_name, safe='')}/v1",
-            "externalParameters": external,
-            "internalParameters": internal,
-            "resolvedDependencies": _resolved(record),
-        },
-        "runDetails": {"builder": builder_info, "metadata": metadata},
-    }
+    return Spine(
+        {
+            "buildDefinition": Spine(
+                {
+                    "buildType": (
+                        f"https://w3id.org/nameplate/buildtypes/{quote(builder_name, safe='')}/v1"
+                    ),
+                    "externalParameters": external,
+                    "internalParameters": internal,
+                    "resolvedDependencies": Items(_resolved(record)),
+                }
+            ),
+            "runDetails": {"builder": builder_info, "metadata": metadata},
+        }
+    )
 
 
 def _common_json(value: Any) -> Any:
@@ -198,9 +212,25 @@ def slsa_statement(record: Record) -> dict[str, Any]:
 
 def encode_slsa(record: Record) -> bytes:
     """``record`` as an in-toto Statement with an SLSA Provenance v1 predicate (JSON bytes)."""
-    return _common.dump_json(slsa_statement(record))
+    buf = io.BytesIO()
+    write_slsa(record, buf)
+    return buf.getvalue()
+
+
+def write_slsa(record: Record, out: BinaryIO) -> None:
+    """Write :func:`encode_slsa`'s bytes to ``out``, a dependency at a time."""
+    doc = Spine(statement(record, SLSA_PREDICATE, _lazy_slsa(record)))
+    _common.write_json(doc, out)
 
 
 def encode_cyclonedx(record: Record) -> bytes:
     """``record`` as an in-toto Statement whose predicate is the CycloneDX 1.6 document."""
-    return _common.dump_json(statement(record, CYCLONEDX_PREDICATE, cyclonedx.document(record)))
+    buf = io.BytesIO()
+    write_cyclonedx(record, buf)
+    return buf.getvalue()
+
+
+def write_cyclonedx(record: Record, out: BinaryIO) -> None:
+    """Write :func:`encode_cyclonedx`'s bytes to ``out``, a component at a time."""
+    predicate = cyclonedx.lazy_document(record)
+    _common.write_json(Spine(statement(record, CYCLONEDX_PREDICATE, predicate)), out)

@@ -12,21 +12,41 @@ Free-form maps (``options``, ``flags``, ``properties``, ``annotations``, ``build
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import heapq
+import io
+import itertools
 import json
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
-from .. import _resources
+from .. import _codec, _resources
 from ..errors import ExportError
 from ..record import Record
 from . import _common
+from ._common import Items, Spine
 
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["VOCAB", "base_iri", "context", "document", "encode", "graph", "load_graph", "query"]
+__all__ = [
+    "VOCAB",
+    "base_iri",
+    "component_node",
+    "context",
+    "document",
+    "edge_node",
+    "encode",
+    "graph",
+    "lazy_document",
+    "load_graph",
+    "query",
+    "scoped_terms",
+    "turtle_lines",
+    "write",
+]
 
 VOCAB = "https://w3id.org/nameplate/vocab#"
 
@@ -101,28 +121,54 @@ def _child(key: str, value: Any, parent: str) -> Any:
 
 def document(record: Record) -> dict[str, Any]:
     """The JSON-LD document of ``record`` (context inlined) as JSON data."""
+    data: dict[str, Any] = _common.materialize(lazy_document(record))
+    return data
+
+
+def _components(record: Record) -> list[Any]:
+    return sorted(record.components, key=lambda c: c.id)
+
+
+def _edges(record: Record) -> list[Any]:
+    return sorted(record.dependencies, key=lambda d: (d.dependent, d.dependency))
+
+
+def component_node(base: str, component: Any) -> dict[str, Any]:
+    """The JSON-LD node of one component."""
+    node: dict[str, Any] = _node(
+        _codec.to_jsonable(component), f"{base}#component/{_q(component.id)}", "Component"
+    )
+    return node
+
+
+def edge_node(base: str, edge: Any) -> dict[str, Any]:
+    """The JSON-LD node of one dependency edge."""
+    iri = f"{base}#dependency/{_q(edge.dependent)}/{_q(edge.dependency)}"
+    node: dict[str, Any] = _node(_codec.to_jsonable(edge), iri, "Dependency")
+    return node
+
+
+def lazy_document(record: Record, *, lists: bool = True) -> Spine:
+    """:func:`document` with its components and edges made as they are written; without
+    ``lists``, the document of everything else (the record node and its small children)."""
     _common.sorted_components(record)  # refuses duplicate ids, which would merge nodes
     base = base_iri(record)
-    data = record.to_dict()
-    out: dict[str, Any] = {"@context": dict(context()), "@id": base, "@type": "Record"}
-    for key, value in data.items():
+    small = dataclasses.replace(record, components=(), dependencies=()).to_dict()
+    out = Spine({"@context": dict(context()), "@id": base, "@type": "Record"})
+    for f in dataclasses.fields(record):
+        key = f.metadata.get("json", f.name)
         if key == "components":
-            out[key] = [
-                _node(c, f"{base}#component/{_q(c['id'])}", "Component")
-                for c in sorted(value, key=lambda c: c["id"])
-            ]
+            if lists and record.components:
+                out[key] = Items(component_node(base, c) for c in _components(record))
         elif key == "dependencies":
-            edges = sorted(value, key=lambda d: (d["dependent"], d["dependency"]))
-            out[key] = [
-                _node(
-                    d, f"{base}#dependency/{_q(d['dependent'])}/{_q(d['dependency'])}", "Dependency"
-                )
-                for d in edges
-            ]
+            if lists and record.dependencies:
+                out[key] = Items(edge_node(base, d) for d in _edges(record))
+        elif key not in small:
+            continue
         elif key in _JSON_KEYS:
-            out[key] = value
+            out[key] = small[key]
         else:
-            out[key] = _child(key, value, f"{base}#")
+            out[key] = _child(key, small[key], f"{base}#")
     return out
 
 
@@ -187,8 +233,9 @@ def _terms() -> tuple[dict[str, _Term], dict[str, dict[str, _Term]]]:
 Triple = tuple[Any, Any, Any]
 
 
-def _triples(doc: Mapping[str, Any]) -> list[Triple]:
-    """The RDF triples of a document made by :func:`document`, as rdflib terms.
+def _triples(doc: Mapping[str, Any], local: Mapping[str, _Term] | None = None) -> list[Triple]:
+    """The RDF triples of a document made by :func:`document` (or of one node of it, under
+    the scoped ``local`` terms of where it sits), as rdflib terms.
 
     This is JSON-LD expansion for the shapes :func:`document` writes (every node has an
     ``@id``; no lists, no language maps); a test proves the result isomorphic to rdflib's own
@@ -222,8 +269,13 @@ def _triples(doc: Mapping[str, Any]) -> list[Triple]:
                     out.append((subject, predicate, Literal(item)))
         return subject
 
-    node(doc, {})
+    node(doc, local or {})
     return out
+
+
+def scoped_terms(key: str) -> Mapping[str, _Term]:
+    """The terms in force inside the nodes under the record's ``key``."""
+    return dict(_terms()[1].get(key, {}))
 
 
 def _parse_into(g: rdflib.Graph, doc: Mapping[str, Any]) -> None:
@@ -260,11 +312,16 @@ def _turtle_term(term: Any, prefixes: list[tuple[str, str]]) -> str:
     return f"<{iri}>"
 
 
-def _turtle(triples: list[Triple]) -> str:
-    """Deterministic Turtle: prefixes, then subjects, predicates and objects in sorted order."""
-    prefixes = sorted(_PREFIXES.items())
-    lines = [f"@prefix {p}: <{iri}> ." for p, iri in prefixes]
-    lines.append("")
+_Block = tuple[str, list[str]]
+"""A Turtle subject and the lines of its block (the subject line, one per predicate, "")."""
+
+_OBJECT_SEP = ",\n        "
+
+
+def _blocks(triples: Iterable[Triple]) -> list[_Block]:
+    """The Turtle blocks of ``triples``, by subject: predicates in order (``a`` first), objects
+    sorted and joined."""
+    prefixes = _SORTED_PREFIXES
     by_subject: dict[str, dict[str, set[str]]] = {}
     names: dict[Any, str] = {}
     for s, p, o in triples:
@@ -272,25 +329,147 @@ def _turtle(triples: list[Triple]) -> str:
             names[p] = "a" if str(p) == _RDF_TYPE else _turtle_term(p, prefixes)
         objects = by_subject.setdefault(str(s), {}).setdefault(names[p], set())
         objects.add(_turtle_term(o, prefixes))
+    out: list[_Block] = []
     for subject in sorted(by_subject):
         preds = by_subject[subject]
-        lines.append(f"<{subject}>")
         ordered = sorted(preds, key=lambda p: (p != "a", p))
+        lines = [f"<{subject}>"]
         for i, predicate in enumerate(ordered):
-            listed = ",\n        ".join(sorted(preds[predicate]))
             end = " ;" if i < len(ordered) - 1 else " ."
-            lines.append(f"    {predicate} {listed}{end}")
+            lines.append(f"    {predicate} {_OBJECT_SEP.join(sorted(preds[predicate]))}{end}")
         lines.append("")
-    return "\n".join(lines)
+        out.append((subject, lines))
+    return out
+
+
+_SORTED_PREFIXES = sorted(_PREFIXES.items())
+
+
+def _component_blocks(record: Record, base: str) -> Iterator[_Block]:
+    """The blocks of every component's nodes, in subject order. A component's nodes sort after
+    its own IRI but may interleave with another component's (``x`` < ``x-y`` < ``x/target``),
+    so the blocks of each component join a merge only once every block before them is out."""
+    local = scoped_terms("components")
+    ordered = iter(sorted(record.components, key=lambda c: _q(c.id)))
+    heap: list[tuple[str, int, list[str], Iterator[_Block]]] = []
+    nxt = next(ordered, None)
+    seq = 0
+    while heap or nxt is not None:
+        while nxt is not None and (not heap or f"{base}#component/{_q(nxt.id)}" <= heap[0][0]):
+            blocks = iter(_blocks(_triples(component_node(base, nxt), local)))
+            first = next(blocks, None)
+            if first is not None:
+                heapq.heappush(heap, (first[0], seq, first[1], blocks))
+                seq += 1
+            nxt = next(ordered, None)
+        subject, _, lines, blocks = heapq.heappop(heap)
+        yield subject, lines
+        following = next(blocks, None)
+        if following is not None:
+            heapq.heappush(heap, (following[0], seq, following[1], blocks))
+            seq += 1
+
+
+def _edge_suffix(edge: Any) -> str:
+    return f"{_q(edge.dependent)}/{_q(edge.dependency)}"
+
+
+def _edge_blocks(record: Record, base: str) -> Iterator[_Block]:
+    """One block per edge IRI (edges of the same two components share it), in order."""
+    local = scoped_terms("dependencies")
+    edges = sorted(record.dependencies, key=_edge_suffix)
+    for _, group in itertools.groupby(edges, key=_edge_suffix):
+        triples = [t for e in group for t in _triples(edge_node(base, e), local)]
+        yield from _blocks(triples)
+
+
+_Line = str | Iterator[str]
+"""A line of Turtle: text, or the pieces of a long one (a predicate with 100,000 objects)."""
+
+
+def _record_lines(record: Record, base: str, lines: list[str]) -> Iterator[_Line]:
+    """The record node's block (``lines`` without its components and edges), with every
+    component and edge IRI added, in order."""
+    terms = _terms()[0]
+    listed: dict[str, Iterator[str]] = {}
+    if record.components:
+        name = _turtle_term(_iri(terms["components"][1]), _SORTED_PREFIXES)
+        keys = sorted(f"{_q(c.id)}>" for c in record.components)
+        listed[name] = (f"<{base}#component/{k}" for k in keys)
+    if record.dependencies:
+        name = _turtle_term(_iri(terms["dependencies"][1]), _SORTED_PREFIXES)
+        edges = sorted(record.dependencies, key=lambda e: _edge_suffix(e) + ">")
+        unique = (k for k, _ in itertools.groupby(_edge_suffix(e) for e in edges))
+        listed[name] = (f"<{base}#dependency/{k}>" for k in unique)
+    own = {line.split(" ", 5)[4]: line[:-2] for line in lines[1:-1]}
+    ordered = sorted([*own, *listed], key=lambda p: (p != "a", p))
+    yield lines[0]
+    for i, predicate in enumerate(ordered):
+        end = " ;" if i < len(ordered) - 1 else " ."
+        if predicate in own:
+            yield own[predicate] + end
+        else:
+            yield _long_line(predicate, listed[predicate], end)
+    yield ""
+
+
+def _long_line(predicate: str, objects: Iterator[str], end: str) -> Iterator[str]:
+    yield f"    {predicate} {next(objects)}"
+    for obj in objects:
+        yield _OBJECT_SEP + obj
+    yield end
+
+
+def _iri(text: str) -> Any:
+    from rdflib import URIRef
+
+    return URIRef(text)
+
+
+def turtle_lines(record: Record) -> Iterator[_Line]:
+    """The lines of the record's Turtle (deterministic: prefixes, then subjects, predicates
+    and objects in sorted order), made a component at a time."""
+    base = base_iri(record)
+    yield from (f"@prefix {p}: <{iri}> ." for p, iri in _SORTED_PREFIXES)
+    yield ""
+    small = _blocks(_triples(_common.materialize(lazy_document(record, lists=False))))
+    if not small or small[0][0] != base:
+        raise ExportError(f"record {record.serial}: no record node")  # pragma: no cover
+    yield from _record_lines(record, base, small[0][1])
+    merged = heapq.merge(
+        small[1:], _component_blocks(record, base), _edge_blocks(record, base), key=lambda b: b[0]
+    )
+    for _, lines in merged:
+        yield from lines
+
+
+def _turtle_pieces(record: Record) -> Iterator[str]:
+    """The Turtle text: the lines joined by newlines."""
+    previous: _Line | None = None
+    for line in turtle_lines(record):
+        if previous is not None:
+            yield from [previous] if isinstance(previous, str) else previous
+            yield "\n"
+        previous = line
+    if previous is not None:
+        yield from [previous] if isinstance(previous, str) else previous
 
 
 def encode(record: Record, *, fmt: str = "json-ld") -> bytes:
     """``record`` as JSON-LD (``json-ld``) or Turtle (``turtle``) bytes."""
+    buf = io.BytesIO()
+    write(record, buf, fmt=fmt)
+    return buf.getvalue()
+
+
+def write(record: Record, out: BinaryIO, *, fmt: str = "json-ld") -> None:
+    """Write :func:`encode`'s bytes to ``out``, a component at a time."""
     if fmt == "json-ld":
-        return _common.dump_json(document(record))
-    if fmt == "turtle":
-        return _turtle(_triples(document(record))).encode()
-    raise ExportError(f"RDF encoding {fmt!r} is not supported (json-ld, turtle)")
+        _common.write_json(lazy_document(record), out)
+    elif fmt == "turtle":
+        _common.write_text(_turtle_pieces(record), out)
+    else:
+        raise ExportError(f"RDF encoding {fmt!r} is not supported (json-ld, turtle)")
 
 
 def _nt_object(term: Any) -> str:

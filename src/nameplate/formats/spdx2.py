@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import re
-from typing import Any
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+from typing import Any, BinaryIO
 
 from ..record import Component, Record
 from . import _common
-from ._common import NS
+from ._common import NS, Items, Spine
 
-__all__ = ["annotation_pairs", "document", "encode", "spdx_id"]
+__all__ = ["annotation_pairs", "document", "encode", "lazy_document", "spdx_id", "write"]
 
 _ID_SAFE = re.compile(r"[^A-Za-z0-9.-]")
 
@@ -118,7 +121,9 @@ def _annotation(record: Record, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def _package(record: Record, c: Component, deptypes: set[str]) -> dict[str, Any]:
+def _package(
+    record: Record, c: Component, deptypes: AbstractSet[str], memo: _common.Memo | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"SPDXID": spdx_id(c.id), "name": c.name}
     if c.version:
         out["versionInfo"] = c.version
@@ -168,7 +173,7 @@ def _package(record: Record, c: Component, deptypes: set[str]) -> dict[str, Any]
     if refs:
         out["externalRefs"] = refs
     out["primaryPackagePurpose"] = _PURPOSE.get(c.kind, "LIBRARY")
-    pairs = _common.component_pairs(c, deptypes)
+    pairs = _common.component_pairs(c, deptypes, memo)
     pairs += [(f"{NS}:id", c.id)]
     pairs += _common.flatten(f"{NS}:licenses", list(c.licenses))
     pairs += _common.flatten(f"{NS}:kind", c.kind)
@@ -176,7 +181,7 @@ def _package(record: Record, c: Component, deptypes: set[str]) -> dict[str, Any]
     return out
 
 
-def _relationships(record: Record, ids: dict[str, str]) -> list[dict[str, str]]:
+def _relationships(record: Record, ids: dict[str, str]) -> Iterator[dict[str, str]]:
     compilers = {c.id for c in record.components if c.kind == "compiler"}
     rels: set[tuple[str, str, str]] = set()
     for root in record.roots:
@@ -196,14 +201,18 @@ def _relationships(record: Record, ids: dict[str, str]) -> list[dict[str, str]]:
             if t == "build" and edge.dependency in compilers:
                 kind = "BUILD_TOOL_OF"
             rels.add((a, kind, b) if forward else (b, kind, a))
-    return [
-        {"spdxElementId": s, "relationshipType": k, "relatedSpdxElement": o}
-        for s, k, o in sorted(rels)
-    ]
+    for s, k, o in sorted(rels):
+        yield {"spdxElementId": s, "relationshipType": k, "relatedSpdxElement": o}
 
 
 def document(record: Record) -> dict[str, Any]:
     """The SPDX 2.3 document for ``record`` as JSON data."""
+    data: dict[str, Any] = _common.materialize(lazy_document(record))
+    return data
+
+
+def lazy_document(record: Record) -> Spine:
+    """:func:`document` with its packages and relationships made as they are written."""
     incoming = _common.incoming_types(record)
     components = _common.sorted_components(record)
     ids = {c.id: spdx_id(c.id) for c in components}
@@ -221,23 +230,36 @@ def document(record: Record) -> dict[str, Any]:
     doc_pairs += _common.flatten(f"{NS}:evidence", data.get("evidence", []))
     doc_pairs += _common.flatten(f"{NS}:unknown", data.get("unknowns", []))
     doc_pairs.append((f"{NS}:schema-version", record.schema_version))
-    return {
-        "spdxVersion": "SPDX-2.3",
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": name,
-        "documentNamespace": f"https://w3id.org/nameplate/spdx/{uuid}",
-        "creationInfo": {
-            "created": record.provenance.extracted_at,
-            "creators": [f"Tool: {_common.tool_string(record)}"],
-        },
-        "annotations": [_annotation(record, doc_pairs)],
-        "packages": [_package(record, c, incoming.get(c.id, set())) for c in components],
-        "relationships": _relationships(record, ids),
-        **({"hasExtractedLicensingInfos": refs} if (refs := license_refs(record)) else {}),
-    }
+    empty: frozenset[str] = frozenset()
+    memo: _common.Memo = {}
+    return Spine(
+        {
+            "spdxVersion": "SPDX-2.3",
+            "dataLicense": "CC0-1.0",
+            "SPDXID": "SPDXRef-DOCUMENT",
+            "name": name,
+            "documentNamespace": f"https://w3id.org/nameplate/spdx/{uuid}",
+            "creationInfo": {
+                "created": record.provenance.extracted_at,
+                "creators": [f"Tool: {_common.tool_string(record)}"],
+            },
+            "annotations": [_annotation(record, doc_pairs)],
+            "packages": Items(
+                _package(record, c, incoming.get(c.id, empty), memo) for c in components
+            ),
+            "relationships": Items(_relationships(record, ids)),
+            **({"hasExtractedLicensingInfos": refs} if (refs := license_refs(record)) else {}),
+        }
+    )
 
 
 def encode(record: Record) -> bytes:
     """``record`` as SPDX 2.3 JSON bytes."""
-    return _common.dump_json(document(record))
+    buf = io.BytesIO()
+    write(record, buf)
+    return buf.getvalue()
+
+
+def write(record: Record, out: BinaryIO) -> None:
+    """Write :func:`encode`'s bytes to ``out``, a package at a time."""
+    _common.write_json(lazy_document(record), out)

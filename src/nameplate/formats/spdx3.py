@@ -22,16 +22,21 @@ context IRI, which consumers resolve from their own copy; nameplate ships it in
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from typing import Any
+import heapq
+import io
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from ..record import Component, Record
 from . import _common
-from ._common import NS
+from ._common import NS, Items, Spine
 from .spdx2 import _escape, _valid_expression
 
-__all__ = ["CONTEXT_URL", "document", "encode"]
+__all__ = ["CONTEXT_URL", "document", "encode", "lazy_document", "write"]
 
 CONTEXT_URL = "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"
 _CI = "_:creationinfo"
@@ -131,77 +136,166 @@ def _dict_entries(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 def document(record: Record) -> dict[str, Any]:
     """The SPDX 3.0.1 JSON-LD document for ``record`` as JSON data."""
+    data: dict[str, Any] = _common.materialize(lazy_document(record))
+    return data
+
+
+def _expression(c: Component) -> str | None:
+    """The component's declared license expression, when it is a valid one."""
+    if not c.licenses:
+        return None
+    expression = " AND ".join(
+        f"({t})" if " " in t and len(c.licenses) > 1 else t for t in c.licenses
+    )
+    return expression if _valid_expression(expression) else None
+
+
+def _scopes(types: tuple[str, ...]) -> list[str]:
+    kinds = set(types)
+    scopes = []
+    if kinds & {"link", "run"}:
+        scopes.append("runtime")
+    if "build" in kinds:
+        scopes.append("build")
+    if "test" in kinds:
+        scopes.append("test")
+    return scopes
+
+
+_SCOPES = ("runtime", "build", "test")
+_REL = "rel-"
+
+
+class _Elements:
+    """Every element of the document, in the order of the whole document's sort (by type,
+    then ``spdxId``; one element per ``spdxId``), made as they are written. What is kept to
+    order them: the components sorted by id, and one integer per relationship (its digest,
+    which is its ``spdxId``, and where it comes from)."""
+
+    def __init__(self, record: Record, ids: _Ids) -> None:
+        self.record = record
+        self.ids = ids
+        _common.sorted_components(record)  # refuses duplicate ids
+        self.components = sorted(record.components, key=lambda c: quote(c.id, safe=""))
+        self.pkg = {c.id: ids("pkg", c.id) for c in self.components}
+        self.incoming = _common.incoming_types(record)
+        self.memo: _common.Memo = {}
+        self.edges = [
+            e
+            for e in _common.sorted_edges(record)
+            if e.dependent in self.pkg and e.dependency in self.pkg
+        ]
+        self.expressions = {c.id: x for c in self.components if (x := _expression(c))}
+        scoped: list[int] = []
+        for index, edge in enumerate(self.edges):
+            for scope in _scopes(edge.types):
+                source, target = self.pkg[edge.dependent], self.pkg[edge.dependency]
+                rel_id = ids.hashed("rel", source, "dependsOn", target, scope)
+                scoped.append(_pack(rel_id, index * 4 + _SCOPES.index(scope)))
+        self.scoped = sorted(scoped)
+        declared: list[int] = []
+        for index, c in enumerate(self.components):
+            if c.id in self.expressions:
+                lic_id = ids.hashed("license", self.expressions[c.id])
+                rel_id = ids.hashed("rel", self.pkg[c.id], "hasDeclaredLicense", lic_id, "")
+                declared.append(_pack(rel_id, index))
+        self.declared = sorted(declared)
+        small: dict[str, list[dict[str, Any]]] = {}
+        for e in _build(record, ids, self.pkg):
+            small.setdefault(e["type"], []).append(e)
+        for expression in sorted(set(self.expressions.values())):
+            e = _element(
+                "simplelicensing_LicenseExpression",
+                ids.hashed("license", expression),
+                simplelicensing_licenseExpression=expression,
+            )
+            small.setdefault(e["type"], []).append(e)
+        self.small = {t: sorted(v, key=lambda e: e["spdxId"]) for t, v in small.items()}
+
+    def _relationship(self, packed: int) -> dict[str, Any]:
+        code = packed & _LOW
+        edge = self.edges[code // 4]
+        return _relationship(
+            self.ids,
+            self.pkg[edge.dependent],
+            "dependsOn",
+            [self.pkg[edge.dependency]],
+            _SCOPES[code % 4],
+        )
+
+    def _declared(self, packed: int) -> dict[str, Any]:
+        c = self.components[packed & _LOW]
+        lic_id = self.ids.hashed("license", self.expressions[c.id])
+        return _relationship(self.ids, self.pkg[c.id], "hasDeclaredLicense", [lic_id])
+
+    def _annotation(self, c: Component) -> dict[str, Any]:
+        pairs = _common.component_pairs(c, self.incoming.get(c.id, frozenset()), self.memo)
+        pairs += [(f"{NS}:id", c.id), (f"{NS}:kind", c.kind)]
+        pairs += _common.flatten(f"{NS}:licenses", list(c.licenses))
+        return _element(
+            "Annotation",
+            self.ids("note", c.id),
+            annotationType="other",
+            subject=self.pkg[c.id],
+            statement=_statement(pairs),
+        )
+
+    def _typed(self) -> dict[str, Iterable[tuple[str, Callable[[], dict[str, Any]]]]]:
+        """Type → its elements in ``spdxId`` order, each as (spdxId, how to make it)."""
+        ids = self.ids
+        out: dict[str, Iterable[tuple[str, Callable[[], dict[str, Any]]]]] = {
+            "Annotation": (
+                (ids("note", c.id), functools.partial(self._annotation, c)) for c in self.components
+            ),
+            "software_Package": (
+                (self.pkg[c.id], functools.partial(_package, ids, c)) for c in self.components
+            ),
+            "LifecycleScopedRelationship": (
+                (_unpack_id(ids, p), functools.partial(self._relationship, p)) for p in self.scoped
+            ),
+            "Relationship": (
+                (_unpack_id(ids, p), functools.partial(self._declared, p)) for p in self.declared
+            ),
+        }
+        for kind, elements in self.small.items():
+            made: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+                (e["spdxId"], functools.partial(dict, e)) for e in elements
+            ]
+            out[kind] = heapq.merge(made, out[kind], key=lambda x: x[0]) if kind in out else made
+        return out
+
+    def __iter__(self) -> Iterator[tuple[str, Callable[[], dict[str, Any]]]]:
+        """(spdxId, how to make the element), in the document's order, each id once."""
+        last = None
+        typed = self._typed()
+        for kind in sorted(typed):
+            for spdx_id, make in typed[kind]:
+                if spdx_id != last:
+                    last = spdx_id
+                    yield spdx_id, make
+
+
+_LOW = (1 << 24) - 1
+
+
+def _pack(rel_id: str, low: int) -> int:
+    """A relationship's sort key and origin in one integer: its 20-digit hex digest (which
+    orders its ``spdxId`` among the others of its type), then ``low``."""
+    return (int(rel_id.rsplit(_REL, 1)[1], 16) << 24) | low
+
+
+def _unpack_id(ids: _Ids, packed: int) -> str:
+    return f"{ids.base}{_REL}{packed >> 24:020x}"
+
+
+def lazy_document(record: Record) -> Spine:
+    """:func:`document` with its elements, and the lists of their ids, made as they are
+    written."""
     ids = _Ids(record)
     gen = record.provenance.generator
     agent_id = ids("agent", gen.name)
-    graph: list[dict[str, Any]] = [
-        {
-            "type": "CreationInfo",
-            "@id": _CI,
-            "specVersion": "3.0.1",
-            "created": record.provenance.extracted_at,
-            "createdBy": [agent_id],
-        },
-        _element(
-            "SoftwareAgent", agent_id, name=f"{gen.name} {gen.version}" if gen.version else gen.name
-        ),
-    ]
-    elements: list[dict[str, Any]] = []
-    components = _common.sorted_components(record)
-    incoming = _common.incoming_types(record)
-    pkg = {c.id: ids("pkg", c.id) for c in components}
-    for c in components:
-        elements.append(_package(ids, c))
-        pairs = _common.component_pairs(c, incoming.get(c.id, set()))
-        pairs += [(f"{NS}:id", c.id), (f"{NS}:kind", c.kind)]
-        pairs += _common.flatten(f"{NS}:licenses", list(c.licenses))
-        elements.append(
-            _element(
-                "Annotation",
-                ids("note", c.id),
-                annotationType="other",
-                subject=pkg[c.id],
-                statement=_statement(pairs),
-            )
-        )
-        if c.licenses:
-            expression = " AND ".join(
-                f"({t})" if " " in t and len(c.licenses) > 1 else t for t in c.licenses
-            )
-            if _valid_expression(expression):
-                lic_id = ids.hashed("license", expression)
-                if not any(e["spdxId"] == lic_id for e in elements):
-                    elements.append(
-                        _element(
-                            "simplelicensing_LicenseExpression",
-                            lic_id,
-                            simplelicensing_licenseExpression=expression,
-                        )
-                    )
-                elements.append(_relationship(ids, pkg[c.id], "hasDeclaredLicense", [lic_id]))
-    for edge in _common.sorted_edges(record):
-        if edge.dependent not in pkg or edge.dependency not in pkg:
-            continue
-        types = set(edge.types)
-        scopes = []
-        if types & {"link", "run"}:
-            scopes.append("runtime")
-        if "build" in types:
-            scopes.append("build")
-        if "test" in types:
-            scopes.append("test")
-        for scope in scopes:
-            elements.append(
-                _relationship(ids, pkg[edge.dependent], "dependsOn", [pkg[edge.dependency]], scope)
-            )
-    elements.extend(_build(record, ids, pkg))
-    elements.sort(key=lambda e: (e["type"], e["spdxId"]))
-    # Drop duplicate elements (a license expression shared by several packages).
-    unique: dict[str, dict[str, Any]] = {}
-    for e in elements:
-        unique.setdefault(e["spdxId"], e)
-    elements = list(unique.values())
-    roots = [pkg[r] for r in sorted(record.roots) if r in pkg]
+    elements = _Elements(record, ids)
+    roots = [elements.pkg[r] for r in sorted(record.roots) if r in elements.pkg]
     sbom_id = ids("sbom", "main")
     doc_id = ids("document", "main")
     subject = record.subject
@@ -218,37 +312,44 @@ def document(record: Record) -> dict[str, Any]:
         f"{NS}:provenance:read-from", data["provenance"].get("read_from", [])
     )
     doc_pairs.append((f"{NS}:schema-version", record.schema_version))
-    elements.append(
-        _element(
-            "Annotation",
-            ids("note", "document"),
-            annotationType="other",
-            subject=doc_id,
-            statement=_statement(doc_pairs),
-        )
+    note = _element(
+        "Annotation",
+        ids("note", "document"),
+        annotationType="other",
+        subject=doc_id,
+        statement=_statement(doc_pairs),
     )
-    element_ids = [e["spdxId"] for e in elements]
-    graph.append(
+
+    def element_ids() -> Iterator[str]:
+        yield from (spdx_id for spdx_id, _ in elements)
+        yield note["spdxId"]
+
+    document = Spine(_element("SpdxDocument", doc_id))
+    document["name"] = f"{subject.name}@{subject.version}" if subject.version else subject.name
+    document["rootElement"] = [sbom_id]
+    document["element"] = Items(itertools.chain([agent_id, sbom_id], element_ids()))
+    document["profileConformance"] = ["build", "core", "simpleLicensing", "software"]
+    sbom = Spine(_element("software_Sbom", sbom_id))
+    if roots:
+        sbom["rootElement"] = roots
+    sbom["element"] = Items(element_ids())
+    sbom["software_sbomType"] = ["build"]
+    head: list[Any] = [
+        {
+            "type": "CreationInfo",
+            "@id": _CI,
+            "specVersion": "3.0.1",
+            "created": record.provenance.extracted_at,
+            "createdBy": [agent_id],
+        },
         _element(
-            "SpdxDocument",
-            doc_id,
-            name=f"{subject.name}@{subject.version}" if subject.version else subject.name,
-            rootElement=[sbom_id],
-            element=[agent_id, sbom_id, *element_ids],
-            profileConformance=["build", "core", "simpleLicensing", "software"],
-        )
-    )
-    graph.append(
-        _element(
-            "software_Sbom",
-            sbom_id,
-            rootElement=roots,
-            element=element_ids,
-            software_sbomType=["build"],
-        )
-    )
-    graph.extend(elements)
-    return {"@context": CONTEXT_URL, "@graph": graph}
+            "SoftwareAgent", agent_id, name=f"{gen.name} {gen.version}" if gen.version else gen.name
+        ),
+        document,
+        sbom,
+    ]
+    body = (make() for _, make in elements)
+    return Spine({"@context": CONTEXT_URL, "@graph": Items(itertools.chain(head, body, [note]))})
 
 
 def _build(record: Record, ids: _Ids, pkg: dict[str, str]) -> list[dict[str, Any]]:
@@ -298,4 +399,11 @@ def _build(record: Record, ids: _Ids, pkg: dict[str, str]) -> list[dict[str, Any
 
 def encode(record: Record) -> bytes:
     """``record`` as SPDX 3.0.1 JSON-LD bytes."""
-    return _common.dump_json(document(record))
+    buf = io.BytesIO()
+    write(record, buf)
+    return buf.getvalue()
+
+
+def write(record: Record, out: BinaryIO) -> None:
+    """Write :func:`encode`'s bytes to ``out``, an element at a time."""
+    _common.write_json(lazy_document(record), out)

@@ -131,7 +131,7 @@ def _check_layout(data: Any, where: str) -> None:
     layout = data.get("buildcache_layout_version", 0)
     try:
         number = int(layout)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # an inf or nan from JSON
         number = -1
     if number not in _LAYOUTS:
         raise UnsupportedFormat(

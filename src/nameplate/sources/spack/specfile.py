@@ -340,7 +340,7 @@ def specfile_version(data: Mapping[str, Any], where: str) -> int:
     raw = meta.get("version") if isinstance(meta, _MAPPING) else None
     try:
         version = int(raw) if raw is not None else -1
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # an inf or nan from JSON
         version = -1
     if version not in _READERS:
         readable = ", ".join(str(v) for v in SPECFILE_VERSIONS)
