@@ -18,6 +18,9 @@ from tests.conftest import DATA, ROOT
 RELEASED = {
     "record/record-1.0.0.schema.json": "0ec5a5468249026181dcd05014556a5446cfd93dafb3c435345b0f1a4f599601",
     "record/record-1.1.0.schema.json": "15c8a82544b7931cffcf3ad7dfd7735e9b5f6df3c21402661c3bcbe4f9ec73ed",
+    "record/record-1.2.0.schema.json": "02f47b9f06d83d18ab0835776276930c085d4fe570021a2f551069a3a2e227c7",
+    "host/host-1.0.0.schema.json": "1fd51059cc801a29ecd313effbfb5dbeb30e01a4b78e85c3dc434c91917186d0",
+    "host/host-1.1.0.schema.json": "373eace8d871aad589de36098e6bf611d4a23dd1848284099b60307509bddece",
 }
 
 
@@ -45,6 +48,9 @@ def test_released_schema_files_are_unchanged() -> None:
 def test_every_released_version_is_registered() -> None:
     files = {str(p.relative_to(ROOT / "schemas")) for p in (ROOT / "schemas/record").glob("*.json")}
     assert files == set(schema.RELEASED.values())
+    hosts = {str(p.relative_to(ROOT / "schemas")) for p in (ROOT / "schemas/host").glob("*.json")}
+    assert hosts == set(schema.HOST_RELEASED.values())
+    assert set(RELEASED) == files | hosts  # every released file is pinned
 
 
 @pytest.mark.parametrize("record", fixture_records(), ids=lambda r: r.subject.kind)

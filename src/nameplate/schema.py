@@ -18,7 +18,7 @@ from .errors import RecordValidationError
 __all__ = ["RELEASED", "SCHEMA_VERSION", "load_schema", "validate"]
 
 SCHEMA_VERSION = "1.2.0"
-"""The version records are written in. 1.2.0 (ADDITION, unreleased while this line says so; see
+"""The version records are written in. 1.2.0 (ADDITION, released and pinned: see
 ``docs/concepts/record.md``). 1.1.0 (ADDITION): ``Component.versionsuffix``, ``module_name``,
 ``moduleclass``; ``Subject.platform``; ``Mpi.portability_mode``; ``Provenance.started_at``."""
 
