@@ -76,7 +76,7 @@ def plan(cat: Catalog, n: int, hosts: list[str]) -> dict[str, list[tuple[str, ..
     return {
         "select": [(repo, hosts[j % len(hosts)]) for j, repo in enumerate(repos)],
         "check": [(key, hosts[j % len(hosts)]) for j, key in enumerate(keys)],
-        "search": [(q,) for q in QUERIES],
+        "search": [(q,) for q, _any in QUERIES],  # the search page asks about roots, as query does
     }
 
 
