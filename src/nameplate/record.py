@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from . import _codec
+from . import _codec, _decode
 from .errors import RecordError, SourceError
 from .schema import SCHEMA_VERSION
 
@@ -390,7 +390,8 @@ class Record:
         from ._gc import paused
 
         with paused():
-            return _codec.from_dict(cls, data, path=path)
+            # the decoder cleans the text it meets: made without __post_init__'s second walk
+            return _decode.from_dict(cls, data, path=path, post_init=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data, empty fields dropped (``hpc`` is always present)."""
