@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from . import _codec, _decode
+from . import _codec, _decode, _textcheck
 from .errors import RecordError, SourceError
 from .schema import SCHEMA_VERSION
 
@@ -378,6 +378,10 @@ class Record:
         # The one place text is made safe for every writer (JSON, the formats, the catalog, the
         # terminal): a record holds Unicode only. A lone surrogate (a "\\ud800" JSON or Python
         # escape in what a source read, a file name that is not UTF-8) becomes U+FFFD here.
+        # Almost always there is none: that is checked first, a field at a time over all the
+        # components together (_textcheck), and only a record that may hold one is walked.
+        if _textcheck.is_clean(self):
+            return
         for name in _RECORD_FIELDS:
             value = getattr(self, name)
             clean = _codec.clean_text(value)
