@@ -113,10 +113,12 @@ def _converter(cls: type) -> _Convert:
     conv = _CONVERTERS.get(cls)
     if conv is not None:
         return conv
-    hints = _hints(cls)
+    types_of = hints(cls)
     fields = dataclasses.fields(cls)
     _CONVERTERS[cls] = _dynamic  # a class that contains itself converts through the lookup
-    plan = tuple((f.metadata.get("json", f.name), *_field_plan(hints[f.name], cls)) for f in fields)
+    plan = tuple(
+        (f.metadata.get("json", f.name), *_field_plan(types_of[f.name], cls)) for f in fields
+    )
     names = [f.name for f in fields]
     getter = operator.attrgetter(*names) if len(names) > 1 else None
 
@@ -149,11 +151,12 @@ def to_jsonable(value: object) -> Any:
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls)
-    return hints
+def hints(cls: type) -> dict[str, Any]:
+    """The type hints of dataclass ``cls`` (resolved once)."""
+    found = _HINTS.get(cls)
+    if found is None:
+        found = _HINTS[cls] = typing.get_type_hints(cls)
+    return found
 
 
 def _type_name(tp: Any) -> str:
@@ -240,7 +243,7 @@ def from_dict(cls: type[T], data: Any, *, path: str = "$") -> T:
     """Build dataclass ``cls`` from JSON data; errors name the JSON path of the bad field."""
     if not isinstance(data, Mapping):
         raise RecordError(f"{path}: expected object, got {_json_type(data)}")
-    hints = _hints(cls)
+    types_of = hints(cls)
     fields = {f.metadata.get("json", f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -254,7 +257,7 @@ def from_dict(cls: type[T], data: Any, *, path: str = "$") -> T:
             if no_default:
                 raise RecordError(f"{path}: missing required field {key!r}")
             continue
-        kwargs[f.name] = _convert(hints[f.name], data[key], f"{path}.{key}")
+        kwargs[f.name] = _convert(types_of[f.name], data[key], f"{path}.{key}")
     return cls(**kwargs)
 
 

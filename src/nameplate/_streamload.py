@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _codec
+from . import _decode
 from .record import Component, CpuTarget, Dependency, Record
 
 __all__ = ["Fallback", "load"]
@@ -182,7 +182,6 @@ class _Builder:
                 self.valid.discard(version)
         if not self.valid:
             raise Fallback
-        index = len(self.items[key])
         if key == "components":
             self._fields(data, _COMPONENT_STRINGS)
             for h in data.get("hashes") or ():
@@ -191,7 +190,7 @@ class _Builder:
                 data["licenses"] = [self.share(x) for x in data["licenses"]]
         else:
             self._fields(data, ("dependent", "dependency"))
-            if data.keys() <= _EDGE_KEYS:
+            if data.keys() <= _EDGE_KEYS and _ascii(data):
                 # the common edge, built directly (the generic codec costs 4x more)
                 self.items[key].append(
                     Dependency(
@@ -203,8 +202,9 @@ class _Builder:
                     )
                 )
                 return
-        try:
-            item: Any = _codec.from_dict(_ARRAYS[key], data, path=f"$.{key}[{index}]")
+        try:  # the decoder cleans the text it meets (lone surrogates), see load()
+            cls = _ARRAYS[key]
+            item: Any = cls(**_decode.decode_fields(cls, data))
         except Exception as exc:  # the plain loader reports it
             raise Fallback from exc
         self.items[key].append(self._shared(item))
@@ -227,7 +227,20 @@ class _Builder:
                 same = self.objects.setdefault(key, value)
                 if same is not value:
                     changes[name] = same
-        return dataclasses.replace(item, **changes) if changes else item
+        for name, value in changes.items():
+            # ``item`` was made just now and is held nowhere else: set in place (a replace()
+            # runs the whole __init__ again, a third of the time of building a component)
+            object.__setattr__(item, name, value)
+        return item
+
+
+def _ascii(edge: dict[str, Any]) -> bool:
+    """The text of an edge is ASCII (so holds no lone surrogate: see load())."""
+    return bool(
+        edge["dependent"].isascii()
+        and edge["dependency"].isascii()
+        and all(v.isascii() for v in edge.get("virtuals") or ())
+    )
 
 
 def _hashable(value: Any) -> bool:
@@ -304,8 +317,10 @@ def load(path: str | Path, *, limit: int) -> Record:
     except NameplateError as exc:
         raise Fallback from exc
     builder.strings.clear()
-    return dataclasses.replace(
-        top,
-        components=tuple(builder.items["components"]),
-        dependencies=tuple(builder.items["dependencies"]),
-    )
+    # Every string of the parts is clean (the decoder replaced lone surrogates, an edge built
+    # directly is ASCII), and so is ``top``'s (Record.from_dict): the record is made without
+    # __post_init__'s walk over every string again.
+    fields = {f.name: getattr(top, f.name) for f in dataclasses.fields(Record)}
+    fields["components"] = tuple(builder.items["components"])
+    fields["dependencies"] = tuple(builder.items["dependencies"])
+    return _decode.new_unchecked(Record, fields)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from . import _codec
+from . import _codec, _decode, _textcheck
 from .errors import RecordError, SourceError
 from .schema import SCHEMA_VERSION
 
@@ -378,6 +378,10 @@ class Record:
         # The one place text is made safe for every writer (JSON, the formats, the catalog, the
         # terminal): a record holds Unicode only. A lone surrogate (a "\\ud800" JSON or Python
         # escape in what a source read, a file name that is not UTF-8) becomes U+FFFD here.
+        # Almost always there is none: that is checked first, a field at a time over all the
+        # components together (_textcheck), and only a record that may hold one is walked.
+        if _textcheck.is_clean(self):
+            return
         for name in _RECORD_FIELDS:
             value = getattr(self, name)
             clean = _codec.clean_text(value)
@@ -390,7 +394,8 @@ class Record:
         from ._gc import paused
 
         with paused():
-            return _codec.from_dict(cls, data, path=path)
+            # the decoder cleans the text it meets: made without __post_init__'s second walk
+            return _decode.from_dict(cls, data, path=path, post_init=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data, empty fields dropped (``hpc`` is always present)."""
