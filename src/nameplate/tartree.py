@@ -27,7 +27,7 @@ from typing import BinaryIO
 from .elf import ELF_MAGIC, parse_elf
 from .elf.objects import ObjectCache
 from .errors import InputTooLarge, SourceError, UnsafeInput
-from .tree import DEFAULT_LIMIT
+from .tree import DEFAULT_LIMIT, member_path
 
 __all__ = ["TarTree"]
 
@@ -76,7 +76,7 @@ class TarTree:
         self._members += 1
         if self._members > self.max_members:
             raise InputTooLarge(f"{where}: more than {self.max_members} members")
-        path = self._norm(m.name, where)
+        path = member_path(m.name, where)
         if not path:
             return
         self._parents(path)
@@ -88,7 +88,7 @@ class TarTree:
         elif m.issym():
             self.links[path] = m.linkname
         elif m.islnk():
-            target = self._norm(m.linkname, where)
+            target = member_path(m.linkname, where)
             self.files[path] = self.files.get(target)
             self.sizes[path] = self.sizes.get(target, 0)
             facts = self.cache.facts.get(target)
@@ -114,16 +114,6 @@ class TarTree:
             elif m.size <= self.keep and self._kept + m.size <= self.keep_total and f is not None:
                 self.files[path] = head + f.read(m.size - 4 if m.size >= 4 else 0)
                 self._kept += m.size
-
-    def _norm(self, name: str, where: str) -> str:
-        parts: list[str] = []
-        for part in name.split("/"):
-            if part in ("", "."):
-                continue
-            if part == "..":
-                raise UnsafeInput(f"{where}: member {name!r} climbs above the root")
-            parts.append(part)
-        return "/".join(parts)
 
     def _parents(self, path: str) -> None:
         parent = posixpath.dirname(path)

@@ -27,9 +27,24 @@ __all__ = [
     "DEFAULT_LIMIT",
     "DirectoryTree",
     "FileTree",
+    "member_path",
     "open_regular",
     "read_gzip_bounded",
 ]
+
+
+def member_path(name: str, where: str) -> str:
+    """A tar member's name as a path under the archive's root (``./a//b`` -> ``a/b``);
+    ``UnsafeInput`` naming ``where`` for one that climbs above it (``..``)."""
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise UnsafeInput(f"{where}: member {name!r} climbs above the root")
+        parts.append(part)
+    return "/".join(parts)
+
 
 #: Largest file a source reads whole, in bytes (metadata files are small; 2 GB is an attack).
 DEFAULT_LIMIT = 256 * 1024 * 1024

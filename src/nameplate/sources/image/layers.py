@@ -34,7 +34,7 @@ from typing import BinaryIO
 from ...errors import InputTooLarge, SourceError, UnsafeInput
 from ...squashfs import Limits as SquashLimits
 from ...squashfs import ReadAt, SquashFs
-from ...tree import DEFAULT_LIMIT
+from ...tree import DEFAULT_LIMIT, member_path
 from .layerstream import Limits, _Reader, open_stream
 from .tarstream import _BLOCK, _Member, _members
 
@@ -85,21 +85,6 @@ class _Entry:
         self.src = src
         self.elf: bool | None = False  # None: not looked at yet (a squashfs file)
         self.content: bytes | None = None
-
-
-def _norm(name: str, where: str) -> str:
-    if name[:2] == "./":
-        name = name[2:]
-    if name[:1] not in ("/", ".") and "/." not in name and "//" not in name:
-        return name.rstrip("/")  # the common case: nothing to drop or refuse
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            raise UnsafeInput(f"{where}: member {name!r} climbs above the image root")
-        parts.append(part)
-    return "/".join(parts)
 
 
 def _parent(path: str) -> str:
@@ -209,7 +194,7 @@ class LayerTree:
             open_stream(raw, where, self.limits, counted, progress, digest=layer.digest) as stream,
         ):
             for m in _members(stream, where, self.limits):
-                path = _norm(m.name, where)
+                path = member_path(m.name, where)
                 base = path.rpartition("/")[2]
                 kind = m.type
                 if base.startswith(_WH):
@@ -291,7 +276,7 @@ class LayerTree:
                 self._put(path, _Entry("o", index, mode=ino.mode), where)
 
     def _hardlink(self, path: str, m: _Member, index: int, where: str) -> None:
-        target = self.entries.get(_norm(m.linkname, where))
+        target = self.entries.get(member_path(m.linkname, where))
         if target is None or target.kind != "f":
             self.unknowns.append((path, f"hardlink to {m.linkname!r}, which is not a file here"))
             return
