@@ -45,6 +45,13 @@ _mode_option = click.option(
     show_default=True,
     help="MPI portability mode (HPC3); auto: the record's annotation, else its default.",
 )
+_tag_option = click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="GLOB",
+    help="Only tags matching GLOB (1.14.*); repeatable. Default: every tag.",
+)
 
 
 def _host(host_file: str | None) -> Host:
@@ -191,13 +198,7 @@ def check(
 @format_option()
 @output_option("the ranking")
 @_mode_option
-@click.option(
-    "--tag",
-    "tags",
-    multiple=True,
-    metavar="GLOB",
-    help="Only tags matching GLOB (1.14.*); repeatable. Default: every tag.",
-)
+@_tag_option
 @registry_options
 @trust_options
 def select(
@@ -273,13 +274,7 @@ def _catalog_url(value: str | None) -> str:
 @click.command()
 @click.argument("refs", nargs=-1, type=ReferenceType(path_ok=True))
 @_catalog_option
-@click.option(
-    "--tag",
-    "tags",
-    multiple=True,
-    metavar="GLOB",
-    help="Only tags matching GLOB (1.14.*); repeatable. Default: every tag.",
-)
+@_tag_option
 @registry_options
 @trust_options
 @format_option()
