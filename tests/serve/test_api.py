@@ -88,6 +88,30 @@ def test_search_in_spec_syntax(client: TestClient, site_ids: dict[str, str]) -> 
     assert {"3.1.0-zen3-mpich", "3.1.0-zen4-openmpi"} <= tags
 
 
+def test_search_finds_roots_and_with_any_node_every_record_holding_it(client: TestClient) -> None:
+    roots = client.get("/v1/records", params={"q": "zlib-ng", "limit": "500"}).json()
+    assert roots["any_node"] is False
+    # records whose root is zlib-ng (the hostile record is zlib-ng's under another subject
+    # name), as `nameplate query`; hdf5 only holds it
+    assert roots["records"]
+    assert "hdf5" not in {x["subject"] for x in roots["records"]}
+    anywhere = client.get(
+        "/v1/records", params={"q": "zlib-ng", "any_node": "1", "limit": "500"}
+    ).json()
+    assert anywhere["any_node"] is True
+    holders = {x["subject"] for x in anywhere["records"]}
+    assert {"hdf5"} <= holders  # hdf5 links zlib-ng (the fixture stores)
+    assert len(anywhere["records"]) > len(roots["records"])
+    bad = client.get("/v1/records", params={"q": "zlib-ng", "any_node": "maybe"})
+    assert bad.status_code == 400
+    assert error_of(bad)["field"] == "any_node"
+    page = client.get("/", params={"q": "zlib-ng", "any_node": "1"})
+    assert page.status_code == 200
+    assert 'name="any_node" value="1" checked' in page.text
+    matrix = client.get("/v1/matrix", params={"q": "zlib-ng", "any_node": "true"})
+    assert matrix.status_code == 200
+
+
 def test_search_without_query_lists_the_newest(client: TestClient) -> None:
     body = client.get("/v1/records", params={"limit": "3"}).json()
     assert body["query"] is None

@@ -54,14 +54,21 @@ async def openapi(request: Request) -> Response:
 
 
 async def records(request: Request) -> Response:
-    """``GET /v1/records?q=SPEC&limit=N``."""
+    """``GET /v1/records?q=SPEC&limit=N&any_node=1``."""
     st = _state(request)
-    p = _params(request, "q", "limit")
+    p = _params(request, "q", "limit", "any_node")
     q = params.spec(p)
     limit = params.limit(p, default=50, most=500)
-    found = await st.db.answer(st.service.search, q, limit)
+    any_node = params.flag(p, "any_node")
+    found = await st.db.answer(st.service.search, q, limit, any_node)
     return JSONResponse(
-        {"query": q.text if q else None, "count": len(found), "limit": limit, "records": found}
+        {
+            "query": q.text if q else None,
+            "any_node": any_node,
+            "count": len(found),
+            "limit": limit,
+            "records": found,
+        }
     )
 
 
@@ -187,12 +194,12 @@ async def select(request: Request) -> Response:
 
 
 async def matrix(request: Request) -> Response:
-    """``GET /v1/matrix?q=SPEC``."""
+    """``GET /v1/matrix?q=SPEC&any_node=1``."""
     st = _state(request)
-    p = _params(request, "q", "limit")
+    p = _params(request, "q", "limit", "any_node")
     q = params.spec(p)
     limit = params.limit(p, default=25, most=100)
-    names, rows = await st.db.run(st.service.matrix, q, limit)
+    names, rows = await st.db.run(st.service.matrix, q, limit, params.flag(p, "any_node"))
     from .views import cell
 
     out = [

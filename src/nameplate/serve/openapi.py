@@ -47,6 +47,14 @@ _Q = _param(
     type="string",
     maxLength=4096,
 )
+_ANY = _param(
+    "any_node",
+    "query",
+    "Match any component, not only each record's root (as `nameplate query --any-node`):"
+    " `1`/`true` or `0`/`false` (the default).",
+    type="string",
+    enum=["0", "1", "true", "false", "yes", "no"],
+)
 _LIMIT = _param(
     "limit", "query", "At most this many records.", type="integer", minimum=1, maximum=500
 )
@@ -126,6 +134,7 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["query", "count", "records"],
         "properties": {
             "query": _STR_OR_NULL,
+            "any_node": {"type": "boolean"},
             "count": {"type": "integer"},
             "limit": {"type": "integer"},
             "records": {"type": "array", "items": _ref("RecordSummary")},
@@ -312,10 +321,11 @@ def document() -> dict[str, Any]:
                 "operationId": "searchRecords",
                 "summary": "Search records in Spack spec syntax (newest first).",
                 "description": (
-                    "A record matches when one of its components satisfies the root of the"
-                    " query and one satisfies each `^` clause. Without `q`: the newest records."
+                    "As `nameplate query`: a record matches when its root satisfies the first"
+                    " clause of the query (any component with `any_node=1`) and one of its"
+                    " components satisfies each `^` clause. Without `q`: the newest records."
                 ),
-                "parameters": [_Q, _LIMIT],
+                "parameters": [_Q, _ANY, _LIMIT],
                 "responses": {"200": _json(_ref("RecordList"), "Matching records."), "400": _BAD},
             }
         },
@@ -484,6 +494,7 @@ def document() -> dict[str, Any]:
                 "summary": "Records matching a query × the site's host profiles.",
                 "parameters": [
                     _Q,
+                    _ANY,
                     _param(
                         "limit",
                         "query",

@@ -61,19 +61,22 @@ def _html(text: str, status: int = 200) -> Response:
 async def search(request: Request) -> Response:
     """``GET /?q=SPEC``."""
     st = _state(request)
-    p = params.params_of(request.query_params.multi_items(), ("q", "limit"))
+    p = params.params_of(request.query_params.multi_items(), ("q", "limit", "any_node"))
     q = params.spec(p)
     limit = params.limit(p, default=50, most=500)
+    any_node = params.flag(p, "any_node")
 
     def render(s: Session) -> str:
-        found = st.service.found(s, q, limit)
+        found = st.service.found(s, q, limit, any_node)
         total = None if q is not None else st.service.count(s)
-        key = ("search", q.text if q else "", limit, total, tuple(fingerprint(e) for e in found))
+        shown = tuple(fingerprint(e) for e in found)
+        key = ("search", q.text if q else "", any_node, limit, total, shown)
         return st.pages.get(
             key,
             lambda: st.env.get_template("search.html").render(
                 page="search",
                 q=q.text if q else "",
+                any_node=any_node,
                 results=[st.service.summary(e) for e in found],
                 total=total,
                 limit=limit,
@@ -116,16 +119,18 @@ async def record(request: Request) -> Response:
 async def matrix(request: Request) -> Response:
     """``GET /matrix?q=SPEC``."""
     st = _state(request)
-    p = params.params_of(request.query_params.multi_items(), ("q", "limit"))
+    p = params.params_of(request.query_params.multi_items(), ("q", "limit", "any_node"))
     q = params.spec(p)
     limit = params.limit(p, default=25, most=100)
+    any_node = params.flag(p, "any_node")
 
     def render(s: Session) -> str:
-        found = st.service.found(s, q, limit)
+        found = st.service.found(s, q, limit, any_node)
         sites = st.service.hosts(s)
         key = (
             "matrix",
             q.text if q else "",
+            any_node,
             limit,
             tuple(fingerprint(e) for e in found),
             tuple(h.fingerprint for h in sites.values()),
@@ -139,6 +144,7 @@ async def matrix(request: Request) -> Response:
             return st.env.get_template("matrix.html").render(
                 page="matrix",
                 q=q.text if q else "",
+                any_node=any_node,
                 hosts=list(sites),
                 rows=matrix_rows(rows),
                 limit=limit,

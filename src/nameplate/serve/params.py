@@ -72,6 +72,17 @@ def spec(params: Mapping[str, str], field: str = "q") -> SpecQuery | None:
         raise ServeError(f"{field}: nested too deeply", field=field) from exc
 
 
+def flag(params: Mapping[str, str], field: str) -> bool:
+    """A yes/no parameter: ``1``/``true``/``yes`` or ``0``/``false``/``no`` (absent or blank:
+    no)."""
+    text = params.get(field, "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise ServeError(f"{field}: not a yes/no value (1, true, 0, false): {text[:20]!r}", field=field)
+
+
 def limit(params: Mapping[str, str], *, default: int, most: int, field: str = "limit") -> int:
     """A positive count, at most ``most``."""
     text = params.get(field)

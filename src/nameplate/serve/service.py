@@ -100,16 +100,20 @@ class Service:
         """A record's summary with its links."""
         return {**self.records.summary(entry), "links": links(entry.key)}
 
-    def found(self, s: Session, q: SpecQuery | None, limit: int) -> list[CatalogEntry]:
-        """Entries matching ``q`` (every record when None), newest first; the same query within
-        ``config.query_ttl`` seconds is answered from the last run (results are at most that
-        old)."""
+    def found(
+        self, s: Session, q: SpecQuery | None, limit: int, any_node: bool = False
+    ) -> list[CatalogEntry]:
+        """Entries matching ``q`` (every record when None), newest first: records whose root
+        matches, or that hold a matching component with ``any_node`` (as ``nameplate query``);
+        the same query within ``config.query_ttl`` seconds is answered from the last run
+        (results are at most that old)."""
         found: list[CatalogEntry]
         if q is None:
             found = self.matches.get(("recent", limit), lambda: s.catalog.recent(limit))
         else:
             found = self.matches.get(
-                ("query", q.text, limit), lambda: s.catalog.query(q, limit=limit)
+                ("query", q.text, limit, any_node),
+                lambda: s.catalog.query(q, limit=limit, any_node=any_node),
             )
         return found
 
@@ -121,9 +125,11 @@ class Service:
         )
         return found
 
-    def search(self, s: Session, q: SpecQuery | None, limit: int) -> list[dict[str, Any]]:
+    def search(
+        self, s: Session, q: SpecQuery | None, limit: int, any_node: bool = False
+    ) -> list[dict[str, Any]]:
         """Summaries of the records matching ``q``, newest first."""
-        return [self.summary(e) for e in self.found(s, q, limit)]
+        return [self.summary(e) for e in self.found(s, q, limit, any_node)]
 
     def count(self, s: Session) -> int:
         """How many records the catalog holds."""
@@ -297,11 +303,11 @@ class Service:
         return self.encoded.get(("select", key), lambda: dumps(self.answers.get(key, ranked)))
 
     def matrix(
-        self, s: Session, q: SpecQuery | None, limit: int
+        self, s: Session, q: SpecQuery | None, limit: int, any_node: bool = False
     ) -> tuple[list[str], list[tuple[dict[str, Any], list[Report]]]]:
         """The records of ``q`` × every host profile: names, and per record its reports."""
         sites = self.hosts(s)
-        found = self.found(s, q, limit)
+        found = self.found(s, q, limit, any_node)
         rows = [(self.summary(e), [self.report(e, h) for h in sites.values()]) for e in found]
         return list(sites), rows
 
