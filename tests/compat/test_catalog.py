@@ -182,6 +182,16 @@ def test_reindexing_replaces(catalog: Catalog) -> None:
     assert len(catalog.query(r.subject.name)) >= 1
 
 
+def test_a_batch_of_new_entries_and_the_newest_replaced(catalog: Catalog) -> None:
+    # the replaced entries hold the largest ids; the new ones must not be given them again
+    # (found by the eight-indexer test: UNIQUE constraint failed: records.id)
+    newest = [record(2), record(3)]
+    catalog.add_many([record(1), *newest])
+    assert catalog.add_many([record(4), record(5), *newest]) == 4
+    assert catalog.count() == 5
+    assert set(catalog.keys()) == {record(i).serial for i in range(1, 6)}
+
+
 def _index_worker(args: tuple[str, int, int]) -> int:
     url, worker, per = args
     with Catalog.open(url) as cat:

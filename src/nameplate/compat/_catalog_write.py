@@ -58,12 +58,15 @@ def insert_sqlite(conn: sqlite3.Connection, batch: Sequence[Rows], terms: Sequen
     for chunk in _chunks([r.key for r in batch]):
         sql = f"SELECT key, id FROM records WHERE key IN ({_marks(chunk)})"  # noqa: S608
         existing.update((str(k), int(i)) for k, i in conn.execute(sql, chunk))
+    # New ids are drawn above every id there is *before* the replaced rows are deleted: a
+    # replaced entry keeps its id, and when it held the largest ones, a max() taken after the
+    # delete handed them out again (a UNIQUE failure on records.id).
+    next_id = int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]) + 1
     old = list(existing.values())
     for chunk in _chunks(old):
         for table in _CHILDREN:
             conn.execute(f"DELETE FROM {table} WHERE record_id IN ({_marks(chunk)})", chunk)  # noqa: S608
         conn.execute(f"DELETE FROM records WHERE id IN ({_marks(chunk)})", chunk)  # noqa: S608
-    next_id = int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]) + 1
     heads: list[tuple[Any, ...]] = []
     docs: list[tuple[Any, ...]] = []
     nodes: list[tuple[Any, ...]] = []
