@@ -309,7 +309,7 @@ def load(path: str | Path, *, limit: int) -> Record:
     finally:
         reader.file.close()
     version = rest.get("schema_version")
-    if version not in builder.valid:
+    if not isinstance(version, str) or version not in builder.valid:  # a list is unhashable
         raise Fallback
     try:
         schema.validate(rest)

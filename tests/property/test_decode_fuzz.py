@@ -111,3 +111,22 @@ def test_the_fast_decoder_agrees_with_the_checked_conversion(doc: dict[str, Any]
     checked = _outcome(lambda d: _codec.from_dict(Record, d), doc)
     fast = _outcome(Record.from_dict, doc)
     assert fast == checked
+
+
+@given(mutated())
+def test_the_streamed_loader_agrees_with_the_whole_read(doc: dict[str, Any]) -> None:
+    """Where the streamed loader takes a mutated record, it is the one read whole."""
+    import tempfile
+
+    from nameplate import _streamload
+
+    text = json.dumps(doc)  # lone surrogates as \\ud800 escapes
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "record.json"
+        path.write_text(text)
+        try:
+            streamed = _streamload.load(path, limit=1 << 30)
+        except _streamload.Fallback:
+            return
+    whole = Record.loads(text)
+    assert repr(streamed) + streamed.to_json() == repr(whole) + whole.to_json()
