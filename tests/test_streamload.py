@@ -129,3 +129,13 @@ def test_the_size_limit_holds(tmp_path: Path) -> None:
     path = DATA / "compat" / "records" / "spack-hdf5-icelake-openmpi.record.json"
     with pytest.raises(_streamload.Fallback):
         _streamload.load(path, limit=1000)
+
+
+def test_a_lone_surrogate_in_a_key_reads_as_the_whole_read(tmp_path: Path) -> None:
+    # found by tests/property/test_decode_fuzz.py: jsonschema-rs raised UnicodeEncodeError
+    # for such a key in a component, out of load_record
+    data = load_json_file(DATA / "compat" / "records" / "spack-hdf5-icelake-openmpi.record.json")
+    data["components"][0]["options"] = {"x\ud800": "y"}
+    path = _broken(tmp_path, json.dumps(data))
+    assert load_record(path) == Record.load(path)
+    assert dict(load_record(path).components[0].options) == {"x\ufffd": "y"}
