@@ -61,3 +61,18 @@ def test_lone_surrogates_are_replaced_as_the_record_replaces_them() -> None:
     doc = json.loads(record.to_json())
     doc["subject"]["name"] = "x\ud800"
     assert Record.from_dict(doc).subject.name == "x\ufffd"
+
+
+@pytest.mark.parametrize("where", ["record", "component"])
+def test_an_unknown_field_set_to_null_is_refused_as_the_checked_conversion_refuses_it(
+    where: str,
+) -> None:
+    # found by tests/property/test_decode_fuzz.py: the decoder skipped a null before it
+    # looked the key up, so an unknown field holding null was taken
+    doc = json.loads(next(iter(EXAMPLES.values())).to_json())
+    (doc if where == "record" else doc["components"][0])["surprise"] = None
+    with pytest.raises(RecordError) as checked:
+        _codec.from_dict(Record, copy.deepcopy(doc))
+    with pytest.raises(RecordError) as fast:
+        Record.from_dict(doc)
+    assert str(fast.value) == str(checked.value)

@@ -129,3 +129,16 @@ def test_wheel_carries_schemas_and_vocab(tmp_path: Path) -> None:
     assert any(
         n.startswith("nameplate/spack_extension/spack-nameplate/nameplate/cmd/") for n in names
     )
+
+
+def test_a_lone_surrogate_in_a_key_is_judged_not_raised() -> None:
+    """jsonschema-rs cannot take a key holding a lone surrogate (a ``\\ud800`` JSON escape):
+    it raised UnicodeEncodeError out of ``nameplate validate``/``show`` (found by
+    tests/property/test_decode_fuzz.py). The other validator judges such a record."""
+    data = json.loads((ROOT / "examples/records/spack-hdf5-openmpi-icelake.json").read_text())
+    data["annotations"] = {"note\ud800": "x"}  # a mapping of any keys: valid
+    schema.validate(data)
+    assert Record.loads(json.dumps(data)).annotations == {"note\ufffd": "x"}
+    data["\ud800"] = 1  # an unknown field
+    with pytest.raises(RecordValidationError, match="Additional properties"):
+        schema.validate(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from pathlib import Path
 
@@ -91,6 +92,10 @@ def _message(path: Path) -> str:
         (lambda text: text.replace('"schema_version": "1.', '"schema_version": "9.', 1), "9."),
         (lambda text: text + "\n{}", "not valid JSON"),
         (lambda text: text.replace('"types": [', '"types": ["sometimes", ', 1), "sometimes"),
+        # found by tests/property/test_decode_fuzz.py: a version that is not a string was
+        # looked up in a set (a TypeError, not the schema's error)
+        (lambda text: re.sub(r'("schema_version": )("[^"]*")', r"\1[\2]", text), "schema_version"),
+        (lambda text: re.sub(r'("schema_version": )("[^"]*")', r"\1{\2: 1}", text), "schema_ver"),
     ],
 )
 def test_errors_read_as_before(tmp_path: Path, change: typing.Any, expected: str) -> None:
@@ -124,3 +129,13 @@ def test_the_size_limit_holds(tmp_path: Path) -> None:
     path = DATA / "compat" / "records" / "spack-hdf5-icelake-openmpi.record.json"
     with pytest.raises(_streamload.Fallback):
         _streamload.load(path, limit=1000)
+
+
+def test_a_lone_surrogate_in_a_key_reads_as_the_whole_read(tmp_path: Path) -> None:
+    # found by tests/property/test_decode_fuzz.py: jsonschema-rs raised UnicodeEncodeError
+    # for such a key in a component, out of load_record
+    data = load_json_file(DATA / "compat" / "records" / "spack-hdf5-icelake-openmpi.record.json")
+    data["components"][0]["options"] = {"x\ud800": "y"}
+    path = _broken(tmp_path, json.dumps(data))
+    assert load_record(path) == Record.load(path)
+    assert dict(load_record(path).components[0].options) == {"x\ufffd": "y"}

@@ -191,13 +191,12 @@ def decode_fields(cls: type, data: Any) -> dict[str, Any]:
     decoders, required = _plan(cls)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
-        if value is None:
-            continue
         try:
             name, decode = decoders[key]
-        except KeyError:
+        except KeyError:  # an unknown field, even one set to null
             raise Mismatch from None
-        kwargs[name] = decode(value)
+        if value is not None:
+            kwargs[name] = decode(value)
     for name in required:
         if name not in kwargs:
             raise Mismatch

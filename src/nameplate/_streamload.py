@@ -178,7 +178,11 @@ class _Builder:
 
     def add(self, key: str, data: Any) -> None:
         for version, validators in _validators().items():
-            if version in self.valid and not validators[key].is_valid(data):
+            try:
+                valid = version not in self.valid or validators[key].is_valid(data)
+            except UnicodeEncodeError as exc:  # a key holding a lone surrogate: read whole
+                raise Fallback from exc
+            if not valid:
                 self.valid.discard(version)
         if not self.valid:
             raise Fallback
@@ -309,7 +313,7 @@ def load(path: str | Path, *, limit: int) -> Record:
     finally:
         reader.file.close()
     version = rest.get("schema_version")
-    if version not in builder.valid:
+    if not isinstance(version, str) or version not in builder.valid:  # a list is unhashable
         raise Fallback
     try:
         schema.validate(rest)

@@ -81,7 +81,11 @@ def errors_of(
     version = _version_of(data, default)
     load_schema(version, table=table)
     name = table[version]
-    if _fast(name).is_valid(data):
+    try:
+        valid = _fast(name).is_valid(data)
+    except UnicodeEncodeError:  # a key holding a lone surrogate: jsonschema-rs cannot take it
+        valid = False
+    if valid:
         return []
     errors = sorted(_slow(name).iter_errors(data), key=lambda e: (e.json_path, e.message))
     return [(e.json_path, e.message) for e in errors]

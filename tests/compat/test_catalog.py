@@ -44,6 +44,9 @@ QUERIES = [
     "openmpi +cuda",
     "fftw@=3.3.10 ^zlib-ng@2.2:",
     "nosuchpackage",
+    # a virtual whose providers hold no such version: the SQL dropped the version test
+    "hdf5 ^mpi@1.14",
+    "^mpi@=5.0.5",
 ]
 
 

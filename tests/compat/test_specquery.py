@@ -89,6 +89,9 @@ def test_target_ranges_follow_archspec() -> None:
         ("hdf5@", "query column 5: unexpected '@'"),
         ("x arch=linux-zen3", "query column 3: arch= needs platform-os-target"),
         ("x@1.2::3", "bad version"),
+        # a list of no value: the catalog's SQL matched every hdf5, the matcher none
+        ("hdf5 api=,", "query column 6: api= names no value"),
+        ("hdf5 cuda_arch==, +mpi", "query column 6: cuda_arch= names no value"),
         ("x" * 5000, "query longer than 4096 characters"),
     ],
 )

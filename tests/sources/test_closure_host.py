@@ -159,3 +159,15 @@ def test_binary_runpath_origin_with_libstdcxx_beside_it(tmp_path: Path) -> None:
     shutil.copy(lib.resolve(), tmp_path / "libstdc++.so.6")
     (record,) = extract_all(app, kind="binary", options=OPTS)
     assert record.unknowns == ()
+
+
+def test_binary_runpath_with_a_relative_folder_takes_libstdcxx_from_the_host(
+    tmp_path: Path,
+) -> None:
+    """A relative RUNPATH element (``lib``) is searched by ld.so relative to the working
+    directory, which is not the tree: not every folder searched lies inside it, so libstdc++
+    missing beside the file is the host's (it was an unknown 'not assumed from the host')."""
+    app = _compile(tmp_path / "app", "$ORIGIN", "lib")
+    (record,) = extract_all(app, kind="binary", options=OPTS)
+    assert not _libstdcxx(record)
+    assert _warns(record) == {}

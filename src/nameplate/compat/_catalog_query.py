@@ -108,9 +108,9 @@ class _Compiler:
         if providers:
             alt = _Where()
             alt.add(_in(f"{alias}.name", providers), *providers)
-            versions = [v for p in providers for v in self._values("v", p)]
-            self._versions(alt, alias, node, versions)
             alt.add(f"{self.find}({alias}.provides, ?) > 0", token(node.name))
+            versions = [v for p in providers for v in self._values("v", p)]
+            self._versions(alt, alias, node, versions)  # last: it clears what cannot match
             alternatives.append(alt)
         alternatives = [a for a in alternatives if a.sql]
         if not alternatives:

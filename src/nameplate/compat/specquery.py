@@ -266,7 +266,10 @@ def _key_value(cur: _Builder, key: str, value: str, pos: int) -> None:
         cur.set("os", parts[1], pos)
         cur.set("targets", _targets(parts[2]), pos)
     else:
-        cur.variants.append((key, _value(value)))
+        want = _value(value)
+        if want == ():  # "key=,": no value to test (SQL would match every node, never one)
+            raise SpecSyntaxError(f"query column {pos + 1}: {key}= names no value")
+        cur.variants.append((key, want))
         cur.used = True
 
 

@@ -93,7 +93,8 @@ class Link:
     is missing); ``expected`` (for a library not found) is the first ``DT_RPATH``/``DT_RUNPATH``
     directory searched for it when every such directory lies inside the tree: the objects said
     the tree would hold it (None when none was searched, or one lies outside the tree, where it
-    may be); ``via`` says which search step found it; ``notes`` name what was skipped."""
+    may be: a relative one is relative to the working directory); ``via`` says which search
+    step found it; ``notes`` name what was skipped."""
 
     name: str
     needed_by: str
@@ -385,8 +386,9 @@ class Resolver:
             for d in dirs:
                 hit, out = self._try(d, name, want, notes)
                 host = host or out
-                if via.startswith(("RPATH ", "RUNPATH ")) and d.startswith("/"):
-                    if self.to_tree(d) is None:
+                if via.startswith(("RPATH ", "RUNPATH ")):
+                    # a relative element is relative to the working directory: not the tree
+                    if not d.startswith("/") or self.to_tree(d) is None:
                         named_outside = True
                     else:
                         inside.append(d)
