@@ -49,6 +49,16 @@ def _compile(out: Path, *runpath: str) -> Path:
     return out
 
 
+def _ldd(binary: Path, cwd: Path | None = None) -> dict[str, str]:
+    """What the loader itself resolves (``ldd``, on a program this test compiled): soname ->
+    path."""
+    need(shutil.which("ldd") is not None, "ldd missing (libc-bin)")
+    out = subprocess.run(
+        ["ldd", str(binary)], check=True, capture_output=True, text=True, cwd=cwd
+    ).stdout
+    return dict(re.findall(r"^\s*(\S+) => (\S+)", out, re.M))
+
+
 def _libstdcxx(record: Record) -> list[str]:
     return [
         u.reason
@@ -91,6 +101,8 @@ def test_spack_runpath_into_the_prefix_with_libstdcxx_finds_it(tmp_path: Path) -
     (record,) = extract_all(prefix, kind="spack", options=OPTS)
     assert not _libstdcxx(record)
     assert any(e.path.endswith("/lib/libstdc++.so.6") for e in record.evidence), record.evidence
+    # the loader takes the same file
+    assert _ldd(prefix / "bin/app")["libstdc++.so.6"] == str(prefix / "lib/libstdc++.so.6")
 
 
 @pytest.mark.parametrize("runpath", [(), ("/usr/lib/x86_64-linux-gnu",)], ids=["none", "host"])
@@ -159,6 +171,7 @@ def test_binary_runpath_origin_with_libstdcxx_beside_it(tmp_path: Path) -> None:
     shutil.copy(lib.resolve(), tmp_path / "libstdc++.so.6")
     (record,) = extract_all(app, kind="binary", options=OPTS)
     assert record.unknowns == ()
+    assert _ldd(app)["libstdc++.so.6"] == str(tmp_path / "libstdc++.so.6")  # as the loader
 
 
 def test_binary_runpath_with_a_relative_folder_takes_libstdcxx_from_the_host(
@@ -171,3 +184,12 @@ def test_binary_runpath_with_a_relative_folder_takes_libstdcxx_from_the_host(
     (record,) = extract_all(app, kind="binary", options=OPTS)
     assert not _libstdcxx(record)
     assert _warns(record) == {}
+    # the loader agrees that "lib" is the working directory's: from elsewhere it takes the
+    # host's libstdc++, from a folder holding lib/libstdc++.so.6 that one
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "lib").mkdir(parents=True)
+    assert not _ldd(app, cwd=tmp_path)["libstdc++.so.6"].startswith(str(tmp_path))
+    lib = Path("/usr/lib/x86_64-linux-gnu/libstdc++.so.6")
+    need(lib.exists(), "libstdc++6 missing")
+    shutil.copy(lib.resolve(), elsewhere / "lib/libstdc++.so.6")
+    assert _ldd(app, cwd=elsewhere)["libstdc++.so.6"] == "lib/libstdc++.so.6"
